@@ -1,0 +1,1 @@
+"""Dataset readers, sample schema and bundled samples."""

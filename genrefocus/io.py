@@ -1,0 +1,215 @@
+"""Reading and writing images, depth, disparity and masks with the input contract of DESIGN §8.
+
+Every reader validates before heavy work and raises one :class:`~genrefocus.errors.InputError`
+naming the file: missing, zero-byte, not an image, truncated, decompression bomb (pixel cap),
+smaller than 16 px, non-finite or negative depth. Grayscale, palette, RGBA, CMYK, 16-bit and
+EXIF-rotated images are converted correctly (RGB float in [0, 1], upright). Writers are atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+
+from .errors import InputError
+
+MAX_PIXELS = 200_000_000  # pixel cap against decompression bombs (a 200 MP image still loads)
+MIN_SIDE = 16
+
+PathLike = Union[str, Path]
+
+
+def _check_file(path: PathLike, name: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(name, f"file {str(p)!r} does not exist")
+    if not p.is_file():
+        raise InputError(name, f"{str(p)!r} is not a file")
+    if p.stat().st_size == 0:
+        raise InputError(name, f"file {str(p)!r} is empty (0 bytes)")
+    return p
+
+
+def _png_bit_depth(p: Path) -> int:
+    with open(p, "rb") as fh:
+        head = fh.read(26)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 25:
+        return head[24]
+    return 8
+
+
+def read_image_array(path: PathLike, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode an image file to an upright float32 ``(H, W, C)`` array in [0, 1] keeping its channels
+    (1, 2, 3 or 4; CMYK and palette become RGB/RGBA; 16-bit stays 16-bit precise)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    name = name or "image"
+    p = _check_file(path, name)
+    try:
+        with Image.open(p) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise InputError(name, f"{w}×{h} = {w * h / 1e6:.0f} MP exceeds the {max_pixels / 1e6:.0f} MP "
+                                       "pixel cap (possible decompression bomb)")
+            if min(w, h) < MIN_SIDE:
+                raise InputError(name, f"{w}×{h} is smaller than {MIN_SIDE} px on a side")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im.load()
+            orientation = im.getexif().get(0x0112, 1)
+            if _png_bit_depth(p) == 16 and im.mode not in ("I;16", "I;16B", "I;16L", "I"):
+                arr = _read_png16_colour(p, name)
+            else:
+                im = ImageOps.exif_transpose(im)
+                orientation = 1
+                if im.mode in ("I;16", "I;16B", "I;16L"):
+                    arr = np.asarray(im).astype(np.float32) / 65535.0
+                elif im.mode == "I":
+                    a = np.asarray(im).astype(np.float32)
+                    arr = a / (65535.0 if a.max() > 255 else 255.0)
+                elif im.mode == "F":
+                    arr = np.asarray(im).astype(np.float32)
+                else:
+                    if im.mode == "P":
+                        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                    elif im.mode not in ("L", "LA", "RGB", "RGBA"):
+                        im = im.convert("RGB")  # CMYK, YCbCr, 1, ...
+                    arr = np.asarray(im).astype(np.float32) / 255.0
+    except InputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        kind = "not a readable image" if isinstance(exc, UnidentifiedImageError) else "decompression bomb"
+        raise InputError(name, f"{str(p)!r} is {kind} ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(name, f"{str(p)!r} is corrupt or truncated ({exc})") from None
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if orientation != 1:  # OpenCV path: apply the EXIF rotation ourselves
+        arr = _exif_orient(arr, orientation)
+    return np.clip(arr, 0.0, 1.0)
+
+
+def _read_png16_colour(p: Path, name: str) -> np.ndarray:
+    """16-bit colour PNG at full precision (PIL and imageio reduce these to 8 bit; OpenCV does not)."""
+    import cv2
+
+    a = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    if a is None:
+        raise InputError(name, f"{str(p)!r} is a corrupt 16-bit PNG")
+    if a.ndim == 3:
+        a = a[..., [2, 1, 0, 3][: a.shape[-1]]] if a.shape[-1] == 4 else a[..., ::-1]  # BGR(A) → RGB(A)
+    return a.astype(np.float32) / 65535.0
+
+
+def _exif_orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+           7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1], 8: lambda a: a.transpose(1, 0, 2)[::-1]}
+    return np.ascontiguousarray(ops.get(orientation, lambda a: a)(arr))
+
+
+def load_image(path: PathLike, name: str | None = None, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """An image file as RGB ``(1, 3, H, W)`` float in [0, 1], upright; alpha is dropped and
+    grayscale replicated."""
+    arr = read_image_array(path, name, max_pixels)
+    c = arr.shape[-1]
+    if c in (1, 2):
+        arr = np.repeat(arr[..., :1], 3, axis=-1)
+    arr = arr[..., :3]
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None].float()
+
+
+def load_mask(path: PathLike, name: str = "mask") -> torch.Tensor:
+    """A mask image as bool ``(1, 1, H, W)``: alpha if the image has one, else luma > 0.5."""
+    arr = read_image_array(path, name)
+    c = arr.shape[-1]
+    chan = arr[..., -1] if c in (2, 4) and arr[..., -1].min() < 1.0 else arr[..., :3].mean(-1)
+    return torch.from_numpy(chan > 0.5)[None, None]
+
+
+def load_disparity(path: PathLike, png_8bit: bool = False, name: str = "disparity") -> torch.Tensor:
+    """Disparity ``(1, 1, H, W)``. A float ``.npy``/``.pfm`` is used as given (1/m or any unit the
+    caller's K expects); a PNG is relative disparity, min–max normalized to [0, 1] as BokehMe does
+    (``png_8bit=True`` first reduces 16-bit values to 8 bit with ``>> 8``, BokehMe's exact read)."""
+    p = _check_file(path, name)
+    if p.suffix.lower() in (".npy", ".pfm"):
+        arr = _load_float_map(p, name)
+        return _finite_nonneg(arr, name)
+    arr = read_image_array(p, name)[..., 0].astype(np.float64)
+    if png_8bit and _png_bit_depth(p) == 16:
+        arr = np.floor(np.rint(arr * 65535.0) / 256.0)
+    lo, hi = arr.min(), arr.max()
+    if hi - lo <= 0:
+        raise InputError(name, f"{str(p)!r} is constant; a disparity image needs at least two values")
+    return torch.from_numpy(((arr - lo) / (hi - lo)).astype(np.float32))[None, None]
+
+
+def load_depth(path: PathLike, name: str = "depth") -> torch.Tensor:
+    """Metric depth (m) ``(1, 1, H, W)`` from ``.npy`` or ``.pfm``; NaN/inf/negative → error."""
+    p = _check_file(path, name)
+    if p.suffix.lower() not in (".npy", ".pfm"):
+        raise InputError(name, f"{str(p)!r}: depth must be a float .npy or .pfm file in metres")
+    return _finite_nonneg(_load_float_map(p, name), name)
+
+
+def _load_float_map(p: Path, name: str) -> np.ndarray:
+    if p.suffix.lower() == ".pfm":
+        from .optics.light_field import read_pfm
+
+        arr = read_pfm(p)
+    else:
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(name, f"{str(p)!r} is not a readable .npy array ({exc})") from None
+    arr = np.squeeze(np.asarray(arr))
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+        raise InputError(name, f"{str(p)!r} must hold a numeric (H, W) map, got shape {arr.shape} {arr.dtype}")
+    if min(arr.shape) < MIN_SIDE:
+        raise InputError(name, f"{str(p)!r} is {arr.shape[1]}×{arr.shape[0]}, smaller than {MIN_SIDE} px")
+    return arr.astype(np.float32)
+
+
+def _finite_nonneg(arr: np.ndarray, name: str) -> torch.Tensor:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise InputError(name, f"{int(bad.sum())} NaN/inf values")
+    if (arr < 0).any():
+        raise InputError(name, f"negative values (min {float(arr.min()):.4g})")
+    return torch.from_numpy(arr)[None, None]
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """``(1, C, H, W)`` / ``(C, H, W)`` in [0, 1] → ``(H, W, C)`` uint8 (rounded)."""
+    x = image[0] if image.ndim == 4 else image
+    return (x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_image(image: Union[torch.Tensor, np.ndarray], path: PathLike, quality: int = 95) -> Path:
+    """Write an image atomically (temporary file + rename); format from the extension."""
+    from PIL import Image
+
+    arr = to_uint8(image) if isinstance(image, torch.Tensor) else np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF",
+           ".tiff": "TIFF", ".bmp": "BMP"}.get(p.suffix.lower())
+    if fmt is None:
+        raise InputError("output", f"unsupported output extension {p.suffix!r} (use .png, .jpg, .webp, .tif)")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=p.suffix, dir=p.parent)
+    os.close(fd)
+    try:
+        Image.fromarray(arr).save(tmp, format=fmt, **({"quality": quality} if fmt == "JPEG" else {}))
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p

@@ -1,0 +1,24 @@
+"""Physics without learned weights: focus and defocus maps, EXIF K, apertures, renderers, scene lab,
+light fields, K calibration and focus measures (DESIGN §3)."""
+
+from . import apertures
+from .apertures import Aperture, parse_aperture
+from .calibration import Calibration, calibrate_k
+from .defocus import (MAX_COC, defocus_condition, depth_to_disparity, focus_disparity, scale_k,
+                      signed_coc, validate_k)
+from .exif_k import KEstimate, focus_distance_from_mask, k_from_exif, read_exif, thin_lens_k
+from .focus_measure import local_variance_of_laplacian, sharpness_mask, variance_of_laplacian
+from .layered import render_layered
+from .light_field import aperture_mask, load_hci_light_field, shift_and_add
+from .render import MODES, from_linear, render_bokeh, to_linear
+from .scatter import scatter_fast, scatter_reference
+from .scene_lab import Plane, Scene, make_scene
+
+__all__ = [
+    "apertures", "Aperture", "parse_aperture", "Calibration", "calibrate_k", "MAX_COC",
+    "defocus_condition", "depth_to_disparity", "focus_disparity", "scale_k", "signed_coc",
+    "validate_k", "KEstimate", "focus_distance_from_mask", "k_from_exif", "read_exif", "thin_lens_k",
+    "local_variance_of_laplacian", "sharpness_mask", "variance_of_laplacian", "render_layered",
+    "aperture_mask", "load_hci_light_field", "shift_and_add", "MODES", "from_linear", "render_bokeh",
+    "to_linear", "scatter_fast", "scatter_reference", "Plane", "Scene", "make_scene",
+]

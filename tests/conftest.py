@@ -1,0 +1,37 @@
+"""Shared fixtures: the ../shared/data folder (skip cleanly when absent) and small helpers."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # two workers on two cores
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not found at {SHARED_DATA} (../shared/data beside the checkout)")
+    return SHARED_DATA
+
+
+def psnr_np(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
+
+
+def photo(name: str, size=(96, 128)) -> torch.Tensor:
+    """A scikit-image photo as (1, 3, H, W) in [0, 1], resized."""
+    from skimage import data
+    from skimage.transform import resize
+
+    img = getattr(data, name)()
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, -1)
+    img = resize(img[..., :3] / 255.0, size, anti_aliasing=True)
+    return torch.from_numpy(img.transpose(2, 0, 1).astype(np.float32))[None]
