@@ -22,7 +22,8 @@ def shared_data() -> Path:
 
 def psnr_np(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
 def photo(name: str, size=(96, 128)) -> torch.Tensor:

@@ -16,7 +16,8 @@ def test_render_with_depth_and_mask(shared_data, tmp_path, capsys):
     rc = main(["render", str(d / "AIF_example.png"), "--depth", str(d / "AIF_example_pred.npy"),
                "--mask", str(d / "AIF_mask.png"), "--K", "15", "--aperture", "polygon:6", "-o", str(out)])
     assert rc == 0 and out.is_file()
-    assert Image.open(out).size == (512, 512)
+    with Image.open(out) as im:
+        assert im.size == (512, 512)
     assert "focus disparity" in capsys.readouterr().out
 
 
@@ -58,5 +59,5 @@ def test_demo_console_script(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("demo.png") and out.is_file()
-    im = Image.open(out)
-    assert im.size[0] > 800 and im.size[1] > 800
+    with Image.open(out) as im:
+        assert im.size[0] > 800 and im.size[1] > 800
