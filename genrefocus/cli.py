@@ -1,10 +1,12 @@
-"""``genrefocus`` command line: ``demo`` and ``render`` (physical renderer)."""
+"""``genrefocus`` command line: ``demo``, ``render`` (physical renderer), ``deblur`` / ``bokeh`` /
+``refocus`` (generative pipeline)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import warnings
+from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import InputError, MissingWeightsError
@@ -60,6 +62,81 @@ def _cmd_render(args) -> int:
     return 0
 
 
+def _load_generative(args, kinds):
+    import torch
+
+    from .models.lora import OFFICIAL_FILES
+    from .pipelines.generative import GenRefocusPipeline, default_lora_dir
+
+    if args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device", f"{args.device} requested but no CUDA GPU is available; use --device cpu")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[
+        args.dtype or ("bf16" if device.startswith("cuda") else "fp32")]
+    lora_dir = Path(args.lora_dir) if args.lora_dir else default_lora_dir()
+    loras = {f"{k}_lora": lora_dir / OFFICIAL_FILES[k] for k in kinds}
+    pipe = GenRefocusPipeline.from_pretrained(args.model, dtype=dtype, prompt_cache=args.prompt_cache, **loras)
+    pipe.to(device)
+    if args.depth_model:
+        from .perception import DepthPro
+
+        pipe.depth_estimator = DepthPro.from_pretrained(args.depth_model, device=device)
+    return pipe, device
+
+
+def _generator(args, device):
+    import torch
+
+    return torch.Generator(device=device).manual_seed(args.seed)
+
+
+def _focus(args):
+    from .io import load_mask
+
+    if args.mask:
+        return load_mask(args.mask)[0, 0].numpy()
+    pt = _floats(args.point, 2, "--point") if args.point else None
+    box = _floats(args.box, 4, "--box") if args.box else None
+    if (pt or box) and args.sam_model:
+        from .io import load_image
+        from .perception import SamPrompter
+
+        sam = SamPrompter.from_pretrained(args.sam_model)
+        return sam(load_image(args.input), point=pt, box=box)[0, 0].numpy()
+    return pt or box
+
+
+def _cmd_generative(args) -> int:
+    import torch
+
+    from .io import load_depth, load_image, save_image
+
+    pre_path = getattr(args, "pre_deblur_input", None)
+    deblur_kind = "pre_deblur" if pre_path else "deblur"
+    kinds = {"deblur": [deblur_kind], "bokeh": ["bokeh"], "refocus": [deblur_kind, "bokeh"]}[args.command]
+    image = load_image(args.input, name="--input")
+    depth = load_depth(args.depth) if getattr(args, "depth", None) else None
+    pipe, device = _load_generative(args, kinds)
+    common = dict(num_inference_steps=args.steps, long_side=args.long_side,
+                  tiling=False if args.disable_tiling else "auto", compat=args.compat)
+    pre = load_image(pre_path, name="--pre_deblur_input") if pre_path else None
+    with torch.no_grad():
+        if args.command == "deblur":
+            if args.compat:
+                torch.manual_seed(args.seed)
+            out = pipe.deblur(image, pre, generator=None if args.compat else _generator(args, device), **common).aif
+        elif args.command == "bokeh":
+            res = pipe.bokeh(image, depth, focus=_focus(args), K=args.k_value,
+                             aperture=args.aperture, generator=_generator(args, device), **common)
+            out = res.image
+        else:
+            res = pipe.refocus(image, focus=_focus(args), K=args.k_value, depth=depth,
+                               pre_deblurred=pre, aperture=args.aperture, generator=_generator(args, device), **common)
+            out = res.image
+    print(save_image(out, args.output))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genrefocus", description="Refocus one photo: a virtual camera.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -87,6 +164,39 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cpu)")
     r.add_argument("-o", "--output", required=True)
     r.set_defaults(func=_cmd_render)
+
+    for name, helptext in (("deblur", "all-in-focus image with DeblurNet (FLUX.1-dev + LoRA)"),
+                           ("bokeh", "new depth of field from an all-in-focus image with BokehNet"),
+                           ("refocus", "deblur → depth → bokeh in one go")):
+        g = sub.add_parser(name, help=helptext)
+        g.add_argument("--input", required=True)
+        g.add_argument("--output", "-o", required=True)
+        g.add_argument("--model", default="black-forest-labs/FLUX.1-dev", help="FLUX.1-dev folder or hub id")
+        g.add_argument("--lora-dir", default=None, help="folder with the official LoRA files "
+                                                         "(default $GENREFOCUS_LORA_DIR or ./weights)")
+        g.add_argument("--prompt-cache", default=None, help="safetensors of cached prompt embeddings (no T5/CLIP)")
+        g.add_argument("--steps", type=int, default=28)
+        g.add_argument("--long_side", type=int, default=None, help="resize the long side before processing")
+        g.add_argument("--disable_tiling", action="store_true")
+        g.add_argument("--compat", action="store_true", help="bit-compatible official mode (tiling quirks, seeds)")
+        g.add_argument("--seed", type=int, default=42)
+        g.add_argument("--device", default=None)
+        g.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default=None)
+        if name in ("deblur", "refocus"):
+            g.add_argument("--pre_deblur_input", default=None, help="pre-deblurred image (pre-deblur LoRA)")
+        if name in ("bokeh", "refocus"):
+            foc = g.add_mutually_exclusive_group()
+            foc.add_argument("--mask", help="in-focus mask image")
+            foc.add_argument("--point", help="focus point x,y (input pixels)")
+            foc.add_argument("--box", help="focus box x0,y0,x1,y1 (input pixels)")
+            g.add_argument("--depth", help="metric depth .npy/.pfm (m); else Depth Pro (--depth-model)")
+            g.add_argument("--k_value", type=float, default=20.0, help="bokeh level K")
+            g.add_argument("--aperture", default=None, help="aperture shape (needs the shape LoRA)")
+            g.add_argument("--depth-model", default=None, help="Depth Pro folder or hub id (apple/DepthPro-hf)")
+            g.add_argument("--sam-model", default=None, help="SAM folder: turn --point/--box into a mask")
+        else:
+            g.add_argument("--depth-model", default=None, help=argparse.SUPPRESS)
+        g.set_defaults(func=_cmd_generative)
     return p
 
 

@@ -1,0 +1,207 @@
+"""Multi-branch FLUX forward: text, noisy latent and N condition branches (DESIGN §4.1).
+
+Runs diffusers' :class:`~diffusers.FluxTransformer2DModel` modules as they are, with the
+OminiControl / Genfocus conventions:
+
+* branches in the order ``[text, latent, cond_0, cond_1, …]``, each with its own timestep,
+  guidance and AdaLN modulation (conditions at ``t = 0``, guidance 1);
+* one joint attention over all tokens with a *group mask*: text and latent attend to everything,
+  each condition to text, latent and itself (``independent=True`` also cuts conditions off from
+  text and latent, the KV-cacheable variant);
+* per-branch LoRA routing: while a branch runs through a LoRA-wrapped module, that branch's
+  adapter has scaling exactly 1 and every other adapter 0; text and latent branches use no adapter.
+  The final ``proj_out(norm_out(latent))`` has no LoRA.
+
+With no condition branch the result equals the plain transformer forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class Branch:
+    """One token stream: ``tokens`` ``(B, N, C)`` (packed latents, or T5 embeddings for the text
+    branch), ``ids`` ``(N, 3)`` RoPE positions, ``timestep`` ``(B,)`` in [0, 1], ``guidance``
+    ``(B,)`` or None, and the LoRA ``adapter`` routed for it (None = base weights)."""
+
+    tokens: torch.Tensor
+    ids: torch.Tensor
+    timestep: torch.Tensor
+    guidance: Optional[torch.Tensor] = None
+    adapter: Optional[str] = None
+
+
+def lora_layers(modules: Iterable[torch.nn.Module]) -> list:
+    """All peft LoRA layers inside ``modules`` (the modules themselves included)."""
+    from peft.tuners.lora import LoraLayer
+
+    out = []
+    for m in modules:
+        out.extend(x for x in m.modules() if isinstance(x, LoraLayer))
+    return out
+
+
+@contextlib.contextmanager
+def route_lora(modules: Sequence[torch.nn.Module], adapter: Optional[str]):
+    """Inside the block, every LoRA layer in ``modules`` scales adapter ``adapter`` by exactly 1
+    and every other adapter by 0 (``adapter=None``: base weights only). Restores on exit."""
+    layers = lora_layers(modules)
+    saved = [dict(layer.scaling) for layer in layers]
+    for layer in layers:
+        for name in layer.scaling:
+            layer.scaling[name] = 1.0 if name == adapter else 0.0
+    try:
+        yield
+    finally:
+        for layer, s in zip(layers, saved):
+            layer.scaling.clear()
+            layer.scaling.update(s)
+
+
+def group_mask(n_conditions: int, independent: bool = False) -> torch.Tensor:
+    """``(n+2, n+2)`` bool mask over ``[text, latent, cond…]``: row = query branch, column = key
+    branch. Conditions see text, latent and themselves; ``independent`` → only themselves."""
+    n = n_conditions + 2
+    m = torch.ones(n, n, dtype=torch.bool)
+    m[2:, 2:] = torch.eye(n_conditions, dtype=torch.bool)
+    if independent:
+        m[2:, :2] = False
+    return m
+
+
+def token_mask(lengths: Sequence[int], gmask: torch.Tensor, device) -> Optional[torch.Tensor]:
+    """Expand a branch-level mask to ``(L, L)`` over tokens (None when everything is visible)."""
+    if bool(gmask.all()):
+        return None
+    owner = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(list(lengths)))
+    return gmask[owner][:, owner].to(device)
+
+
+def _temb(transformer, branch: Branch, pooled: torch.Tensor, dtype) -> torch.Tensor:
+    t = branch.timestep.to(dtype) * 1000
+    if transformer.config.guidance_embeds:
+        g = branch.guidance if branch.guidance is not None else torch.ones_like(branch.timestep)
+        return transformer.time_text_embed(t, g.to(dtype) * 1000, pooled)
+    return transformer.time_text_embed(t, pooled)
+
+
+def _heads(x: torch.Tensor, head_dim: int) -> torch.Tensor:
+    return x.unflatten(-1, (-1, head_dim))  # (B, N, H, D)
+
+
+def _attention(attn, queries, keys, values, rope, mask):
+    """Joint attention over the concatenated branches; returns per-branch outputs ``(B, N_i, H·D)``."""
+    from diffusers.models.attention_dispatch import dispatch_attention_fn
+    from diffusers.models.embeddings import apply_rotary_emb
+
+    lengths = [q.shape[1] for q in queries]
+    q, k, v = torch.cat(queries, 1), torch.cat(keys, 1), torch.cat(values, 1)
+    q = apply_rotary_emb(q, rope, sequence_dim=1)
+    k = apply_rotary_emb(k, rope, sequence_dim=1)
+    out = dispatch_attention_fn(q, k, v, attn_mask=mask, backend=getattr(attn.processor, "_attention_backend", None))
+    out = out.flatten(2, 3).to(q.dtype)
+    return list(out.split(lengths, dim=1))
+
+
+def _clip(x: torch.Tensor) -> torch.Tensor:
+    return x.clip(-65504, 65504) if x.dtype == torch.float16 else x
+
+
+def _double_block(block, text_h, img_hs, tembs, adapters, rope, mask):
+    attn = block.attn
+    t_mod = block.norm1_context(text_h, emb=tembs[0])
+    mods = []
+    for h, temb, a in zip(img_hs, tembs[1:], adapters):
+        with route_lora([block.norm1], a):
+            mods.append(block.norm1(h, emb=temb))
+    # projections: text through the added projections, image branches through routed to_q/k/v
+    q = [attn.norm_added_q(_heads(attn.add_q_proj(t_mod[0]), attn.head_dim))]
+    k = [attn.norm_added_k(_heads(attn.add_k_proj(t_mod[0]), attn.head_dim))]
+    v = [_heads(attn.add_v_proj(t_mod[0]), attn.head_dim)]
+    for m, a in zip(mods, adapters):
+        with route_lora([attn.to_q, attn.to_k, attn.to_v], a):
+            q.append(attn.norm_q(_heads(attn.to_q(m[0]), attn.head_dim)))
+            k.append(attn.norm_k(_heads(attn.to_k(m[0]), attn.head_dim)))
+            v.append(_heads(attn.to_v(m[0]), attn.head_dim))
+    outs = _attention(attn, q, k, v, rope, mask)
+    # text stream
+    _, gate_msa, shift_mlp, scale_mlp, gate_mlp = t_mod
+    th = text_h + gate_msa.unsqueeze(1) * attn.to_add_out(outs[0])
+    norm_t = block.norm2_context(th) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
+    th = _clip(th + gate_mlp.unsqueeze(1) * block.ff_context(norm_t))
+    # image streams
+    new_imgs = []
+    for h, m, o, a in zip(img_hs, mods, outs[1:], adapters):
+        _, gate_msa, shift_mlp, scale_mlp, gate_mlp = m
+        with route_lora([attn.to_out], a):
+            o = attn.to_out[1](attn.to_out[0](o))
+        h = h + gate_msa.unsqueeze(1) * o
+        norm_h = block.norm2(h) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
+        with route_lora([block.ff], a):
+            h = h + gate_mlp.unsqueeze(1) * block.ff(norm_h)
+        new_imgs.append(_clip(h))
+    return th, new_imgs
+
+
+def _single_block(block, hs, tembs, adapters, rope, mask):
+    attn = block.attn
+    normed, gates, mlps, q, k, v = [], [], [], [], [], []
+    for h, temb, a in zip(hs, tembs, adapters):
+        with route_lora([block.norm, block.proj_mlp, attn.to_q, attn.to_k, attn.to_v], a):
+            n, gate = block.norm(h, emb=temb)
+            mlps.append(block.act_mlp(block.proj_mlp(n)))
+            q.append(attn.norm_q(_heads(attn.to_q(n), attn.head_dim)))
+            k.append(attn.norm_k(_heads(attn.to_k(n), attn.head_dim)))
+            v.append(_heads(attn.to_v(n), attn.head_dim))
+        normed.append(n)
+        gates.append(gate)
+    outs = _attention(attn, q, k, v, rope, mask)
+    new = []
+    for h, o, mlp, gate, a in zip(hs, outs, mlps, gates, adapters):
+        with route_lora([block.proj_out], a):
+            new.append(_clip(h + gate.unsqueeze(1) * block.proj_out(torch.cat([o, mlp], dim=2))))
+    return new
+
+
+def multibranch_forward(transformer, text: Branch, images: Sequence[Branch], pooled: torch.Tensor,
+                        gmask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Velocity prediction for the latent branch ``images[0]``.
+
+    Args:
+        transformer: a diffusers ``FluxTransformer2DModel`` (LoRA adapters optional).
+        text: the text branch (T5 embeddings; its timestep/guidance are the latent's).
+        images: ``[latent, cond_0, …]`` branches.
+        pooled: ``(B, P)`` pooled CLIP embedding, shared by all branches.
+        gmask: ``(n+2, n+2)`` group mask (default :func:`group_mask`).
+    Returns:
+        ``(B, N_latent, C_out)``.
+    """
+    tr = transformer
+    if gmask is None:
+        gmask = group_mask(len(images) - 1)
+    adapters = [b.adapter for b in images]
+    dtype = images[0].tokens.dtype
+    img_hs = []
+    for b in images:
+        with route_lora([tr.x_embedder], b.adapter):
+            img_hs.append(tr.x_embedder(b.tokens))
+    text_h = tr.context_embedder(text.tokens)
+    tembs = [_temb(tr, b, pooled, dtype) for b in [text, *images]]
+    all_ids = torch.cat([text.ids, *[b.ids for b in images]], dim=0)
+    rope = tr.pos_embed(all_ids)
+    lengths = [text.tokens.shape[1], *[b.tokens.shape[1] for b in images]]
+    mask = token_mask(lengths, gmask, text_h.device)
+    for block in tr.transformer_blocks:
+        text_h, img_hs = _double_block(block, text_h, img_hs, tembs, adapters, rope, mask)
+    hs = [text_h, *img_hs]
+    for block in tr.single_transformer_blocks:
+        hs = _single_block(block, hs, tembs, [None, *adapters], rope, mask)
+    latent = tr.norm_out(hs[1], tembs[1])
+    return tr.proj_out(latent)

@@ -1,0 +1,135 @@
+"""GenRefocusPipeline end to end on the official examples with a tiny random FLUX (CPU)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genrefocus.errors import InputError, MissingWeightsError
+from genrefocus.pipelines.generative import GenRefocusPipeline, working_size
+from tiny_flux import tiny_pipeline, write_official_lora
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    d = tmp_path_factory.mktemp("loras")
+    p = tiny_pipeline()
+    for kind, name, seed in (("deblur", "deblurNet", 1), ("bokeh", "bokehNet", 2),
+                             ("pre_deblur", "deblurNet_with_pre_deblur", 3)):
+        write_official_lora(d / f"{name}.safetensors", p.transformer, seed=seed, scale=0.2)
+        p.load_genfocus_lora(d / f"{name}.safetensors", kind)
+    return p
+
+
+def _official_condition_map(depth, mask, K):
+    safe = np.where(depth > 0, depth, np.finfo(np.float32).max)
+    disp = 1.0 / safe
+    df = np.float32(np.median(disp[mask]))
+    return np.clip(np.abs(K * (disp - df)) / 100.0, 0, 1)
+
+
+def test_bokeh_on_official_example(pipe, shared_data):
+    d = shared_data / "genfocus"
+    aif = Image.open(d / "AIF_example.png")
+    depth = torch.from_numpy(np.load(d / "AIF_example_pred.npy"))
+    mask = np.asarray(Image.open(d / "AIF_mask.png").convert("L")) > 127
+    steps = []
+    out = pipe.bokeh(aif, depth, focus=torch.from_numpy(mask), K=15, num_inference_steps=2,
+                     generator=torch.Generator().manual_seed(0), tiling=False,
+                     callback_on_step_end=lambda p, i, t, kw: steps.append(i))
+    assert out.image.shape == (1, 3, 512, 512) and steps == [0, 1]
+    want = _official_condition_map(np.load(d / "AIF_example_pred.npy"), mask, 15.0)
+    np.testing.assert_allclose(out.defocus_map[0, 0].numpy(), want, atol=1e-6)
+    assert out.K == 15.0 and torch.isfinite(out.image).all()
+    # reproducible with a generator, different with another seed
+    again = pipe.bokeh(aif, depth, focus=torch.from_numpy(mask), K=15, num_inference_steps=2,
+                       generator=torch.Generator().manual_seed(0), tiling=False)
+    other = pipe.bokeh(aif, depth, focus=torch.from_numpy(mask), K=15, num_inference_steps=2,
+                       generator=torch.Generator().manual_seed(1), tiling=False)
+    torch.testing.assert_close(out.image, again.image)
+    assert (out.image - other.image).abs().max() > 1e-3
+    k0 = pipe.bokeh(aif, depth, focus=(256, 256), K=0, num_inference_steps=2)
+    assert torch.equal(k0.image, k0.aif)
+
+
+def test_refocus_keeps_original_size(pipe, shared_data):
+    d = shared_data / "genfocus"
+    blurry = np.asarray(Image.open(d / "Blurry_example.jpg").convert("RGB"))[:250, :230]  # not multiples of 16
+    depth = torch.from_numpy(np.load(d / "AIF_example_pred.npy"))[:250, :230]
+    out = pipe.refocus(blurry, focus=(100, 120), K=15, depth=depth, num_inference_steps=2,
+                       generator=torch.Generator().manual_seed(0))
+    assert out.image.shape == (1, 3, 250, 230)
+    assert out.aif.shape[-2:] == working_size(250, 230) == (256, 240)
+    assert out.coc.shape[-2:] == (256, 240)
+
+
+def test_deblur_with_pre_deblurred_uses_the_pre_deblur_lora(pipe, shared_data):
+    d = shared_data / "genfocus"
+    blurry = Image.open(d / "Blurry_example.jpg").resize((128, 128))
+    pre = Image.open(d / "Blurry_example_pre_deblur.jpg").resize((128, 128))
+    used = []
+    orig = pipe.generate
+
+    def spy(conds, *a, **k):
+        used.append([(c.adapter, c.delta) for c in conds])
+        return orig(conds, *a, **k)
+
+    pipe.generate = spy
+    try:
+        a = pipe.deblur(blurry, pre, num_inference_steps=2).aif
+        b = pipe.deblur(blurry, num_inference_steps=2).aif
+    finally:
+        del pipe.generate
+    assert used[0] == [("deblurring_pre", (0, 32)), ("deblurring_pre", (0, 0))]
+    assert used[1] == [("deblurring", (0, 32)), ("deblurring", (0, 0))]
+    assert a.shape == b.shape == (1, 3, 128, 128)
+
+
+def test_clear_errors(pipe, tmp_path):
+    aif = torch.rand(1, 3, 64, 64)
+    depth = torch.ones(64, 64)
+    with pytest.raises(InputError, match="K"):
+        pipe.bokeh(aif, depth, K=-2)
+    with pytest.raises(InputError, match="outside"):
+        pipe.bokeh(aif, depth, focus=(500, 5), K=5, num_inference_steps=1)
+    with pytest.raises(InputError, match="focus"):
+        pipe.bokeh(aif, depth, focus="middle", K=5, num_inference_steps=1)
+    with pytest.raises(MissingWeightsError, match="depth"):
+        pipe.bokeh(aif, None, K=5)
+    with pytest.raises(MissingWeightsError, match="shape LoRA|shape"):
+        pipe.bokeh(aif, depth, K=5, aperture="heart")
+    with pytest.raises(InputError, match="smaller than 16"):
+        pipe.deblur(torch.rand(1, 3, 8, 64))
+    bare = tiny_pipeline()
+    with pytest.raises(MissingWeightsError, match="bokehNet.safetensors"):
+        bare.bokeh(aif, depth, K=5)
+    no_prompts = tiny_pipeline(with_prompts=False)
+    write_official_lora(tmp_path / "b.safetensors", no_prompts.transformer)
+    no_prompts.load_genfocus_lora(tmp_path / "b.safetensors", "bokeh")
+    with pytest.raises(MissingWeightsError, match="text encoders"):
+        no_prompts.bokeh(aif, depth, K=5, num_inference_steps=1)
+
+
+def test_generative_cli_end_to_end(tmp_path, shared_data, capsys):
+    from genrefocus.cli import main
+
+    p = tiny_pipeline()
+    p.save_pretrained(tmp_path / "flux")
+    p.save_prompt_cache(tmp_path / "prompts.safetensors")
+    for name, seed in (("deblurNet", 1), ("bokehNet", 2)):
+        write_official_lora(tmp_path / f"{name}.safetensors", p.transformer, seed=seed, scale=0.2)
+    d = shared_data / "genfocus"
+    common = ["--model", str(tmp_path / "flux"), "--lora-dir", str(tmp_path), "--prompt-cache",
+              str(tmp_path / "prompts.safetensors"), "--steps", "2", "--long_side", "128"]
+    rc = main(["bokeh", "--input", str(d / "AIF_example.png"), "--depth", str(d / "AIF_example_pred.npy"),
+               "--mask", str(d / "AIF_mask.png"), "--k_value", "15", "--output", str(tmp_path / "b.png"), *common])
+    assert rc == 0
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.size == (512, 512)
+    rc = main(["refocus", "--input", str(d / "Blurry_example.jpg"), "--depth", str(d / "AIF_example_pred.npy"),
+               "--point", "256,256", "--k_value", "10", "--output", str(tmp_path / "r.png"), *common])
+    assert rc == 0 and (tmp_path / "r.png").is_file()
+    rc = main(["deblur", "--input", str(d / "Blurry_example.jpg"), "--output", str(tmp_path / "d.png"),
+               "--model", str(tmp_path / "flux"), "--lora-dir", str(tmp_path / "nope"), "--prompt-cache",
+               str(tmp_path / "prompts.safetensors")])
+    assert rc == 2 and "deblurNet.safetensors" in capsys.readouterr().err
