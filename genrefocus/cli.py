@@ -76,7 +76,20 @@ def _load_generative(args, kinds):
     lora_dir = Path(args.lora_dir) if args.lora_dir else default_lora_dir()
     loras = {f"{k}_lora": lora_dir / OFFICIAL_FILES[k] for k in kinds}
     pipe = GenRefocusPipeline.from_pretrained(args.model, dtype=dtype, prompt_cache=args.prompt_cache, **loras)
-    pipe.to(device)
+    if args.quantize:
+        from .models.acceleration import quantize_transformer
+
+        quantize_transformer(pipe.transformer, args.quantize)
+    if args.offload:
+        pipe.enable_model_cpu_offload()
+    else:
+        pipe.to(device)
+    if args.vae_tiling:
+        pipe.vae.enable_tiling()
+    if args.compile:
+        from .models.acceleration import compile_blocks
+
+        compile_blocks()
     if args.depth_model:
         from .perception import DepthPro
 
@@ -106,34 +119,56 @@ def _focus(args):
     return pt or box
 
 
+def _inputs(path: str) -> list:
+    p = Path(path)
+    if p.is_dir():
+        exts = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in exts)
+        if not files:
+            raise InputError("--input", f"folder {path!r} holds no images")
+        return files
+    return [p]
+
+
 def _cmd_generative(args) -> int:
     import torch
 
     from .io import load_depth, load_image, save_image
+    from .pipelines import distributed
 
     pre_path = getattr(args, "pre_deblur_input", None)
     deblur_kind = "pre_deblur" if pre_path else "deblur"
     kinds = {"deblur": [deblur_kind], "bokeh": ["bokeh"], "refocus": [deblur_kind, "bokeh"]}[args.command]
-    image = load_image(args.input, name="--input")
+    files = _inputs(args.input)
+    many = Path(args.input).is_dir()
+    for f in files:  # validate every input before loading any model
+        load_image(f, name=str(f))
     depth = load_depth(args.depth) if getattr(args, "depth", None) else None
     pipe, device = _load_generative(args, kinds)
     common = dict(num_inference_steps=args.steps, long_side=args.long_side,
-                  tiling=False if args.disable_tiling else "auto", compat=args.compat)
+                  tiling=False if args.disable_tiling else "auto", compat=args.compat, attention=args.attention,
+                  fast=args.fast, tile_batch=args.tile_batch)
     pre = load_image(pre_path, name="--pre_deblur_input") if pre_path else None
-    with torch.no_grad():
-        if args.command == "deblur":
-            if args.compat:
-                torch.manual_seed(args.seed)
-            out = pipe.deblur(image, pre, generator=None if args.compat else _generator(args, device), **common).aif
-        elif args.command == "bokeh":
-            res = pipe.bokeh(image, depth, focus=_focus(args), K=args.k_value,
-                             aperture=args.aperture, generator=_generator(args, device), **common)
-            out = res.image
-        else:
-            res = pipe.refocus(image, focus=_focus(args), K=args.k_value, depth=depth,
-                               pre_deblurred=pre, aperture=args.aperture, generator=_generator(args, device), **common)
-            out = res.image
-    print(save_image(out, args.output))
+    written = []
+    for f in distributed.split_items(files) if many else files:  # a folder is split across processes
+        image = load_image(f, name=str(f))
+        with torch.no_grad():
+            if args.command == "deblur":
+                if args.compat:
+                    torch.manual_seed(args.seed)
+                out = pipe.deblur(image, pre, generator=None if args.compat else _generator(args, device),
+                                  **common).aif
+            elif args.command == "bokeh":
+                out = pipe.bokeh(image, depth, focus=_focus(args), K=args.k_value, aperture=args.aperture,
+                                 generator=_generator(args, device), **common).image
+            else:
+                out = pipe.refocus(image, focus=_focus(args), K=args.k_value, depth=depth, pre_deblurred=pre,
+                                   aperture=args.aperture, generator=_generator(args, device), **common).image
+        target = Path(args.output) / f"{f.stem}.png" if many else Path(args.output)
+        written.append(str(save_image(out, target)))
+    for w in distributed.gather_items(written) if many else written:
+        if distributed.world()[0] == 0:
+            print(w)
     return 0
 
 
@@ -169,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                            ("bokeh", "new depth of field from an all-in-focus image with BokehNet"),
                            ("refocus", "deblur → depth → bokeh in one go")):
         g = sub.add_parser(name, help=helptext)
-        g.add_argument("--input", required=True)
-        g.add_argument("--output", "-o", required=True)
+        g.add_argument("--input", required=True, help="an image, or a folder (split across accelerate processes)")
+        g.add_argument("--output", "-o", required=True, help="output image, or a folder when --input is one")
         g.add_argument("--model", default="black-forest-labs/FLUX.1-dev", help="FLUX.1-dev folder or hub id")
         g.add_argument("--lora-dir", default=None, help="folder with the official LoRA files "
                                                          "(default $GENREFOCUS_LORA_DIR or ./weights)")
@@ -182,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--seed", type=int, default=42)
         g.add_argument("--device", default=None)
         g.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default=None)
+        g.add_argument("--attention", choices=["fused", "loop"], default=None,
+                       help="fused (default) or the official per-branch loop (default with --compat)")
+        g.add_argument("--fast", action="store_true", help="condition KV cache (LoRAs trained with "
+                                                           "independent conditions only)")
+        g.add_argument("--tile-batch", type=int, default=1, help="tiles per transformer call")
+        g.add_argument("--quantize", choices=["int8", "fp8"], default=None, help="torchao weight quantization")
+        g.add_argument("--offload", action="store_true", help="model CPU offload (diffusers)")
+        g.add_argument("--vae-tiling", action="store_true", help="tiled VAE decode (large images)")
+        g.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
         if name in ("deblur", "refocus"):
             g.add_argument("--pre_deblur_input", default=None, help="pre-deblurred image (pre-deblur LoRA)")
         if name in ("bokeh", "refocus"):

@@ -133,3 +133,25 @@ def test_generative_cli_end_to_end(tmp_path, shared_data, capsys):
                "--model", str(tmp_path / "flux"), "--lora-dir", str(tmp_path / "nope"), "--prompt-cache",
                str(tmp_path / "prompts.safetensors")])
     assert rc == 2 and "deblurNet.safetensors" in capsys.readouterr().err
+
+
+def test_generative_cli_folder_and_fast_flags(tmp_path, capsys):
+    from genrefocus.cli import main
+    from genrefocus.io import save_image
+
+    p = tiny_pipeline()
+    p.save_pretrained(tmp_path / "flux")
+    p.save_prompt_cache(tmp_path / "prompts.safetensors")
+    write_official_lora(tmp_path / "bokehNet.safetensors", p.transformer, seed=2, scale=0.2,
+                        metadata={"independent_conditions": "true"})
+    (tmp_path / "in").mkdir()
+    for i in range(2):
+        save_image(torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(i)), tmp_path / "in" / f"{i}.png")
+    np.save(tmp_path / "d.npy", np.full((48, 64), 2.0, np.float32))
+    rc = main(["bokeh", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--depth",
+               str(tmp_path / "d.npy"), "--k_value", "10", "--fast", "--attention", "loop", "--steps", "2",
+               "--model", str(tmp_path / "flux"), "--lora-dir", str(tmp_path), "--prompt-cache",
+               str(tmp_path / "prompts.safetensors")])
+    assert rc == 0
+    assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["0.png", "1.png"]
+    assert capsys.readouterr().out.count(".png") == 2

@@ -39,7 +39,7 @@ def tiny_pipeline(seed=0, with_prompts=True):
     return pipe
 
 
-def write_official_lora(path, transformer, rank=4, seed=0, extra_keys=None, scale=0.5):
+def write_official_lora(path, transformer, rank=4, seed=0, extra_keys=None, scale=0.5, metadata=None):
     """A LoRA file in the official key format over the routed modules."""
     from safetensors.torch import save_file
 
@@ -53,5 +53,5 @@ def write_official_lora(path, transformer, rank=4, seed=0, extra_keys=None, scal
         sd[f"transformer.{name}.lora_A.weight"] = torch.randn(rank, lin.in_features, generator=g) * scale
         sd[f"transformer.{name}.lora_B.weight"] = torch.randn(lin.out_features, rank, generator=g) * scale
     sd.update(extra_keys or {})
-    save_file(sd, str(path))
+    save_file(sd, str(path), metadata=metadata)
     return sd

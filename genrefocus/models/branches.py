@@ -96,25 +96,77 @@ def _heads(x: torch.Tensor, head_dim: int) -> torch.Tensor:
     return x.unflatten(-1, (-1, head_dim))  # (B, N, H, D)
 
 
-def _attention(attn, queries, keys, values, rope, mask):
-    """Joint attention over the concatenated branches; returns per-branch outputs ``(B, N_i, H·D)``."""
+class ConditionKVCache:
+    """Keys/values (after RoPE) of the condition branches in every attention layer.
+
+    Valid only with independent conditions (conditions attend to themselves alone, at t = 0): then
+    they do not depend on the step, so one "write" pass per image fills the cache and later steps
+    run only the text and latent branches against the cached keys/values (DESIGN §4.2).
+    """
+
+    def __init__(self):
+        self.kv: dict = {}
+        self.ready = False
+
+    def clear(self) -> None:
+        self.kv.clear()
+        self.ready = False
+
+
+def _sdpa(attn, q, k, v, mask=None):
     from diffusers.models.attention_dispatch import dispatch_attention_fn
+
+    return dispatch_attention_fn(q, k, v, attn_mask=mask, backend=getattr(attn.processor, "_attention_backend", None))
+
+
+def _attention(attn, queries, keys, values, rope, gmask, ctx):
+    """Joint attention over the branches; returns per-branch outputs ``(B, N_i, H·D)``.
+
+    ``ctx.attention == "fused"``: one call over all tokens with a token-level block mask;
+    ``"loop"``: the official per-query-branch loop (one call per branch over the keys it may see).
+    With a KV cache in write mode the condition keys/values are stored; in read mode they are
+    appended to the keys every text/latent query sees.
+    """
     from diffusers.models.embeddings import apply_rotary_emb
 
     lengths = [q.shape[1] for q in queries]
     q, k, v = torch.cat(queries, 1), torch.cat(keys, 1), torch.cat(values, 1)
     q = apply_rotary_emb(q, rope, sequence_dim=1)
     k = apply_rotary_emb(k, rope, sequence_dim=1)
-    out = dispatch_attention_fn(q, k, v, attn_mask=mask, backend=getattr(attn.processor, "_attention_backend", None))
-    out = out.flatten(2, 3).to(q.dtype)
+    cache = ctx.cache
+    if cache is not None and not cache.ready:  # write: keep the condition K/V (branches 2..)
+        n_base = sum(lengths[:2])
+        cache.kv[ctx.layer] = (k[:, n_base:], v[:, n_base:])
+    if cache is not None and cache.ready:  # read: text + latent queries also see the cached K/V
+        ck, cv = cache.kv[ctx.layer]
+        k, v = torch.cat([k, ck.to(k.dtype)], 1), torch.cat([v, cv.to(v.dtype)], 1)
+        gmask = None
+    if ctx.attention == "loop":
+        k_lengths = lengths + ([k.shape[1] - sum(lengths)] if k.shape[1] > sum(lengths) else [])
+        qs, ks, vs = q.split(lengths, 1), k.split(k_lengths, 1), v.split(k_lengths, 1)
+        outs = []
+        for i, qi in enumerate(qs):
+            sel = [j for j in range(len(ks)) if gmask is None or bool(gmask[i, j])]
+            o = _sdpa(attn, qi, torch.cat([ks[j] for j in sel], 1), torch.cat([vs[j] for j in sel], 1))
+            outs.append(o.flatten(2, 3).to(qi.dtype))
+        return outs
+    mask = token_mask(lengths, gmask, q.device) if gmask is not None else None
+    out = _sdpa(attn, q, k, v, mask).flatten(2, 3).to(q.dtype)
     return list(out.split(lengths, dim=1))
+
+
+@dataclass
+class _Ctx:
+    attention: str = "fused"
+    cache: Optional[ConditionKVCache] = None
+    layer: int = 0
 
 
 def _clip(x: torch.Tensor) -> torch.Tensor:
     return x.clip(-65504, 65504) if x.dtype == torch.float16 else x
 
 
-def _double_block(block, text_h, img_hs, tembs, adapters, rope, mask):
+def _double_block(block, text_h, img_hs, tembs, adapters, rope, gmask, ctx):
     attn = block.attn
     t_mod = block.norm1_context(text_h, emb=tembs[0])
     mods = []
@@ -130,7 +182,7 @@ def _double_block(block, text_h, img_hs, tembs, adapters, rope, mask):
             q.append(attn.norm_q(_heads(attn.to_q(m[0]), attn.head_dim)))
             k.append(attn.norm_k(_heads(attn.to_k(m[0]), attn.head_dim)))
             v.append(_heads(attn.to_v(m[0]), attn.head_dim))
-    outs = _attention(attn, q, k, v, rope, mask)
+    outs = _attention(attn, q, k, v, rope, gmask, ctx)
     # text stream
     _, gate_msa, shift_mlp, scale_mlp, gate_mlp = t_mod
     th = text_h + gate_msa.unsqueeze(1) * attn.to_add_out(outs[0])
@@ -150,7 +202,7 @@ def _double_block(block, text_h, img_hs, tembs, adapters, rope, mask):
     return th, new_imgs
 
 
-def _single_block(block, hs, tembs, adapters, rope, mask):
+def _single_block(block, hs, tembs, adapters, rope, gmask, ctx):
     attn = block.attn
     normed, gates, mlps, q, k, v = [], [], [], [], [], []
     for h, temb, a in zip(hs, tembs, adapters):
@@ -162,7 +214,7 @@ def _single_block(block, hs, tembs, adapters, rope, mask):
             v.append(_heads(attn.to_v(n), attn.head_dim))
         normed.append(n)
         gates.append(gate)
-    outs = _attention(attn, q, k, v, rope, mask)
+    outs = _attention(attn, q, k, v, rope, gmask, ctx)
     new = []
     for h, o, mlp, gate, a in zip(hs, outs, mlps, gates, adapters):
         with route_lora([block.proj_out], a):
@@ -171,21 +223,33 @@ def _single_block(block, hs, tembs, adapters, rope, mask):
 
 
 def multibranch_forward(transformer, text: Branch, images: Sequence[Branch], pooled: torch.Tensor,
-                        gmask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                        gmask: Optional[torch.Tensor] = None, attention: str = "fused",
+                        cache: Optional[ConditionKVCache] = None) -> torch.Tensor:
     """Velocity prediction for the latent branch ``images[0]``.
 
     Args:
         transformer: a diffusers ``FluxTransformer2DModel`` (LoRA adapters optional).
         text: the text branch (T5 embeddings; its timestep/guidance are the latent's).
-        images: ``[latent, cond_0, …]`` branches.
+        images: ``[latent, cond_0, …]`` branches (only ``[latent]`` when reading a ready cache).
         pooled: ``(B, P)`` pooled CLIP embedding, shared by all branches.
         gmask: ``(n+2, n+2)`` group mask (default :func:`group_mask`).
+        attention: ``"fused"`` (one masked attention call per layer) or ``"loop"`` (the official
+            per-branch loop, the compatibility baseline).
+        cache: a :class:`ConditionKVCache` (independent conditions only): filled on the first call,
+            read afterwards.
     Returns:
         ``(B, N_latent, C_out)``.
     """
+    if attention not in ("fused", "loop"):
+        raise ValueError(f"attention must be 'fused' or 'loop', got {attention!r}")
     tr = transformer
+    if cache is not None and cache.ready:
+        images = list(images[:1])
+        gmask = torch.ones(2, 2, dtype=torch.bool)
     if gmask is None:
         gmask = group_mask(len(images) - 1)
+    if cache is not None and not cache.ready and bool(gmask[2:, :2].any()):
+        raise ValueError("the condition KV cache needs independent conditions (group_mask(n, independent=True))")
     adapters = [b.adapter for b in images]
     dtype = images[0].tokens.dtype
     img_hs = []
@@ -194,14 +258,16 @@ def multibranch_forward(transformer, text: Branch, images: Sequence[Branch], poo
             img_hs.append(tr.x_embedder(b.tokens))
     text_h = tr.context_embedder(text.tokens)
     tembs = [_temb(tr, b, pooled, dtype) for b in [text, *images]]
-    all_ids = torch.cat([text.ids, *[b.ids for b in images]], dim=0)
-    rope = tr.pos_embed(all_ids)
-    lengths = [text.tokens.shape[1], *[b.tokens.shape[1] for b in images]]
-    mask = token_mask(lengths, gmask, text_h.device)
-    for block in tr.transformer_blocks:
-        text_h, img_hs = _double_block(block, text_h, img_hs, tembs, adapters, rope, mask)
+    rope = tr.pos_embed(torch.cat([text.ids, *[b.ids for b in images]], dim=0))
+    ctx = _Ctx(attention=attention, cache=cache)
+    for i, block in enumerate(tr.transformer_blocks):
+        ctx.layer = i
+        text_h, img_hs = _double_block(block, text_h, img_hs, tembs, adapters, rope, gmask, ctx)
     hs = [text_h, *img_hs]
-    for block in tr.single_transformer_blocks:
-        hs = _single_block(block, hs, tembs, [None, *adapters], rope, mask)
+    for i, block in enumerate(tr.single_transformer_blocks):
+        ctx.layer = len(tr.transformer_blocks) + i
+        hs = _single_block(block, hs, tembs, [None, *adapters], rope, gmask, ctx)
+    if cache is not None:
+        cache.ready = True
     latent = tr.norm_out(hs[1], tembs[1])
     return tr.proj_out(latent)

@@ -20,11 +20,12 @@ from diffusers import FluxPipeline
 from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_timesteps
 
 from ..errors import InputError, MissingWeightsError
-from ..models.branches import Branch, group_mask, multibranch_forward
+from ..models.branches import Branch, ConditionKVCache, group_mask, multibranch_forward
 from ..models.lora import OFFICIAL_FILES, load_lora
 from ..optics.apertures import parse_aperture
 from ..optics.defocus import (defocus_condition, depth_to_disparity, focus_disparity, resize_map, signed_coc,
                               validate_k)
+from . import distributed
 from .tiling import TilePlan, grid_ids, use_tiling
 
 DEBLUR_PROMPT = "a sharp photo with everything in focus"
@@ -254,15 +255,27 @@ class GenRefocusPipeline(FluxPipeline):
     def generate(self, conditions: Sequence[Condition], prompt: str, height: int, width: int,
                  guidance_scale: float = 3.5, num_inference_steps: int = 28,
                  generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
-                 tiling: Union[bool, str] = "auto", compat: bool = False, independent_conditions: bool = False,
+                 tiling: Union[bool, str] = "auto", compat: bool = False, attention: Optional[str] = None,
+                 fast: bool = False, kv_cache: bool = True, tile_batch: int = 1,
                  callback_on_step_end: Optional[Callable] = None) -> torch.Tensor:
         """Flow-matching sampling with condition branches; returns ``(1, 3, height, width)`` in [0, 1].
 
-        ``tiling``: ``"auto"`` (official rule), True or False. ``callback_on_step_end(pipe, i, t,
-        {"latents": ...})`` may return a dict with new ``latents``.
+        Args:
+            tiling: ``"auto"`` (official rule), True or False.
+            compat: official quirks (tiling ids/order/bf16 blending, per-branch attention loop).
+            attention: ``"fused"`` (one masked call per layer; default) or ``"loop"`` (official).
+            fast: independent conditions with a condition KV cache computed once per image (tile);
+                only for LoRAs trained that way (``independent_conditions`` in their metadata).
+            kv_cache: with ``fast``, False recomputes the conditions every step (same result, slower).
+            tile_batch: tiles per transformer call (not in compat mode).
+            callback_on_step_end: ``f(pipe, i, t, {"latents": ...})``, may return new ``latents``.
+        Under ``accelerate launch`` the tiles of each step are split across processes.
         """
         if height % 16 or width % 16:
             raise InputError("size", f"{width}×{height} must be multiples of 16 (use working_size)")
+        if fast:
+            self._check_independent(conditions)
+        attention = attention or ("loop" if compat else "fused")
         device = self._execution_device
         dtype = self.transformer.dtype
         # 1. prompt embeddings (cached for the fixed prompts)
@@ -278,17 +291,19 @@ class GenRefocusPipeline(FluxPipeline):
                              self.scheduler.config.get("base_shift", 0.5), self.scheduler.config.get("max_shift", 1.15))
         timesteps, num_inference_steps = retrieve_timesteps(self.scheduler, num_inference_steps, device,
                                                             sigmas=sigmas, mu=mu)
-        # 5. tiling plan
+        # 5. tiling plan, attention layout and (fast mode) the condition KV caches
         tiled = use_tiling(height, width) if tiling == "auto" else bool(tiling)
         plan = TilePlan(height // 16, width // 16, compat=compat) if tiled else None
-        gmask = group_mask(len(conditions), independent=independent_conditions)
+        gmask = group_mask(len(conditions), independent=fast)
+        caches = {} if fast and kv_cache else None
         guidance = torch.full([1], guidance_scale, device=device, dtype=torch.float32)
+        step = _Step(prompt_embeds, pooled, text_ids, latent_ids, cond_tokens, conditions, gmask, attention,
+                     caches, 1 if compat else max(1, int(tile_batch)))
         # 6. denoising loop
         with self.progress_bar(total=num_inference_steps) as bar:
             for i, t in enumerate(timesteps):
                 timestep = t.expand(latents.shape[0]).to(latents.dtype) / 1000
-                v = self._velocity(latents, latent_ids, cond_tokens, conditions, prompt_embeds, pooled, text_ids,
-                                   timestep, guidance, gmask, plan)
+                v = self._velocity(latents, timestep, guidance, step, plan)
                 latents = self.scheduler.step(v, t, latents, return_dict=False)[0]
                 if callback_on_step_end is not None:
                     upd = callback_on_step_end(self, i, t, {"latents": latents}) or {}
@@ -299,24 +314,48 @@ class GenRefocusPipeline(FluxPipeline):
         self.maybe_free_model_hooks()
         return image
 
-    def _velocity(self, latents, latent_ids, cond_tokens, conditions, prompt_embeds, pooled, text_ids,
-                  timestep, guidance, gmask, plan: Optional[TilePlan]):
+    def _check_independent(self, conditions) -> None:
+        kind_of = {v: k for k, v in ADAPTER_NAMES.items()}
+        for c in conditions:
+            meta = getattr(self, "lora_info", {}).get(kind_of.get(c.adapter), {}).get("metadata", {})
+            if str(meta.get("independent_conditions", "")).lower() != "true":
+                raise InputError("fast", f"the {c.adapter!r} LoRA was not trained with independent conditions "
+                                         "(no independent_conditions=true in its metadata): the condition KV cache "
+                                         "would change its results. Official Genfocus LoRAs need fast=False.")
+
+    def _velocity(self, latents, timestep, guidance, step: "_Step", plan: Optional[TilePlan]):
+        hook = getattr(self.transformer, "_hf_hook", None)
+        if hook is not None:  # model CPU offload: our forward calls submodules, so move the model here
+            hook.pre_forward(self.transformer)
         zero, one = torch.zeros_like(timestep), torch.ones_like(guidance)
-        text = Branch(prompt_embeds, text_ids, timestep, guidance)
+
+        def run(lat, ids_lat, conds, batch, cache):
+            text = Branch(step.prompt_embeds.expand(batch, -1, -1), step.text_ids, timestep.repeat(batch),
+                          guidance.repeat(batch))
+            branches = [Branch(lat, ids_lat, timestep.repeat(batch), guidance.repeat(batch))]
+            branches += [Branch(tok, ids, zero.repeat(batch), one.repeat(batch), c.adapter)
+                         for (tok, ids), c in zip(conds, step.conditions)]
+            return multibranch_forward(self.transformer, text, branches, step.pooled.expand(batch, -1), step.gmask,
+                                       attention=step.attention, cache=cache)
+
         if plan is None:
-            branches = [Branch(latents, latent_ids, timestep, guidance)]
-            branches += [Branch(tok, ids, zero, one, c.adapter) for (tok, ids), c in zip(cond_tokens, conditions)]
-            return multibranch_forward(self.transformer, text, branches, pooled, gmask)
-        tile_ids = grid_ids(32, 32, device=latents.device, dtype=latent_ids.dtype)
+            cache = None if step.caches is None else step.caches.setdefault(0, ConditionKVCache())
+            return run(latents, step.latent_ids, step.cond_tokens, 1, cache)
+        tile_ids = grid_ids(32, 32, device=latents.device, dtype=step.latent_ids.dtype)
+        mine = distributed.my_share(len(plan.indices))
         preds = []
-        for ind in plan.indices:
-            ind = ind.to(latents.device)
-            branches = [Branch(latents[:, ind], tile_ids, timestep, guidance)]
-            for (tok, _), c in zip(cond_tokens, conditions):
-                ids = tile_ids if plan.compat else tile_ids + torch.tensor([0.0, *c.delta], device=tile_ids.device,
-                                                                           dtype=tile_ids.dtype)
-                branches.append(Branch(tok[:, ind], ids, zero, one, c.adapter))
-            preds.append(multibranch_forward(self.transformer, text, branches, pooled, gmask))
+        chunk = 1 if step.caches is not None else step.tile_batch  # caches are per tile
+        for s0 in range(0, len(mine), chunk):
+            tiles = mine[s0:s0 + chunk]
+            inds = [plan.indices[k].to(latents.device) for k in tiles]
+            lat = torch.cat([latents[:, ind] for ind in inds])
+            conds = []
+            for (tok, _), c in zip(step.cond_tokens, step.conditions):
+                delta = torch.tensor([0.0, *c.delta], device=tile_ids.device, dtype=tile_ids.dtype)
+                conds.append((torch.cat([tok[:, ind] for ind in inds]), tile_ids if plan.compat else tile_ids + delta))
+            cache = None if step.caches is None else step.caches.setdefault(tiles[0], ConditionKVCache())
+            preds.extend(run(lat, tile_ids, conds, len(tiles), cache).split(1, dim=0))
+        preds = distributed.gather_in_order(preds, len(plan.indices))
         return plan.blend(preds, latents.shape[1], latents.dtype)
 
     # ------------------------------------------------------------------ user API
@@ -329,8 +368,7 @@ class GenRefocusPipeline(FluxPipeline):
     def deblur(self, image: ImageLike, pre_deblurred: Optional[ImageLike] = None, *,
                num_inference_steps: int = 28, guidance_scale: float = 3.5,
                generator: Optional[torch.Generator] = None, long_side: Optional[int] = None,
-               tiling: Union[bool, str] = "auto", compat: bool = False,
-               callback_on_step_end: Optional[Callable] = None) -> DeblurOutput:
+               tiling: Union[bool, str] = "auto", compat: bool = False, **sampler_kwargs) -> DeblurOutput:
         """All-in-focus image from a (mis)focused photo.
 
         Conditions as the official demo: the pre-deblurred image (a black image if none) at RoPE
@@ -347,14 +385,14 @@ class GenRefocusPipeline(FluxPipeline):
         conds = [Condition(pre, adapter, PRE_DEBLUR_DELTA), Condition(x, adapter, (0, 0))]
         aif = self.generate(conds, DEBLUR_PROMPT, *x.shape[-2:], guidance_scale=guidance_scale,
                             num_inference_steps=num_inference_steps, generator=generator, tiling=tiling,
-                            compat=compat, callback_on_step_end=callback_on_step_end)
+                            compat=compat, **sampler_kwargs)
         return DeblurOutput(aif=resize_image(aif, orig, compat=compat))
 
     def bokeh(self, aif: ImageLike, depth: Optional[torch.Tensor] = None, *, focus=None, K: float = 20.0,
               aperture=None, num_inference_steps: int = 28, guidance_scale: float = 1.0,
               generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
               long_side: Optional[int] = None, tiling: Union[bool, str] = "auto", compat: bool = False,
-              callback_on_step_end: Optional[Callable] = None) -> BokehOutput:
+              **sampler_kwargs) -> BokehOutput:
         """Render a new depth of field from an all-in-focus image.
 
         Args:
@@ -384,22 +422,23 @@ class GenRefocusPipeline(FluxPipeline):
         else:
             image = self.generate(conds, BOKEH_PROMPT, h, w, guidance_scale=guidance_scale,
                                   num_inference_steps=num_inference_steps, generator=generator, latents=latents,
-                                  tiling=tiling, compat=compat, callback_on_step_end=callback_on_step_end)
+                                  tiling=tiling, compat=compat, **sampler_kwargs)
         return BokehOutput(image=resize_image(image, orig, compat=compat), aif=x, depth=depth_t, coc=coc,
                            defocus_map=cond_map, focus_disparity=d_f, K=K)
 
     def refocus(self, image: ImageLike, *, focus=None, K: float = 20.0, depth: Optional[torch.Tensor] = None,
                 pre_deblurred: Optional[ImageLike] = None, aperture=None, num_inference_steps: int = 28,
                 generator: Optional[torch.Generator] = None, long_side: Optional[int] = None,
-                tiling: Union[bool, str] = "auto", compat: bool = False) -> BokehOutput:
-        """Deblur → depth (on the AIF) → defocus map → bokeh. K = 0 returns the AIF image."""
+                tiling: Union[bool, str] = "auto", compat: bool = False, **sampler_kwargs) -> BokehOutput:
+        """Deblur → depth (on the AIF) → defocus map → bokeh. K = 0 returns the AIF image.
+        ``sampler_kwargs`` (``attention``, ``fast``, ``tile_batch``, …) go to both stages."""
         src = to_tensor_image(image)
         aif = self.deblur(src, pre_deblurred, num_inference_steps=num_inference_steps, generator=generator,
-                          long_side=long_side, tiling=tiling, compat=compat).aif
+                          long_side=long_side, tiling=tiling, compat=compat, **sampler_kwargs).aif
         if compat:  # the official demo hands the AIF over as an 8-bit PIL image
             aif = torch.round(aif * 255) / 255
         return self.bokeh(aif, depth, focus=focus, K=K, aperture=aperture, num_inference_steps=num_inference_steps,
-                          generator=generator, long_side=long_side, tiling=tiling, compat=compat)
+                          generator=generator, long_side=long_side, tiling=tiling, compat=compat, **sampler_kwargs)
 
     def estimate_depth(self, image: torch.Tensor) -> torch.Tensor:
         """Metric depth (m) ``(1, 1, H, W)`` from ``self.depth_estimator``."""
@@ -408,6 +447,22 @@ class GenRefocusPipeline(FluxPipeline):
                 "no depth given and no depth estimator loaded: pass depth=... (metres) or attach one with "
                 "pipe.depth_estimator = genrefocus.perception.DepthPro.from_pretrained('apple/DepthPro-hf')")
         return self.depth_estimator(image)
+
+
+@dataclass
+class _Step:
+    """What every denoising step needs besides the latents (see :meth:`GenRefocusPipeline.generate`)."""
+
+    prompt_embeds: torch.Tensor
+    pooled: torch.Tensor
+    text_ids: torch.Tensor
+    latent_ids: torch.Tensor
+    cond_tokens: list
+    conditions: Sequence[Condition]
+    gmask: torch.Tensor
+    attention: str
+    caches: Optional[dict]
+    tile_batch: int
 
 
 def _focus_kwargs(focus) -> dict:

@@ -1,0 +1,20 @@
+"""The benchmark scripts run in their CPU modes and write their reports."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_pipeline_tiny(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "eval" / "bench_pipeline.py"), "--tiny", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "results.json").read_text())
+    names = [row["row"] for row in res["rows"]]
+    assert names == ["per-branch loop (compat)", "fused (compat)", "fast (KV cache)"]
+    assert all(row["seconds"] > 0 and row["tokens_per_s"] > 0 for row in res["rows"])
+    assert (tmp_path / "table.md").is_file() and (tmp_path / "times.png").is_file()
+    assert "not measured" in r.stdout
