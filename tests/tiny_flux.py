@@ -8,10 +8,10 @@ from genrefocus.pipelines.generative import BOKEH_PROMPT, DEBLUR_PROMPT, GenRefo
 TEXT_DIM, POOLED_DIM, TEXT_LEN = 32, 24, 8
 
 
-def tiny_transformer(seed=0):
+def tiny_transformer(seed=0, layers=1, heads=2):
     torch.manual_seed(seed)
-    return FluxTransformer2DModel(patch_size=1, in_channels=16, num_layers=1, num_single_layers=1,
-                                  attention_head_dim=16, num_attention_heads=2, joint_attention_dim=TEXT_DIM,
+    return FluxTransformer2DModel(patch_size=1, in_channels=16, num_layers=layers, num_single_layers=layers,
+                                  attention_head_dim=16, num_attention_heads=heads, joint_attention_dim=TEXT_DIM,
                                   pooled_projection_dim=POOLED_DIM, guidance_embeds=True, axes_dims_rope=(4, 6, 6))
 
 
@@ -28,9 +28,9 @@ def tiny_scheduler():
                                            base_image_seq_len=256, max_image_seq_len=4096, shift=3.0)
 
 
-def tiny_pipeline(seed=0, with_prompts=True):
+def tiny_pipeline(seed=0, with_prompts=True, **transformer_kw):
     pipe = GenRefocusPipeline(scheduler=tiny_scheduler(), vae=tiny_vae(seed), text_encoder=None, tokenizer=None,
-                              text_encoder_2=None, tokenizer_2=None, transformer=tiny_transformer(seed))
+                              text_encoder_2=None, tokenizer_2=None, transformer=tiny_transformer(seed, **transformer_kw))
     pipe.set_progress_bar_config(disable=True)
     if with_prompts:
         g = torch.Generator().manual_seed(123)

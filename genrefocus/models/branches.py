@@ -259,14 +259,22 @@ def multibranch_forward(transformer, text: Branch, images: Sequence[Branch], poo
     text_h = tr.context_embedder(text.tokens)
     tembs = [_temb(tr, b, pooled, dtype) for b in [text, *images]]
     rope = tr.pos_embed(torch.cat([text.ids, *[b.ids for b in images]], dim=0))
-    ctx = _Ctx(attention=attention, cache=cache)
+    ckpt = getattr(tr, "gradient_checkpointing", False) and torch.is_grad_enabled() and cache is None
+
+    def call(fn, *args):
+        if ckpt:  # recompute the block in backward (LoRA routing is re-entered inside fn)
+            from torch.utils.checkpoint import checkpoint
+
+            return checkpoint(fn, *args, use_reentrant=False)
+        return fn(*args)
+
     for i, block in enumerate(tr.transformer_blocks):
-        ctx.layer = i
-        text_h, img_hs = _double_block(block, text_h, img_hs, tembs, adapters, rope, gmask, ctx)
+        ctx = _Ctx(attention=attention, cache=cache, layer=i)
+        text_h, img_hs = call(_double_block, block, text_h, img_hs, tembs, adapters, rope, gmask, ctx)
     hs = [text_h, *img_hs]
     for i, block in enumerate(tr.single_transformer_blocks):
-        ctx.layer = len(tr.transformer_blocks) + i
-        hs = _single_block(block, hs, tembs, [None, *adapters], rope, gmask, ctx)
+        ctx = _Ctx(attention=attention, cache=cache, layer=len(tr.transformer_blocks) + i)
+        hs = call(_single_block, block, hs, tembs, [None, *adapters], rope, gmask, ctx)
     if cache is not None:
         cache.ready = True
     latent = tr.norm_out(hs[1], tembs[1])

@@ -1,0 +1,130 @@
+"""Training samples: JSONL manifests or on-the-fly synthetic bokeh, cropped identically per sample.
+
+Manifest records (paths relative to the manifest's folder):
+
+* deblur / pre_deblur: ``{"input": blurry, "target": sharp, "pre_deblur": optional}``
+* bokeh / shape: ``{"aif": ..., "target": ..., "depth": metres .npy, "K": px·m,
+  "focus_disparity": 1/m (or "D_focus": m), "aperture": spec (shape task)}``
+* synthetic (``data.synthetic``): ``{"aif": ..., "depth": ...}``; K, focus and aperture are drawn
+  per sample and the target is rendered with the physical renderer.
+
+Every sample is a dict with ``target`` ``(3, h, w)`` and ``conditions`` — a list of
+``(image (3, h, w), adapter kind, delta, preprocess)`` in the order inference uses — all cropped
+with one random window of ``resolution`` px (multiples of 16).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..io import load_depth, load_image
+from ..optics.apertures import parse_aperture
+from ..optics.defocus import defocus_condition, depth_to_disparity, signed_coc
+from ..optics.render import render_bokeh
+
+PRE_DELTA = (0, 32)
+
+
+def read_manifest(path) -> list:
+    """Records of a JSONL manifest with paths made absolute."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("data.manifest", f"{str(p)!r} does not exist")
+    out = []
+    for n, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(str(p), f"line {n} is not JSON ({exc})") from None
+        for k in ("input", "target", "pre_deblur", "aif", "depth"):
+            if isinstance(rec.get(k), str) and not Path(rec[k]).is_absolute():
+                rec[k] = str(p.parent / rec[k])
+        out.append(rec)
+    if not out:
+        raise InputError(str(p), "manifest has no records")
+    return out
+
+
+def _crop_box(h: int, w: int, res: int, rng: np.random.Generator):
+    ch, cw = min(res, h) // 16 * 16, min(res, w) // 16 * 16
+    if ch < 16 or cw < 16:
+        raise InputError("sample", f"{w}×{h} is smaller than 16 px")
+    y0 = int(rng.integers(0, h - ch + 1))
+    x0 = int(rng.integers(0, w - cw + 1))
+    return y0, x0, ch, cw
+
+
+def _crop(x: torch.Tensor, box) -> torch.Tensor:
+    y0, x0, ch, cw = box
+    return x[..., y0:y0 + ch, x0:x0 + cw]
+
+
+class RefocusDataset:
+    """Samples for one task from a manifest or the synthetic recipe (see module doc)."""
+
+    def __init__(self, task: str, data: dict, resolution: int = 512, adapter: Optional[str] = None):
+        self.task, self.res = task, int(resolution)
+        self.synthetic = data.get("synthetic")
+        manifest = (self.synthetic or {}).get("manifest") if self.synthetic else data.get("manifest")
+        if manifest is None:
+            raise InputError("data", "need data.manifest or data.synthetic.manifest")
+        self.records = read_manifest(manifest)
+        self.adapter = adapter
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sample(self, index: int, rng: np.random.Generator) -> dict:
+        rec = self.records[index]
+        if self.task in ("deblur", "pre_deblur"):
+            return self._deblur(rec, rng)
+        return self._bokeh(rec, rng)
+
+    def _deblur(self, rec, rng):
+        blurry, target = load_image(rec["input"])[0], load_image(rec["target"])[0]
+        if blurry.shape != target.shape:
+            raise InputError(rec["input"], f"size {tuple(blurry.shape)} differs from its target {tuple(target.shape)}")
+        pre = load_image(rec["pre_deblur"])[0] if (self.task == "pre_deblur" and rec.get("pre_deblur")) \
+            else torch.zeros_like(blurry)
+        box = _crop_box(*blurry.shape[-2:], self.res, rng)
+        return {"target": _crop(target, box),
+                "conditions": [(_crop(pre, box), PRE_DELTA, True), (_crop(blurry, box), (0, 0), True)]}
+
+    def _bokeh(self, rec, rng):
+        aif = load_image(rec["aif"])[0]
+        depth = load_depth(rec["depth"])
+        disp = depth_to_disparity(depth)
+        if tuple(disp.shape[-2:]) != tuple(aif.shape[-2:]):
+            disp = torch.nn.functional.interpolate(disp, size=aif.shape[-2:], mode="bilinear", align_corners=False)
+        box = _crop_box(*aif.shape[-2:], self.res, rng)
+        aperture = rec.get("aperture")
+        if self.synthetic:
+            lo, hi = self.synthetic.get("k_range", [5.0, 40.0])
+            K = float(rng.uniform(lo, hi))
+            y, x = int(rng.integers(0, disp.shape[-2])), int(rng.integers(0, disp.shape[-1]))
+            d_f = float(disp[0, 0, y, x])
+            choices = self.synthetic.get("apertures", ["disk"])
+            aperture = choices[int(rng.integers(0, len(choices)))]
+            coc = signed_coc(disp, K, d_f)
+            target = render_bokeh(aif[None], coc, mode=self.synthetic.get("renderer", "fast"),
+                                  aperture=aperture)[0]
+        else:
+            target = load_image(rec["target"])[0]
+            K = float(rec["K"])
+            d_f = float(rec["focus_disparity"]) if "focus_disparity" in rec else 1.0 / float(rec["D_focus"])
+            coc = signed_coc(disp, K, d_f)
+        conds = [(_crop(aif, box), (0, 0), True), (_crop(defocus_condition(coc)[0], box), (0, 0), False)]
+        if self.task == "shape":
+            from ..pipelines.generative import aperture_condition
+
+            h, w = box[2], box[3]
+            conds.append((aperture_condition(parse_aperture(aperture or "disk"), (h, w))[0], (0, 0), True))
+        return {"target": _crop(target, box), "conditions": conds}

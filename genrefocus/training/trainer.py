@@ -1,0 +1,374 @@
+"""The LoRA training loop (``accelerate launch training/train_lora.py --config ...``).
+
+Flow matching as FLUX: ``x_t = (1 − σ)·x0 + σ·ε``, target ``ε − x0``, MSE; ``σ = sigmoid(N(0, 1))``
+(logit-normal); conditions at t = 0, guidance 1; a LoRA only on the condition branches
+(``init_lora_weights="gaussian"``, alpha = r, so scaling 1 as at inference); text dropout (empty
+prompt) and condition dropout (black image). Sample order, crops, dropout, σ and ε all derive from
+``(seed, sample position)``, so a resumed run repeats an uninterrupted one exactly. Checkpoints hold
+only the LoRA weights plus accelerate's optimizer / RNG state; the final adapter is exported in the
+diffusers key format that :class:`~genrefocus.pipelines.GenRefocusPipeline` and diffusers
+``load_lora_weights`` read, with metadata (task, rank, ``independent_conditions``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..errors import InputError, MissingWeightsError
+from ..models.branches import Branch, group_mask, multibranch_forward
+from ..models.lora import routed_module_names, validate_lora_file
+from ..pipelines.generative import ADAPTER_NAMES, BOKEH_PROMPT, DEBLUR_PROMPT
+from .config import TrainConfig
+from .data import RefocusDataset
+
+PROMPTS = {"deblur": DEBLUR_PROMPT, "pre_deblur": DEBLUR_PROMPT, "bokeh": BOKEH_PROMPT, "shape": BOKEH_PROMPT}
+LORA_FILE = "lora.safetensors"
+
+
+class BranchedFlux(torch.nn.Module):
+    """The transformer behind a module whose ``forward`` is the multi-branch forward (so DDP sees it)."""
+
+    def __init__(self, transformer):
+        super().__init__()
+        self.transformer = transformer
+
+    def forward(self, text: Branch, images: list, pooled: torch.Tensor, gmask: torch.Tensor):
+        return multibranch_forward(self.transformer, text, images, pooled, gmask)
+
+
+def lora_state_dict(transformer, adapter: str) -> dict:
+    """The adapter's weights with official keys ``transformer.<module>.lora_A/B.weight``."""
+    from peft.utils import get_peft_model_state_dict
+
+    sd = get_peft_model_state_dict(transformer, adapter_name=adapter)
+    return {f"transformer.{k}": v.detach().float().cpu().contiguous() for k, v in sd.items()}
+
+
+def load_lora_state(transformer, state: dict, adapter: str) -> None:
+    """Copy ``transformer.<module>.lora_X.weight`` tensors into adapter ``adapter``."""
+    mods = dict(transformer.named_modules())
+    for key, value in state.items():
+        name, ab = key[len("transformer."):].rsplit(".lora_", 1)
+        layer = getattr(mods[name], "lora_A" if ab.startswith("A") else "lora_B")[adapter]
+        with torch.no_grad():
+            layer.weight.copy_(value.to(layer.weight.dtype))
+
+
+def _load_components(cfg: TrainConfig, device, dtype):
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
+
+    try:
+        transformer = FluxTransformer2DModel.from_pretrained(cfg.model, subfolder="transformer", dtype=dtype)
+        vae = AutoencoderKL.from_pretrained(cfg.model, subfolder="vae", dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise MissingWeightsError(f"cannot load the FLUX backbone from {cfg.model!r} ({type(exc).__name__}); "
+                                  "download black-forest-labs/FLUX.1-dev (gated) and set model: to its folder") from None
+    try:
+        scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(cfg.model, subfolder="scheduler")
+    except (OSError, ValueError):
+        scheduler = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
+                                                    base_image_seq_len=256, max_image_seq_len=4096, shift=3.0)
+    return transformer.to(device), vae.to(device), scheduler
+
+
+def _prompt_embeddings(cfg: TrainConfig, prompts, device, dtype) -> dict:
+    """``{prompt: (embeds, pooled)}`` from the prompt cache, or computed once with the text encoders."""
+    from ..pipelines.generative import GenRefocusPipeline
+
+    if cfg.prompt_cache:
+        holder = GenRefocusPipeline.__new__(GenRefocusPipeline)
+        holder._prompt_cache = {}
+        holder.text_encoder = holder.text_encoder_2 = None
+        holder.load_prompt_cache(cfg.prompt_cache)
+        cache = holder._prompt_cache
+    else:
+        from diffusers import FluxPipeline
+
+        try:
+            enc = FluxPipeline.from_pretrained(cfg.model, transformer=None, vae=None).to(device)
+        except (OSError, ValueError) as exc:
+            raise MissingWeightsError(f"no prompt_cache and the text encoders of {cfg.model!r} could not be "
+                                      f"loaded ({type(exc).__name__})") from None
+        cache = {}
+        with torch.no_grad():
+            for p in prompts:
+                e, pooled, _ = enc.encode_prompt(p, prompt_2=None, device=device)
+                cache[p] = (e.cpu(), pooled.cpu())
+        del enc
+    missing = [p for p in prompts if p not in cache]
+    if missing:
+        raise MissingWeightsError(f"prompt cache {cfg.prompt_cache!r} lacks embeddings for {missing}")
+    return {p: (e.to(device, dtype), pooled.to(device, dtype)) for p, (e, pooled) in cache.items() if p in prompts}
+
+
+def _setup_lora(transformer, cfg: TrainConfig) -> str:
+    from peft import LoraConfig
+
+    adapter = ADAPTER_NAMES[cfg.task]
+    transformer.requires_grad_(False)
+    if cfg.task == "shape":  # frozen base bokeh adapter next to the new shape adapter
+        validate_lora_file(cfg.base_lora, transformer, "bokeh")
+        transformer.load_lora_adapter(cfg.base_lora, adapter_name=ADAPTER_NAMES["bokeh"], prefix="transformer")
+    transformer.add_adapter(LoraConfig(r=cfg.rank, lora_alpha=cfg.rank, init_lora_weights="gaussian",
+                                       target_modules=routed_module_names(transformer)), adapter_name=adapter)
+    if cfg.init_lora:
+        from safetensors.torch import load_file
+
+        validate_lora_file(cfg.init_lora, transformer, cfg.task)
+        load_lora_state(transformer, load_file(cfg.init_lora), adapter)
+    names = [ADAPTER_NAMES["bokeh"], adapter] if cfg.task == "shape" else [adapter]
+    transformer.set_adapters(names)
+    for n, p in transformer.named_parameters():  # train only the new adapter, in fp32
+        p.requires_grad = f".{adapter}." in n
+        if p.requires_grad:
+            p.data = p.data.float()
+    return adapter
+
+
+def _position_sample(dataset: RefocusDataset, cfg: TrainConfig, position: int):
+    n = len(dataset)
+    epoch, k = divmod(position, n)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+    index = int(order[k])
+    rng = np.random.default_rng([cfg.seed, index if cfg.fixed_noise else position])
+    return dataset.sample(index, rng), rng
+
+
+def _encode(vae, image: torch.Tensor, preprocess: bool, generator) -> tuple:
+    from diffusers import FluxPipeline
+
+    x = image.to(vae.device, vae.dtype)
+    if preprocess:
+        x = x * 2 - 1
+    z = vae.encode(x).latent_dist.sample(generator)
+    z = (z - vae.config.shift_factor) * vae.config.scaling_factor
+    tokens = FluxPipeline._pack_latents(z, *z.shape)
+    h, w = z.shape[2] // 2, z.shape[3] // 2
+    r, c = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    ids = torch.stack([torch.zeros_like(r), r, c], -1).reshape(-1, 3).to(tokens.device, tokens.dtype)
+    return tokens, ids
+
+
+def _checkpoints(out: Path) -> list:
+    return sorted((p for p in out.glob("checkpoint-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
+    """Run training; returns the exported LoRA path on the main process (None elsewhere)."""
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
+
+    out = Path(cfg.output_dir)
+    log_with = None
+    try:
+        import tensorboard  # noqa: F401
+
+        log_with = "tensorboard"
+    except ImportError:
+        pass
+    cuda = torch.cuda.is_available()
+    accelerator = Accelerator(gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+                              mixed_precision=cfg.mixed_precision if cuda else "no", log_with=log_with,
+                              project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
+                              cpu=not cuda)
+    device = accelerator.device
+    weight_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(accelerator.mixed_precision, torch.float32)
+    # 1. frozen backbone, prompt embeddings, trainable LoRA (seeded: same initial adapter every run)
+    from accelerate.utils import set_seed
+
+    set_seed(cfg.seed)
+    transformer, vae, scheduler = _load_components(cfg, device, weight_dtype)
+    vae.requires_grad_(False)
+    prompt = PROMPTS[cfg.task]
+    embeds = _prompt_embeddings(cfg, [prompt, ""], device, weight_dtype)
+    adapter = _setup_lora(transformer, cfg)
+    if cfg.gradient_checkpointing:
+        transformer.enable_gradient_checkpointing()
+    params = [p for p in transformer.parameters() if p.requires_grad]
+    if cfg.optimizer == "prodigy":
+        try:
+            from prodigyopt import Prodigy
+        except ImportError:
+            raise InputError("optimizer", "prodigy needs `pip install prodigyopt`") from None
+        optimizer = Prodigy(params, lr=1.0, weight_decay=cfg.weight_decay)
+    else:
+        optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    model = BranchedFlux(transformer)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    # 2. checkpoints hold the LoRA weights only (plus optimizer and RNG state from accelerate)
+    def save_hook(models, weights, folder):
+        if accelerator.is_main_process:
+            from safetensors.torch import save_file
+
+            save_file(lora_state_dict(accelerator.unwrap_model(model).transformer, adapter),
+                      str(Path(folder) / LORA_FILE))
+        weights.clear()
+
+    def load_hook(models, folder):
+        from safetensors.torch import load_file
+
+        load_lora_state(accelerator.unwrap_model(model).transformer, load_file(str(Path(folder) / LORA_FILE)), adapter)
+        models.clear()
+
+    accelerator.register_save_state_pre_hook(save_hook)
+    accelerator.register_load_state_pre_hook(load_hook)
+    dataset = RefocusDataset(cfg.task, cfg.data, cfg.resolution)
+    global_step = 0
+    if cfg.resume_from_checkpoint:
+        ck = _checkpoints(out)[-1] if cfg.resume_from_checkpoint == "latest" and _checkpoints(out) else \
+            (Path(cfg.resume_from_checkpoint) if cfg.resume_from_checkpoint != "latest" else None)
+        if ck is not None:
+            accelerator.load_state(str(ck))
+            global_step = json.loads((ck / "step.json").read_text())["step"]
+            accelerator.print(f"resumed from {ck} at step {global_step}")
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        if log_with:
+            accelerator.init_trackers("genrefocus-lora", config={k: v for k, v in cfg.to_dict().items()
+                                                                 if isinstance(v, (int, float, str, bool))})
+    gmask = group_mask(3 if cfg.task == "shape" else 2, independent=cfg.independent_conditions)
+    n_conds = gmask.shape[0] - 2
+    base_adapter = ADAPTER_NAMES["bokeh"] if cfg.task == "shape" else adapter
+    adapters = [base_adapter] * (n_conds - 1) + [adapter] if cfg.task == "shape" else [adapter] * n_conds
+    rank, world = accelerator.process_index, accelerator.num_processes
+    bar = tqdm(total=cfg.max_steps, initial=global_step, desc=f"train {cfg.task}", disable=not progress or
+               not accelerator.is_main_process)
+    # 3. the loop: one optimizer step = gradient_accumulation_steps micro-batches per process
+    while global_step < cfg.max_steps:
+        losses = []
+        for micro in range(cfg.gradient_accumulation_steps):
+            base = ((global_step * cfg.gradient_accumulation_steps + micro) * world + rank) * cfg.train_batch_size
+            items = [_position_sample(dataset, cfg, base + b) for b in range(cfg.train_batch_size)]
+            with accelerator.accumulate(model):
+                loss = _loss(model, vae, items, embeds, prompt, cfg, adapters, gmask, device, weight_dtype)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and cfg.max_grad_norm:
+                    accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            losses.append(loss.detach())
+        global_step += 1
+        step_loss = accelerator.reduce(torch.stack(losses).mean(), "mean").item()
+        bar.update()
+        bar.set_postfix(loss=f"{step_loss:.4f}")
+        if accelerator.is_main_process:
+            with open(out / "loss.jsonl", "a") as fh:
+                fh.write(json.dumps({"step": global_step, "loss": step_loss}) + "\n")
+        if log_with:
+            accelerator.log({"loss": step_loss}, step=global_step)
+        if cfg.checkpointing_steps and global_step % cfg.checkpointing_steps == 0:
+            _save_checkpoint(accelerator, out, global_step, cfg.checkpoints_total_limit)
+        if cfg.validation_steps and global_step % cfg.validation_steps == 0 and accelerator.is_main_process:
+            _validate(accelerator.unwrap_model(model).transformer, vae, scheduler, embeds, dataset, cfg, adapters,
+                      out / "validation" / f"step-{global_step:06d}.png")
+    bar.close()
+    accelerator.wait_for_everyone()
+    path = None
+    if accelerator.is_main_process:
+        path = export_lora(accelerator.unwrap_model(model).transformer, adapter, out / f"{cfg.task}_lora.safetensors",
+                           cfg, global_step)
+    accelerator.end_training()
+    return path
+
+
+def _loss(model, vae, items, embeds, prompt, cfg, adapters, gmask, device, dtype) -> torch.Tensor:
+    rng = items[0][1]
+    gen = torch.Generator(device=vae.device).manual_seed(int(rng.integers(0, 2 ** 31)))
+    with torch.no_grad():
+        x0, ids = zip(*[_encode(vae, s["target"][None], True, gen) for s, _ in items])
+        x0, ids = torch.cat(x0), ids[0]
+        conds = []
+        for c in range(len(items[0][0]["conditions"])):
+            toks = []
+            for s, r in items:
+                img, delta, pre = s["conditions"][c]
+                if r.random() < cfg.condition_dropout:
+                    img = torch.zeros_like(img)  # condition dropout: a black image
+                toks.append(_encode(vae, img[None], pre, gen)[0])
+            cids = ids.clone()
+            cids[:, 1] += delta[0]
+            cids[:, 2] += delta[1]
+            conds.append((torch.cat(toks), cids))
+        texts = [embeds["" if r.random() < cfg.text_dropout else prompt] for _, r in items]
+        e = torch.cat([t[0] for t in texts])
+        pooled = torch.cat([t[1] for t in texts])
+    B = x0.shape[0]
+    sigma = torch.sigmoid(torch.randn(B, generator=gen, device=gen.device)).to(device)
+    noise = torch.randn(x0.shape, generator=gen, device=gen.device).to(device, x0.dtype)
+    s = sigma.view(B, 1, 1).to(x0.dtype)
+    x_t = (1 - s) * x0 + s * noise
+    target = noise - x0
+    one = torch.ones(B, device=device)
+    text = Branch(e, torch.zeros(e.shape[1], 3, device=device, dtype=ids.dtype), sigma.to(dtype), one)
+    branches = [Branch(x_t, ids, sigma.to(dtype), one)]
+    branches += [Branch(tok, cid, torch.zeros(B, device=device), one, a) for (tok, cid), a in zip(conds, adapters)]
+    pred = model(text, branches, pooled, gmask)
+    return F.mse_loss(pred.float(), target.float())
+
+
+def _save_checkpoint(accelerator, out: Path, step: int, limit: Optional[int]) -> None:
+    folder = out / f"checkpoint-{step}"
+    if accelerator.is_main_process and limit:
+        old = _checkpoints(out)
+        for p in old[: max(0, len(old) - limit + 1)]:
+            shutil.rmtree(p)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(folder))
+    if accelerator.is_main_process:
+        (folder / "step.json").write_text(json.dumps({"step": step}))
+
+
+@torch.no_grad()
+def _validate(transformer, vae, scheduler, embeds, dataset, cfg, adapters, path: Path) -> None:
+    """Sample the first training item with the current LoRA and save a PNG (condition | result | target)."""
+    from ..io import save_image
+    from ..pipelines.generative import Condition, GenRefocusPipeline
+
+    pipe = GenRefocusPipeline(scheduler=scheduler, vae=vae, text_encoder=None, tokenizer=None, text_encoder_2=None,
+                              tokenizer_2=None, transformer=transformer)
+    pipe.set_progress_bar_config(disable=True)
+    prompt = PROMPTS[cfg.task]
+    pipe.cache_prompt(prompt, *embeds[prompt])
+    sample, _ = _position_sample(dataset, cfg, 0)
+    conds = [Condition(img[None], a, delta, pre) for (img, delta, pre), a in zip(sample["conditions"], adapters)]
+    h, w = sample["target"].shape[-2:]
+    was_training = transformer.training
+    transformer.eval()
+    img = pipe.generate(conds, prompt, h, w, guidance_scale=3.5 if cfg.task in ("deblur", "pre_deblur") else 1.0,
+                        num_inference_steps=cfg.validation_inference_steps,
+                        generator=torch.Generator(vae.device).manual_seed(0), tiling=False)
+    transformer.train(was_training)
+    grid = torch.cat([conds[-1 if cfg.task in ("deblur", "pre_deblur") else 0].image.to(img.device), img,
+                      sample["target"][None].to(img.device)], dim=-1)
+    save_image(grid, path)
+
+
+def export_lora(transformer, adapter: str, path: Path, cfg: TrainConfig, steps: int) -> Path:
+    """Write the adapter in the official diffusers key format with our metadata; returns the path."""
+    from safetensors.torch import save_file
+
+    sd = lora_state_dict(transformer, adapter)
+    meta = {"format": "genrefocus-lora", "task": cfg.task, "rank": str(cfg.rank), "steps": str(steps),
+            "independent_conditions": "true" if cfg.independent_conditions else "false"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(path), metadata=meta)
+    return path
+
+
+def read_losses(output_dir) -> list:
+    """The per-step losses a run logged (``loss.jsonl``)."""
+    p = Path(output_dir) / "loss.jsonl"
+    return [json.loads(line)["loss"] for line in p.read_text().splitlines()] if p.is_file() else []
+
+
+__all__ = ["train", "export_lora", "read_losses", "lora_state_dict", "BranchedFlux"]
