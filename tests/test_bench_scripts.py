@@ -18,3 +18,12 @@ def test_bench_pipeline_tiny(tmp_path):
     assert all(row["seconds"] > 0 and row["tokens_per_s"] > 0 for row in res["rows"])
     assert (tmp_path / "table.md").is_file() and (tmp_path / "times.png").is_file()
     assert "not measured" in r.stdout
+
+
+def test_bench_data_small(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "eval" / "bench_data.py"), "--n", "2", "--size", "64x96",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [(x["renderer"], x["workers"]) for x in rows] == [("fast", 1), ("fast", 2), ("layered", 1)]
+    assert all(x["samples_per_s"] > 0 for x in rows) and (tmp_path / "samples_per_s.png").is_file()

@@ -153,3 +153,12 @@ def test_bokehme_reproduction_reference(shared_data):
     x, coc, ref = _bokehme_inputs(shared_data)
     out = render_bokeh(x, coc, mode="bokehme", gamma=4.0)
     assert psnr_np(_to_np(out), ref) >= 45.0
+
+
+@pytest.mark.parametrize("mode", ["fast", "layered"])
+def test_blur_larger_than_the_image(mode):
+    """A CoC wider than the image itself still renders (kernel larger than the frame)."""
+    img = photo("coffee", (24, 40))
+    coc = torch.linspace(-60, 60, 40).view(1, 1, 1, 40).expand(1, 1, 24, 40)
+    out = render_bokeh(img, coc, mode=mode)
+    assert out.shape == img.shape and torch.isfinite(out).all()

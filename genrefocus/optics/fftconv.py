@@ -42,7 +42,7 @@ def fft_convolve(x: torch.Tensor, kernel: torch.Tensor, padding: str = "replicat
     else:
         off = 0
     Hp, Wp = x.shape[-2:]
-    shape = (fast_size(Hp + R + 1), fast_size(Wp + R + 1))
+    shape = (fast_size(max(Hp + R + 1, 2 * R + 1)), fast_size(max(Wp + R + 1, 2 * R + 1)))
     y = torch.fft.irfft2(torch.fft.rfft2(x, s=shape) * centered_kernel_rfft(kernel.to(x.dtype), shape),
                          s=shape)
     return y[..., off:off + H, off:off + W]

@@ -167,8 +167,8 @@ def scatter_fast(linear: torch.Tensor, coc: torch.Tensor, aperture: Aperture | N
         if lv is None:
             Hc, Wc = -(-H // f), -(-W // f)
             Rl = support_radius(max(abs(c) for c in centers) / f) + 1
-            lv = levels[f] = {"acc": None, "size": (Hc, Wc),
-                              "fft": (fast_size(Hc + Rl + 1), fast_size(Wc + Rl + 1))}
+            lv = levels[f] = {"acc": None, "size": (Hc, Wc),  # room for the kernel and no wrap-around
+                              "fft": (fast_size(max(Hc + Rl + 1, 2 * Rl + 3)), fast_size(max(Wc + Rl + 1, 2 * Rl + 3)))}
         src = stacked * a
         if f > 1:
             src = F.avg_pool2d(F.pad(src, (0, lv["size"][1] * f - W, 0, lv["size"][0] * f - H)), f) * (f * f)

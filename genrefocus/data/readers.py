@@ -1,0 +1,118 @@
+"""Readers for the public datasets' on-disk layouts (DESIGN §5) and plain image folders.
+
+Each reader yields records ``{"id", "source", ...paths...}`` in a deterministic order; files are not
+opened here (the builders validate them and log failures per item).
+
+* DPDD ``dd_dp_dataset_canon/{train,val,test}_{c,l,r}/{source,target}`` — pairs by sorted order
+* RealDOF ``{source,target}`` — pairs by sorted order
+* LFDOF ``input/<scene>/<k>.png`` + ``ground_truth/<scene>.png``
+* RealBokeh_3MP ``{split}/in/<id>_f22.JPG``, ``gt/<id>/<id>_f<av>.JPG``, ``metadata/<id>.json``
+* EBB! ``{train,test}/{original,bokeh}/<i>.jpg``
+* HCI 4-D LF ``<cat>/<scene>/input_Cam000..080.png`` + ``parameters.cfg`` + disparity PFM
+* a folder of images (recursive)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Iterator, Union
+
+from ..errors import InputError
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+PathLike = Union[str, Path]
+
+
+def _images(folder: Path) -> list:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS) if folder.is_dir() else []
+
+
+def _need(folder: Path, what: str) -> Path:
+    if not folder.is_dir():
+        raise InputError(str(folder), f"missing folder ({what})")
+    return folder
+
+
+def image_folder(root: PathLike) -> Iterator[dict]:
+    """Every image below ``root`` (recursive, sorted); id = relative path without extension."""
+    root = _need(Path(root), "image folder")
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTS:
+            rid = str(p.relative_to(root).with_suffix("")).replace("/", "__")
+            yield {"id": rid, "source": "folder", "image": str(p)}
+
+
+def _pairs(src: Path, tgt: Path, name: str, prefix: str) -> Iterator[dict]:
+    a, b = _images(_need(src, f"{name} source")), _images(_need(tgt, f"{name} target"))
+    if len(a) != len(b):
+        raise InputError(str(src.parent), f"{name}: {len(a)} source vs {len(b)} target images")
+    for s, t in zip(a, b):
+        yield {"id": f"{prefix}{s.stem}", "source": name, "input": str(s), "target": str(t)}
+
+
+def dpdd(root: PathLike, split: str = "test", view: str = "c") -> Iterator[dict]:
+    """DPDD pairs (16-bit PNG, 1680×1120) of ``split`` for view ``c`` (combined), ``l`` or ``r``."""
+    base = Path(root)
+    if (base / "dd_dp_dataset_canon").is_dir():
+        base = base / "dd_dp_dataset_canon"
+    d = base / f"{split}_{view}"
+    yield from _pairs(d / "source", d / "target", "DPDD", f"dpdd_{split}_{view}_")
+
+
+def realdof(root: PathLike) -> Iterator[dict]:
+    """RealDOF test pairs ``source``/``target``."""
+    r = Path(root)
+    yield from _pairs(r / "source", r / "target", "RealDOF", "realdof_")
+
+
+def lfdof(root: PathLike) -> Iterator[dict]:
+    """LFDOF: every defocused ``input/<scene>/<k>.png`` with its ``ground_truth/<scene>.png`` (RGBA →
+    RGB when read)."""
+    r = Path(root)
+    gt_dir = _need(r / "ground_truth", "LFDOF ground_truth")
+    for scene in sorted(p for p in _need(r / "input", "LFDOF input").iterdir() if p.is_dir()):
+        gt = next((p for p in _images(gt_dir) if p.stem == scene.name), None)
+        if gt is None:
+            raise InputError(str(scene), f"LFDOF: no ground_truth/{scene.name}.png")
+        for img in _images(scene):
+            yield {"id": f"lfdof_{scene.name}_{img.stem}", "source": "LFDOF", "target": str(img), "aif": str(gt)}
+
+
+def realbokeh(root: PathLike, split: str = "train") -> Iterator[dict]:
+    """RealBokeh_3MP: the f/22 image (AIF-like) with each wide-aperture ``gt/<id>/<id>_f<av>.JPG``
+    and its metadata JSON."""
+    r = Path(root) / split
+    for f in _images(_need(r / "in", "RealBokeh in")):
+        m = re.match(r"(.+)_f22$", f.stem)
+        if not m:
+            continue
+        sid = m.group(1)
+        meta_p = r / "metadata" / f"{sid}.json"
+        meta = json.loads(meta_p.read_text()) if meta_p.is_file() else {}
+        for g in _images(r / "gt" / sid):
+            av = re.search(r"_f([\d.]+)$", g.stem)
+            yield {"id": f"realbokeh_{split}_{g.stem}", "source": "RealBokeh_3MP", "aif": str(f), "target": str(g),
+                   "f_number": float(av.group(1)) if av else None, "metadata": meta}
+
+
+def ebb(root: PathLike, split: str = "train") -> Iterator[dict]:
+    """EBB!: ``original/<i>.jpg`` (wide depth of field) with ``bokeh/<i>.jpg``."""
+    r = Path(root) / split
+    bokeh = {p.stem: p for p in _images(_need(r / "bokeh", "EBB! bokeh"))}
+    for o in _images(_need(r / "original", "EBB! original")):
+        if o.stem in bokeh:
+            yield {"id": f"ebb_{split}_{o.stem}", "source": "EBB", "aif": str(o), "target": str(bokeh[o.stem])}
+
+
+def hci(root: PathLike) -> Iterator[dict]:
+    """HCI 4-D light-field scenes ``<category>/<scene>/`` holding ``input_Cam000.png``."""
+    r = _need(Path(root), "HCI root")
+    for cam in sorted(r.glob("*/*/input_Cam000.png")):
+        scene = cam.parent
+        yield {"id": f"hci_{scene.parent.name}_{scene.name}", "source": "HCI", "scene": str(scene)}
+
+
+READERS = {"folder": image_folder, "dpdd": dpdd, "realdof": realdof, "lfdof": lfdof, "realbokeh": realbokeh,
+           "ebb": ebb, "hci": hci}
