@@ -238,3 +238,23 @@ def test_killed_run_restarts_to_the_same_manifest(tmp_path):
         a = np.asarray(Image.open(r["target"]))
         b = np.asarray(Image.open(r["target"].replace(str(tmp_path / "killed"), str(tmp_path / "full"))))
         assert np.array_equal(a, b)
+
+
+def test_itw_with_deblurnet_for_the_aif(tmp_path):
+    """Without --aif-dir, `itw` runs DeblurNet (tiny random FLUX here) and stores its AIF."""
+    from tiny_flux import tiny_pipeline, write_official_lora
+
+    src = _photo_folder(tmp_path / "src", n=1, size=(64, 64))
+    (tmp_path / "photos").mkdir()
+    arr = np.asarray(Image.open(src / "img" / "p0.png").convert("RGB"))
+    _exif_jpeg(tmp_path / "photos" / "p0.jpg", arr)
+    p = tiny_pipeline()
+    p.save_pretrained(tmp_path / "flux")
+    p.save_prompt_cache(tmp_path / "prompts.safetensors")
+    write_official_lora(tmp_path / "deblurNet.safetensors", p.transformer)
+    rc = main(["itw", "--input", str(tmp_path / "photos"), "--flux", str(tmp_path / "flux"), "--lora-dir",
+               str(tmp_path), "--prompt-cache", str(tmp_path / "prompts.safetensors"), "--depth-dir",
+               str(src / "depth"), "--mask-dir", str(src / "mask"), "--out", str(tmp_path / "out")])
+    assert rc == 0
+    (rec,) = read_jsonl(tmp_path / "out" / "manifest.jsonl")
+    assert rec["aif"].endswith("aif/p0.png") and Path(rec["aif"]).is_file() and rec["K"] > 0

@@ -49,9 +49,23 @@ def _sources(args, out: Path):
         from ..perception import BiRefNetSegmenter
 
         segmenter = BiRefNetSegmenter.from_pretrained(args.birefnet, trust_remote_code=args.trust_remote_code)
+    deblur = None
+    if getattr(args, "flux", None):  # DeblurNet for photos without a given AIF image
+        import torch
+
+        from ..models.lora import OFFICIAL_FILES
+        from ..pipelines.generative import GenRefocusPipeline, default_lora_dir
+
+        lora = Path(args.lora_dir or default_lora_dir()) / OFFICIAL_FILES["deblur"]
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        pipe = GenRefocusPipeline.from_pretrained(args.flux, deblur_lora=lora, prompt_cache=args.prompt_cache,
+                                                  dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+        pipe.to(device)
+        pipe.set_progress_bar_config(disable=True)
+        deblur = lambda photo: pipe.deblur(photo).aif  # noqa: E731
     return Sources(depth_dir=getattr(args, "depth_dir", None), mask_dir=getattr(args, "mask_dir", None),
                    aif_dir=getattr(args, "aif_dir", None), depth_estimator=depth_estimator, segmenter=segmenter,
-                   cache_dir=out)
+                   deblur=deblur, cache_dir=out)
 
 
 def run(args) -> int:
@@ -117,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--birefnet", help="BiRefNet folder / hub id for in-focus masks")
             s.add_argument("--trust-remote-code", action="store_true", help="allow BiRefNet's Hub code to run")
         if name == "itw":
-            s.add_argument("--aif-dir", help="all-in-focus images <id>.png (else DeblurNet)")
+            s.add_argument("--aif-dir", help="all-in-focus images <id>.png (else DeblurNet with --flux)")
+            s.add_argument("--flux", help="FLUX.1-dev folder: run DeblurNet for photos without an AIF image")
+            s.add_argument("--lora-dir", help="folder with deblurNet.safetensors")
+            s.add_argument("--prompt-cache", help="cached prompt embeddings (no T5/CLIP)")
         if name in ("synthetic", "calibrate", "pointlight"):
             s.add_argument("--k-range", default={"calibrate": "0,100", "pointlight": "10,30"}.get(name, "5,40"))
         if name in ("synthetic", "pointlight"):
