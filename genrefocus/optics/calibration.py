@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -49,13 +49,24 @@ def calibrate_k(aif: torch.Tensor, disparity: torch.Tensor, focus_disp: float, t
     if not (0 <= lo < hi):
         raise InputError("k_range", f"need 0 ≤ K_min < K_max, got {k_range}")
     disp = validate_disparity(disparity)
+
+    def render(k: float) -> torch.Tensor:
+        return render_bokeh(aif, signed_coc(disp, k, focus_disp), mode=mode, gamma=gamma, aperture=aperture)
+
+    return search_k(render, target, (lo, hi), grid=grid, tol=tol, threshold=threshold)
+
+
+def search_k(render: Callable[[float], torch.Tensor], target: torch.Tensor, k_range: Sequence[float] = (0.0, 100.0),
+             grid: int = 11, tol: float = 0.05, threshold: Optional[float] = None) -> Calibration:
+    """Maximize ``SSIM(render(K), target)`` over ``k_range``: coarse grid, then golden section
+    around the best grid point (any backend: physical renderer, generative pipeline, ...)."""
+    lo, hi = float(k_range[0]), float(k_range[1])
     cache: dict = {}
 
     def score(k: float) -> float:
         k = round(k, 6)
         if k not in cache:
-            out = render_bokeh(aif, signed_coc(disp, k, focus_disp), mode=mode, gamma=gamma, aperture=aperture)
-            cache[k] = float(ssim(out, target)[0])
+            cache[k] = float(ssim(render(k), target)[0])
         return cache[k]
 
     ks = torch.linspace(lo, hi, max(3, grid)).tolist()
@@ -72,6 +83,5 @@ def calibrate_k(aif: torch.Tensor, disparity: torch.Tensor, focus_disp: float, t
             a, c = c, d
             d = a + inv_phi * (b - a)
     best = max(cache.items(), key=lambda kv: kv[1])
-    return Calibration(K=best[0], ssim=best[1],
-                       accepted=threshold is None or best[1] >= threshold,
+    return Calibration(K=best[0], ssim=best[1], accepted=threshold is None or best[1] >= threshold,
                        evaluations=sorted(cache.items()))

@@ -392,7 +392,7 @@ class GenRefocusPipeline(FluxPipeline):
               aperture=None, num_inference_steps: int = 28, guidance_scale: float = 1.0,
               generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
               long_side: Optional[int] = None, tiling: Union[bool, str] = "auto", compat: bool = False,
-              **sampler_kwargs) -> BokehOutput:
+              focus_disparity_value: Optional[float] = None, **sampler_kwargs) -> BokehOutput:
         """Render a new depth of field from an all-in-focus image.
 
         Args:
@@ -402,6 +402,7 @@ class GenRefocusPipeline(FluxPipeline):
                 in-focus mask (any size); None → image centre.
             K: bokeh level (CoC px per 1/m at the working resolution).
             aperture: optional aperture shape (needs the shape LoRA).
+            focus_disparity_value: the focus disparity itself (1/m), instead of ``focus``.
         """
         K = validate_k(K)
         x, orig = self._prepare(aif, long_side, compat, name="aif")
@@ -411,7 +412,10 @@ class GenRefocusPipeline(FluxPipeline):
             depth = self.estimate_depth(x)
         depth_t = torch.as_tensor(depth).float()
         disp = resize_map(depth_to_disparity(depth_t), (h, w))
-        d_f = focus_disparity(disp, original_size=orig, **_focus_kwargs(focus))
+        if focus_disparity_value is not None:
+            d_f = float(focus_disparity_value)
+        else:
+            d_f = focus_disparity(disp, original_size=orig, **_focus_kwargs(focus))
         coc = signed_coc(disp, K, d_f)
         cond_map = defocus_condition(coc)
         conds = [Condition(x, adapter, (0, 0)), Condition(cond_map, adapter, (0, 0), preprocess=False)]
@@ -428,6 +432,7 @@ class GenRefocusPipeline(FluxPipeline):
 
     def refocus(self, image: ImageLike, *, focus=None, K: float = 20.0, depth: Optional[torch.Tensor] = None,
                 pre_deblurred: Optional[ImageLike] = None, aperture=None, num_inference_steps: int = 28,
+                focus_disparity_value: Optional[float] = None,
                 generator: Optional[torch.Generator] = None, long_side: Optional[int] = None,
                 tiling: Union[bool, str] = "auto", compat: bool = False, **sampler_kwargs) -> BokehOutput:
         """Deblur → depth (on the AIF) → defocus map → bokeh. K = 0 returns the AIF image.
@@ -438,6 +443,7 @@ class GenRefocusPipeline(FluxPipeline):
         if compat:  # the official demo hands the AIF over as an 8-bit PIL image
             aif = torch.round(aif * 255) / 255
         return self.bokeh(aif, depth, focus=focus, K=K, aperture=aperture, num_inference_steps=num_inference_steps,
+                          focus_disparity_value=focus_disparity_value,
                           generator=generator, long_side=long_side, tiling=tiling, compat=compat, **sampler_kwargs)
 
     def estimate_depth(self, image: torch.Tensor) -> torch.Tensor:
