@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from genrefocus.errors import InputError, MissingWeightsError
-from genrefocus.pipelines.generative import GenRefocusPipeline, working_size
+from genrefocus.pipelines.generative import working_size
 from tiny_flux import tiny_pipeline, write_official_lora
 
 

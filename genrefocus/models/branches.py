@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 
 
 @dataclass
