@@ -172,6 +172,33 @@ def _cmd_generative(args) -> int:
     return 0
 
 
+def _cmd_dp_refocus(args) -> int:
+    from .io import load_mask, save_image
+    from .pipelines.dual_pixel import DPRefocusPipeline, TextBoxDetector
+
+    sam = None
+    if args.sam_model:
+        from .perception import SamPrompter
+
+        sam = SamPrompter.from_pretrained(args.sam_model)
+    detector = TextBoxDetector.from_pretrained(args.owlv2_model) if args.text else None
+    pipe = DPRefocusPipeline.from_pretrained(args.checkpoint, sam=sam, text_detector=detector)
+    kw = {}
+    if args.mask:
+        kw["mask"] = load_mask(args.mask)[0, 0]
+    elif args.point:
+        kw["point"] = _floats(args.point, 2, "--point")
+    elif args.box:
+        kw["box"] = _floats(args.box, 4, "--box")
+    elif args.text:
+        kw["text"] = args.text
+    out = pipe(args.input if args.input else args.left, None if args.input else args.right, **kw)
+    print(save_image(out.refocused, args.output))
+    if args.aif_output:
+        print(save_image(out.aif, args.aif_output))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genrefocus", description="Refocus one photo: a virtual camera.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -241,6 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             g.add_argument("--depth-model", default=None, help=argparse.SUPPRESS)
         g.set_defaults(func=_cmd_generative)
+
+    dp = sub.add_parser("dp-refocus", help="refocus a dual-pixel capture with the UiD model")
+    src = dp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", help="one 2-frame file (GIF/TIFF: frames 0 and 1 are the DP views)")
+    src.add_argument("--left", help="left view (with --right)")
+    dp.add_argument("--right")
+    foc = dp.add_mutually_exclusive_group(required=True)
+    foc.add_argument("--mask")
+    foc.add_argument("--point", help="x,y")
+    foc.add_argument("--box", help="x0,y0,x1,y1")
+    foc.add_argument("--text", help="a text prompt (OWLv2 box → SAM)")
+    dp.add_argument("--checkpoint", default=None, help="UiD checkpoint folder (default: the shipped one)")
+    dp.add_argument("--sam-model", default=None)
+    dp.add_argument("--owlv2-model", default="google/owlv2-base-patch16-ensemble")
+    dp.add_argument("--aif-output", default=None)
+    dp.add_argument("-o", "--output", required=True)
+    dp.set_defaults(func=_cmd_dp_refocus)
     return p
 
 
