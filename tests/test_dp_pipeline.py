@@ -1,6 +1,5 @@
 """DPRefocusPipeline and `genrefocus dp-refocus`: prompts, padding, errors, CLI on a real DP capture."""
 
-import numpy as np
 import pytest
 import torch
 
