@@ -52,39 +52,31 @@ def test_per_pixel_conv():
     torch.testing.assert_close(per_pixel_conv(x, box), want)
 
 
-def _circular(a, b):
-    return torch.fft.ifft2(torch.fft.fft2(a) * torch.fft.fft2(b)).real
+def _residuals(kernel: torch.Tensor, eps: float):
+    """(K ∗ K⁻¹ − δ, K − δ) on the inverse's grid (circular convolution, float64)."""
+    inv = invert_kernels(kernel, eps=eps).double()
+    n, k = inv.shape[-1], kernel.shape[-1]
+    kk = torch.zeros(n, n, dtype=torch.float64)
+    kk[n // 2 - k // 2:n // 2 + k // 2 + 1, n // 2 - k // 2:n // 2 + k // 2 + 1] = kernel.double()
+    spec = torch.fft.fft2(torch.fft.ifftshift(kk)) * torch.fft.fft2(torch.fft.ifftshift(inv))
+    ident = torch.fft.fftshift(torch.fft.ifft2(spec).real)
+    delta = torch.zeros(n, n, dtype=torch.float64)
+    delta[n // 2, n // 2] = 1
+    return ident - delta, kk - delta
 
 
 def test_kernel_times_inverse_kernel_is_identity():
     k = torch.zeros(5, 5)
     k[2, 2] = 0.6
     k[1:4, 1:4] += 0.4 / 9  # no spectral zero: exact inverse on the grid
-    inv = invert_kernels(k, eps=0.0)
-    n = inv.shape[-1]
-    kk = torch.zeros(n, n, dtype=torch.float64)
-    kk[n // 2 - 2:n // 2 + 3, n // 2 - 2:n // 2 + 3] = k.double()
-    ident = torch.fft.fftshift(_circular(torch.fft.ifftshift(kk), torch.fft.ifftshift(inv.double())))
-    delta = torch.zeros(n, n, dtype=torch.float64)
-    delta[n // 2, n // 2] = 1
-    assert (ident - delta).abs().max() < 1e-6  # tolerance: float32 storage of K⁻¹
+    res, _ = _residuals(k, eps=0.0)
+    assert res.abs().max() < 1e-6  # tolerance: float32 storage of K⁻¹
     disk = (torch.arange(-3, 4)[:, None] ** 2 + torch.arange(-3, 4)[None] ** 2 <= 9).float()
     disk = disk / disk.sum()  # spectral zeros: Tikhonov-regularized inverse, error shrinks with ε
-
-    def err(eps):
-        inv = invert_kernels(disk, eps=eps)
-        m = inv.shape[-1]
-        dd = torch.zeros(m, m, dtype=torch.float64)
-        dd[m // 2 - 3:m // 2 + 4, m // 2 - 3:m // 2 + 4] = disk.double()
-        ident = torch.fft.fftshift(_circular(torch.fft.ifftshift(dd), torch.fft.ifftshift(inv.double())))
-        d = torch.zeros(m, m, dtype=torch.float64)
-        d[m // 2, m // 2] = 1
-        return float(torch.linalg.norm(ident - d)), float(torch.linalg.norm(dd - d))
-
-    e3, blur = err(1e-3)
-    e5, _ = err(1e-5)
-    print(f"|K*K^-1 - delta|_2: eps 1e-3 {e3:.3f}, eps 1e-5 {e5:.3f}; |K - delta|_2 {blur:.3f}")
-    assert e5 < e3 < 0.5 * blur
+    r3, blur = (float(torch.linalg.norm(t)) for t in _residuals(disk, 1e-3))
+    r5 = float(torch.linalg.norm(_residuals(disk, 1e-5)[0]))
+    print(f"|K*K^-1 - delta|_2: eps 1e-3 {r3:.3f}, eps 1e-5 {r5:.3f}; |K - delta|_2 {blur:.3f}")
+    assert r5 < r3 < 0.5 * blur
 
 
 def test_kernel_pool_retrieval():
