@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
+from diffusers import AutoencoderKL, FluxTransformer2DModel
 from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genrefocus.benchmark import flux_forward_flops, machine, peak_tflops  # noqa: E402
 from genrefocus.models.lora import routed_module_names  # noqa: E402
-from genrefocus.pipelines.generative import BOKEH_PROMPT, DEBLUR_PROMPT, GenRefocusPipeline  # noqa: E402
+from genrefocus.pipelines.generative import BOKEH_PROMPT, DEBLUR_PROMPT, GenRefocusPipeline, flux_scheduler  # noqa: E402
 from genrefocus.pipelines.tiling import TilePlan, use_tiling  # noqa: E402
 
 FLUX_DEV = dict(patch_size=1, in_channels=64, num_layers=19, num_single_layers=38, attention_head_dim=128,
@@ -44,8 +44,7 @@ def build(tiny: bool, device, dtype, out: Path):
     torch.manual_seed(0)
     tr = FluxTransformer2DModel(**(TINY if tiny else FLUX_DEV)).to(dtype)
     vae = AutoencoderKL(**(TINY_VAE if tiny else FLUX_VAE)).to(dtype)
-    sched = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
-                                            base_image_seq_len=256, max_image_seq_len=4096, shift=3.0)
+    sched = flux_scheduler()
     pipe = GenRefocusPipeline(scheduler=sched, vae=vae, text_encoder=None, tokenizer=None, text_encoder_2=None,
                               tokenizer_2=None, transformer=tr)
     cfg = tr.config

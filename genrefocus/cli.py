@@ -12,7 +12,8 @@ from typing import Optional, Sequence
 from .errors import InputError, MissingWeightsError
 
 
-def _floats(text: str, n: int, name: str) -> tuple:
+def parse_floats(text: str, n: int, name: str) -> tuple:
+    """``"1,2"`` → ``(1.0, 2.0)``; one clear error naming the option otherwise."""
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
@@ -43,11 +44,11 @@ def _cmd_render(args) -> int:
         kw["disparity"] = load_disparity(args.disparity, png_8bit=args.png_8bit)
     H, W = image.shape[-2:]
     if args.focus:
-        kw["focus_point"] = _floats(args.focus, 2, "--focus")
+        kw["focus_point"] = parse_floats(args.focus, 2, "--focus")
     elif args.mask:
         kw["focus_mask"] = load_mask(args.mask)
     elif args.box:
-        kw["focus_box"] = _floats(args.box, 4, "--box")
+        kw["focus_box"] = parse_floats(args.box, 4, "--box")
     elif args.focus_disparity is not None:
         kw["focus_disparity_value"] = args.focus_disparity
     gamma = args.gamma if args.gamma == "srgb" else float(args.gamma)
@@ -108,8 +109,8 @@ def _focus(args):
 
     if args.mask:
         return load_mask(args.mask)[0, 0].numpy()
-    pt = _floats(args.point, 2, "--point") if args.point else None
-    box = _floats(args.box, 4, "--box") if args.box else None
+    pt = parse_floats(args.point, 2, "--point") if args.point else None
+    box = parse_floats(args.box, 4, "--box") if args.box else None
     if (pt or box) and args.sam_model:
         from .io import load_image
         from .perception import SamPrompter
@@ -187,9 +188,9 @@ def _cmd_dp_refocus(args) -> int:
     if args.mask:
         kw["mask"] = load_mask(args.mask)[0, 0]
     elif args.point:
-        kw["point"] = _floats(args.point, 2, "--point")
+        kw["point"] = parse_floats(args.point, 2, "--point")
     elif args.box:
-        kw["box"] = _floats(args.box, 4, "--box")
+        kw["box"] = parse_floats(args.box, 4, "--box")
     elif args.text:
         kw["text"] = args.text
     out = pipe(args.input if args.input else args.left, None if args.input else args.right, **kw)

@@ -36,3 +36,12 @@ def photo(name: str, size=(96, 128)) -> torch.Tensor:
         img = np.repeat(img[..., None], 3, -1)
     img = resize(img[..., :3] / 255.0, size, anti_aliasing=True)
     return torch.from_numpy(img.transpose(2, 0, 1).astype(np.float32))[None]
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface (for `accelerate launch --main_process_port`)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,7 +3,6 @@ as one process: tiles of one image split across processes, and a list of images 
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import free_port
 from tiny_flux import tiny_transformer, write_official_lora
 
 WORKER = Path(__file__).parent / "_dist_worker.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_match_one(tmp_path):
@@ -32,7 +26,7 @@ def test_two_processes_match_one(tmp_path):
                    timeout=300)
     r = subprocess.run(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_ip", "127.0.0.1",
-                        "--main_process_port", str(_free_port()), str(WORKER), str(tmp_path / "two.pt"), str(lora)],
+                        "--main_process_port", str(free_port()), str(WORKER), str(tmp_path / "two.pt"), str(lora)],
                        env=env, timeout=600, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from safetensors.torch import load_file
 from genrefocus.errors import InputError
 from genrefocus.training import TrainConfig, load_config
 from genrefocus.training.trainer import read_losses, train
+from conftest import free_port
 from tiny_flux import write_official_lora
 from train_fixtures import photo_set, saved_tiny_model
 
@@ -140,12 +140,6 @@ def test_config_files_and_errors(tmp_path):
         TrainConfig(task="paint", data={"manifest": "m"})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_training_saves_once(model, tmp_path):
     if shutil.which("accelerate") is None:
         pytest.skip("accelerate launcher not installed")
@@ -160,7 +154,7 @@ def test_two_process_training_saves_once(model, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     r = subprocess.run(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_ip", "127.0.0.1",
-                        "--main_process_port", str(_free_port()), str(ROOT / "training" / "train_lora.py"),
+                        "--main_process_port", str(free_port()), str(ROOT / "training" / "train_lora.py"),
                         "--config", str(cfg_path)], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     out = tmp_path / "run"

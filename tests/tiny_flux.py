@@ -1,9 +1,9 @@
 """Tiny randomly initialized FLUX components for CPU tests (no download)."""
 
 import torch
-from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
+from diffusers import AutoencoderKL, FluxTransformer2DModel
 
-from genrefocus.pipelines.generative import BOKEH_PROMPT, DEBLUR_PROMPT, GenRefocusPipeline
+from genrefocus.pipelines.generative import BOKEH_PROMPT, DEBLUR_PROMPT, GenRefocusPipeline, flux_scheduler
 
 TEXT_DIM, POOLED_DIM, TEXT_LEN = 32, 24, 8
 
@@ -24,8 +24,7 @@ def tiny_vae(seed=0):
 
 
 def tiny_scheduler():
-    return FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
-                                           base_image_seq_len=256, max_image_seq_len=4096, shift=3.0)
+    return flux_scheduler()
 
 
 def tiny_pipeline(seed=0, with_prompts=True, **transformer_kw):

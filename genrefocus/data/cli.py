@@ -14,17 +14,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..cli import parse_floats
 from ..errors import InputError, MissingWeightsError
-
-
-def _floats(text: str, n: int, name: str) -> tuple:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        vals = ()
-    if len(vals) != n:
-        raise InputError(name, f"expected {n} comma-separated numbers, got {text!r}")
-    return vals
 
 
 def _items(args) -> list:
@@ -78,17 +69,17 @@ def run(args) -> int:
         raise InputError("--input", f"no items found for source {args.source!r} in {args.input!r}")
     cmd = args.command
     if cmd == "synthetic":
-        proc = builders.synthetic(out, _sources(args, out), _floats(args.k_range, 2, "--k-range"),
+        proc = builders.synthetic(out, _sources(args, out), parse_floats(args.k_range, 2, "--k-range"),
                                   args.apertures.split(","), args.renderer, args.variants, args.seed)
     elif cmd == "itw":
         proc = builders.itw(out, _sources(args, out))
     elif cmd == "calibrate":
-        proc = builders.calibrate(out, _sources(args, out), _floats(args.k_range, 2, "--k-range"), args.threshold,
+        proc = builders.calibrate(out, _sources(args, out), parse_floats(args.k_range, 2, "--k-range"), args.threshold,
                                   args.max_side)
     elif cmd == "filter-sharp":
         proc = builders.sharpness_score()
     else:
-        proc = builders.pointlight(out, args.apertures.split(","), _floats(args.k_range, 2, "--k-range"),
+        proc = builders.pointlight(out, args.apertures.split(","), parse_floats(args.k_range, 2, "--k-range"),
                                    args.min_lights, args.variants, args.seed)
     mb = ManifestBuilder(out, name="scores" if cmd == "filter-sharp" else "manifest")
     counts = mb.run(items, proc, workers=args.workers, desc=cmd)

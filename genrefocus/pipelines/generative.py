@@ -232,16 +232,8 @@ class GenRefocusPipeline(FluxPipeline):
     # ------------------------------------------------------------------ VAE
     def encode_condition(self, cond: Condition, generator=None):
         """Condition image → packed tokens ``(1, N, 4·C)`` and ids ``(N, 3)`` (+ delta)."""
-        x = cond.image.to(device=self._execution_device, dtype=self.vae.dtype)
-        if cond.preprocess:
-            x = x * 2.0 - 1.0
-        z = self.vae.encode(x).latent_dist.sample(generator)
-        z = (z - self.vae.config.shift_factor) * self.vae.config.scaling_factor
-        tokens = self._pack_latents(z, *z.shape)
-        ids = grid_ids(z.shape[2] // 2, z.shape[3] // 2, device=tokens.device, dtype=tokens.dtype)
-        ids[:, 1] += cond.delta[0]
-        ids[:, 2] += cond.delta[1]
-        return tokens, ids
+        return encode_image_tokens(self.vae, cond.image, cond.preprocess, generator, cond.delta,
+                                   device=self._execution_device)
 
     def decode_latents(self, latents: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """Packed latents → image ``(B, 3, H, W)`` in [0, 1]."""
@@ -469,6 +461,32 @@ class _Step:
     attention: str
     caches: Optional[dict]
     tile_batch: int
+
+
+def flux_scheduler():
+    """FLUX.1-dev's FlowMatchEuler scheduler configuration (used when a folder has none)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
+                                           base_image_seq_len=256, max_image_seq_len=4096, shift=3.0)
+
+
+def encode_image_tokens(vae, image: torch.Tensor, preprocess: bool = True, generator=None, delta=(0, 0),
+                        device=None):
+    """Image ``(B, 3, H, W)`` in [0, 1] → FLUX condition tokens ``(B, N, 4·C)`` and ids ``(N, 3)``:
+    ``[-1, 1]`` mapping unless ``preprocess=False`` (the official defocus map), ``latent_dist.sample``,
+    ``(z − shift)·scale``, 2×2 packing, ids ``(0, row, col)`` plus the RoPE ``delta``. ``device``
+    defaults to the VAE's (pass the execution device under model CPU offload)."""
+    x = image.to(device=device or vae.device, dtype=vae.dtype)
+    if preprocess:
+        x = x * 2.0 - 1.0
+    z = vae.encode(x).latent_dist.sample(generator)
+    z = (z - vae.config.shift_factor) * vae.config.scaling_factor
+    tokens = FluxPipeline._pack_latents(z, *z.shape)
+    ids = grid_ids(z.shape[2] // 2, z.shape[3] // 2, device=tokens.device, dtype=tokens.dtype)
+    ids[:, 1] += delta[0]
+    ids[:, 2] += delta[1]
+    return tokens, ids
 
 
 def _focus_kwargs(focus) -> dict:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from ..errors import InputError, MissingWeightsError
 from ..models.branches import Branch, group_mask, multibranch_forward
 from ..models.lora import routed_module_names, validate_lora_file
-from ..pipelines.generative import ADAPTER_NAMES, BOKEH_PROMPT, DEBLUR_PROMPT
+from ..pipelines.generative import ADAPTER_NAMES, BOKEH_PROMPT, DEBLUR_PROMPT, encode_image_tokens, flux_scheduler
 from .config import TrainConfig
 from .data import RefocusDataset
 
@@ -74,8 +74,7 @@ def _load_components(cfg: TrainConfig, device, dtype):
     try:
         scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(cfg.model, subfolder="scheduler")
     except (OSError, ValueError):
-        scheduler = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
-                                                    base_image_seq_len=256, max_image_seq_len=4096, shift=3.0)
+        scheduler = flux_scheduler()
     return transformer.to(device), vae.to(device), scheduler
 
 
@@ -140,21 +139,6 @@ def _position_sample(dataset: RefocusDataset, cfg: TrainConfig, position: int):
     index = int(order[k])
     rng = np.random.default_rng([cfg.seed, index if cfg.fixed_noise else position])
     return dataset.sample(index, rng), rng
-
-
-def _encode(vae, image: torch.Tensor, preprocess: bool, generator) -> tuple:
-    from diffusers import FluxPipeline
-
-    x = image.to(vae.device, vae.dtype)
-    if preprocess:
-        x = x * 2 - 1
-    z = vae.encode(x).latent_dist.sample(generator)
-    z = (z - vae.config.shift_factor) * vae.config.scaling_factor
-    tokens = FluxPipeline._pack_latents(z, *z.shape)
-    h, w = z.shape[2] // 2, z.shape[3] // 2
-    r, c = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    ids = torch.stack([torch.zeros_like(r), r, c], -1).reshape(-1, 3).to(tokens.device, tokens.dtype)
-    return tokens, ids
 
 
 def _checkpoints(out: Path) -> list:
@@ -285,7 +269,7 @@ def _loss(model, vae, items, embeds, prompt, cfg, adapters, gmask, device, dtype
     rng = items[0][1]
     gen = torch.Generator(device=vae.device).manual_seed(int(rng.integers(0, 2 ** 31)))
     with torch.no_grad():
-        x0, ids = zip(*[_encode(vae, s["target"][None], True, gen) for s, _ in items])
+        x0, ids = zip(*[encode_image_tokens(vae, s["target"][None], True, gen) for s, _ in items])
         x0, ids = torch.cat(x0), ids[0]
         conds = []
         for c in range(len(items[0][0]["conditions"])):
@@ -294,7 +278,7 @@ def _loss(model, vae, items, embeds, prompt, cfg, adapters, gmask, device, dtype
                 img, delta, pre = s["conditions"][c]
                 if r.random() < cfg.condition_dropout:
                     img = torch.zeros_like(img)  # condition dropout: a black image
-                toks.append(_encode(vae, img[None], pre, gen)[0])
+                toks.append(encode_image_tokens(vae, img[None], pre, gen)[0])
             cids = ids.clone()
             cids[:, 1] += delta[0]
             cids[:, 2] += delta[1]
