@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Evaluate a UiD checkpoint: (a) refocusing exact scene-lab DP pairs to another layer, against the
-physical renderer driven by the model's own disparity (CoC ≈ 2.5 × DP disparity for half-disk
-apertures); (b) on the real DP captures, whether the disparity is smallest where the image is sharpest.
+"""Evaluate a UiD checkpoint: (a) refocusing exact scene-lab DP pairs to another layer — Eq. 13
+against the physical renderer driven by the model's own AIF and disparity; (b) on the real DP
+captures in ../shared/data/dp_pairs, the sign of the model's disparity against OpenCV SGBM.
+Writes ``dp_eval.json`` and ``dp_eval.png`` (scene-lab rows: input | exact target | UiD | physical;
+real rows: blurry | model disparity | SGBM disparity).
 
-    python eval/dp_eval.py [--checkpoint genrefocus/weights/uid] [--data ../shared/data/dp_pairs]
+    python eval/dp_eval.py [--checkpoint genrefocus/weights/uid] [--data ../shared/data/dp_pairs] [--out runs/dp_eval]
 """
 
 import argparse
@@ -16,58 +18,51 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genrefocus.metrics import psnr  # noqa: E402
+from genrefocus.benchmark import machine  # noqa: E402
+from genrefocus.io import save_image  # noqa: E402
+from genrefocus.metrics.dual_pixel import dp_sign_consistency, scene_lab_refocus  # noqa: E402
 from genrefocus.models.dp_model import UiDModel, load_dp_pair  # noqa: E402
-from genrefocus.optics import local_variance_of_laplacian, make_scene, render_bokeh  # noqa: E402
+from genrefocus.optics.dp_disparity import disparity_to_rgb  # noqa: E402
 from genrefocus.pipelines.dual_pixel import DEFAULT_CHECKPOINT  # noqa: E402
-
-
-def scene_lab_refocus(model, n=8, size=64, seed=100):
-    rows = []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i])
-        sc = make_scene((size, size), depths_m=(6.0, 1.2), seed=seed + i, textures=("brick", "coffee"))
-        K = float(rng.uniform(3, 6))
-        left, right = sc.dual_pixel(K, sc.planes[0].disparity)          # captured focused on the background
-        target = sc.render(K, sc.planes[1].disparity)                    # exact: focused on the foreground
-        mask = (sc.planes[1].alpha > 0.5)[None].float()
-        with torch.no_grad():
-            out = model.refocus(left, right, mask)
-        disp = out["disparity"]
-        d_f = float((disp * mask).sum() / mask.sum())
-        phys = render_bokeh(out["aif"].clamp(0, 1), 2.5 * (disp - d_f), mode="layered")
-        rows.append({"uid_psnr": float(psnr(out["refocused"].clamp(0, 1), target)[0]),
-                     "physical_psnr": float(psnr(phys, target)[0])})
-    return rows
-
-
-def dp_sign(model, data: Path, size=(192, 256)):
-    res = {}
-    for f in sorted(data.glob("*.gif")):
-        left, right = load_dp_pair(f)
-        left, right = (F.interpolate(x, size=size, mode="area") for x in (left, right))
-        with torch.no_grad():
-            disp = model(left, right)["disparity"][0, 0]
-        lv = local_variance_of_laplacian((left + right) / 2)[0, 0]
-        sharp, blur = lv > lv.quantile(0.8), lv < lv.quantile(0.2)
-        res[f.name] = {"|disp| sharp 20%": float(disp[sharp].abs().mean()),
-                       "|disp| blurry 20%": float(disp[blur].abs().mean()),
-                       "mean disp blurry": float(disp[blur].mean())}
-    return res
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "dp_pairs"))
+    ap.add_argument("--out", default="runs/dp_eval")
+    ap.add_argument("--n", type=int, default=8, help="scene-lab pairs")
     args = ap.parse_args()
+    torch.set_grad_enabled(False)
     model = UiDModel.from_pretrained(args.checkpoint)
-    rows = scene_lab_refocus(model)
-    u, p = np.mean([r["uid_psnr"] for r in rows]), np.mean([r["physical_psnr"] for r in rows])
-    print(f"scene-lab refocus to the foreground layer (8 pairs): UiD {u:.2f} dB, physical(model disparity) {p:.2f} dB")
-    sign = dp_sign(model, Path(args.data)) if Path(args.data).is_dir() else {}
-    for k, v in sign.items():
-        print(k, json.dumps({a: round(b, 3) for a, b in v.items()}))
+    print("machine:", machine())
+    rows, imgs = scene_lab_refocus(model, n=args.n, return_images=True)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("uid_psnr", "physical_psnr", "input_psnr")}
+    print(f"scene-lab refocus to the foreground layer ({args.n} pairs, 64 px): UiD {mean['uid_psnr']:.2f} dB, "
+          f"physical renderer (model AIF + disparity) {mean['physical_psnr']:.2f} dB, unchanged input "
+          f"{mean['input_psnr']:.2f} dB; UiD − physical = {mean['uid_psnr'] - mean['physical_psnr']:+.2f} dB")
+    grid = [torch.cat(r, -1) for r in imgs[:4]]
+    real = {}
+    if Path(args.data).is_dir():
+        mult = 2 ** (model.config.stages - 1)
+        for f in sorted(Path(args.data).glob("*.gif")):
+            left, right = load_dp_pair(f)
+            H, W = left.shape[-2:]
+            left, right = (x[..., : H // mult * mult, : W // mult * mult] for x in (left, right))
+            res = dp_sign_consistency(model, left, right)
+            real[f.name] = {k: round(v, 3) for k, v in res.items() if isinstance(v, float)}
+            print(f.name, json.dumps(real[f.name]))
+            small = lambda t: F.interpolate(t, size=(64, 64 * t.shape[-1] // t.shape[-2]), mode="area")  # noqa: E731
+            row = torch.cat([small((left + right) / 2), small(disparity_to_rgb(res["disparity"], 4)),
+                             small(disparity_to_rgb(res["sgbm"], 4))], -1)
+            grid.append(F.pad(row, (0, grid[0].shape[-1] - row.shape[-1])) if row.shape[-1] < grid[0].shape[-1]
+                        else row[..., : grid[0].shape[-1]])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dp_eval.json").write_text(json.dumps({"machine": machine(), "checkpoint": args.checkpoint,
+                                                  "scene_lab": {"rows": rows, "mean": mean}, "real": real}, indent=2))
+    save_image(torch.cat(grid, -2), out / "dp_eval.png")
+    print("wrote", out / "dp_eval.json", out / "dp_eval.png")
 
 
 if __name__ == "__main__":

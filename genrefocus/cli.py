@@ -174,6 +174,8 @@ def _cmd_generative(args) -> int:
 
 
 def _cmd_dp_refocus(args) -> int:
+    import numpy as np
+
     from .io import load_mask, save_image
     from .pipelines.dual_pixel import DPRefocusPipeline, TextBoxDetector
 
@@ -197,6 +199,16 @@ def _cmd_dp_refocus(args) -> int:
     print(save_image(out.refocused, args.output))
     if args.aif_output:
         print(save_image(out.aif, args.aif_output))
+    if args.disparity_output:
+        path = Path(args.disparity_output)
+        if path.suffix.lower() == ".npy":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, out.disparity[0, 0].numpy().astype(np.float32))
+            print(path)
+        else:
+            from .optics.dp_disparity import disparity_to_rgb
+
+            print(save_image(disparity_to_rgb(out.disparity), path))
     return 0
 
 
@@ -284,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--sam-model", default=None)
     dp.add_argument("--owlv2-model", default="google/owlv2-base-patch16-ensemble")
     dp.add_argument("--aif-output", default=None)
+    dp.add_argument("--disparity-output", default=None,
+                    help="signed DP disparity: .npy (px, float32) or an image (red in front, blue behind)")
     dp.add_argument("-o", "--output", required=True)
     dp.set_defaults(func=_cmd_dp_refocus)
     return p

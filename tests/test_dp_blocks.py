@@ -79,12 +79,21 @@ def test_kernel_times_inverse_kernel_is_identity():
     assert r5 < r3 < 0.5 * blur
 
 
+def test_regularized_inverse_keeps_the_dc_gain():
+    disk = (torch.arange(-3, 4)[:, None] ** 2 + torch.arange(-3, 4)[None] ** 2 <= 9).double()
+    disk = disk / disk.sum()
+    for eps in (1e-3, 1e-1):
+        assert float(invert_kernels(disk, eps=eps).sum()) == pytest.approx(1.0, abs=1e-9)
+        assert float(invert_kernels(disk, eps=eps, keep_dc=False).sum()) == pytest.approx(1 / (1 + eps), abs=1e-9)
+
+
 def test_kernel_pool_retrieval():
     pool = KernelPool(feat_channels=4, n_kernels=96, size=5)
     f = torch.randn(2, 4, 6, 7)
     w, k = pool(f)
     assert w.shape == (2, 96, 6, 7) and k.shape == (2, 25, 6, 7)
     torch.testing.assert_close(w.sum(1), torch.ones(2, 6, 7))
-    torch.testing.assert_close(k, torch.einsum("bnhw,nk->bkhw", w, pool.kernels))
+    torch.testing.assert_close(k, torch.einsum("bnhw,nk->bkhw", w, pool.normalized()))
+    torch.testing.assert_close(k.sum(1), torch.ones(2, 6, 7))  # unit DC gain per pixel
     with pytest.raises(ValueError):
         KernelPool(4, size=4)

@@ -49,19 +49,37 @@ def _dp_sample(size=32, seed=0):
 
 
 def test_overfits_one_scene_lab_pair():
+    """All loss terms (deblur, reblur of the ground truth, CoC, disparity, refocus) on one exact sample."""
+    from genrefocus.training.dp import dp_step_loss, scene_lab_dp_sample
+
     torch.manual_seed(0)
     model = UiDModel(UiDConfig(stages=3, n_kernels=16, hidden=8))
-    left, right, aif, blurry, coc = _dp_sample()
+    sample = scene_lab_dp_sample(np.random.default_rng(0), 32, spacing_px=1.0)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(60):
-        total, _parts = uid_loss(model(left, right), aif, blurry, coc / 4.0)
+        total, parts = dp_step_loss(model, sample)
         opt.zero_grad()
         total.backward()
         opt.step()
         losses.append(float(total))
-    print(f"UiD overfit: {losses[0]:.4f} → {losses[-1]:.4f}")
-    assert losses[-1] < 0.5 * losses[0]
+    print(f"UiD overfit: {losses[0]:.4f} → {losses[-1]:.4f}", parts)
+    assert losses[-1] < 0.5 * losses[0] and set(parts) >= {"deblur", "reblur", "coc", "refocus", "disparity"}
+
+
+def test_reblur_target_is_the_ground_truth_when_given():
+    """Without ``sharp`` the backward mapping undoes the forward (near-delta kernels at init: the blurry
+    input comes back); with the ground-truth AIF it is a different image — the one the loss compares."""
+    torch.manual_seed(0)
+    model = UiDModel(UiDConfig(stages=3, n_kernels=8)).eval()
+    left, right, aif, blurry, coc = _dp_sample()
+    with torch.no_grad():
+        own = model(left, right)["reblurred"]
+        gt = model(left, right, sharp=aif)["reblurred"]
+    assert (own - blurry).abs().max() < 3e-3  # Σ w·K_n⁻¹ is close to, not exactly, (Σ w·K_n)⁻¹
+    assert (gt - blurry).abs().max() > 1e-2
+    total, parts = uid_loss(model(left, right, sharp=aif), aif, blurry)  # no CoC (real captures)
+    assert "coc" not in parts and torch.isfinite(total)
 
 
 def test_bad_inputs(tmp_path):

@@ -4,6 +4,7 @@ Each reader yields records ``{"id", "source", ...paths...}`` in a deterministic 
 opened here (the builders validate them and log failures per item).
 
 * DPDD ``dd_dp_dataset_canon/{train,val,test}_{c,l,r}/{source,target}`` — pairs by sorted order
+  (:func:`dpdd_dual_pixel` joins the three views of a capture for DP training)
 * RealDOF ``{source,target}`` — pairs by sorted order
 * LFDOF ``input/<scene>/<k>.png`` + ``ground_truth/<scene>.png``
 * RealBokeh_3MP ``{split}/in/<id>_f22.JPG``, ``gt/<id>/<id>_f<av>.JPG``, ``metadata/<id>.json``
@@ -59,6 +60,18 @@ def dpdd(root: PathLike, split: str = "test", view: str = "c") -> Iterator[dict]
         base = base / "dd_dp_dataset_canon"
     d = base / f"{split}_{view}"
     yield from _pairs(d / "source", d / "target", "DPDD", f"dpdd_{split}_{view}_")
+
+
+def dpdd_dual_pixel(root: PathLike, split: str = "train") -> Iterator[dict]:
+    """DPDD dual-pixel captures of ``split``: ``left`` / ``right`` (``{split}_l``/``_r`` sources),
+    ``blurry`` (``{split}_c`` source, the combined image) and ``aif`` (``{split}_c`` target), matched
+    by sorted order."""
+    comb, lft, rgt = (list(dpdd(root, split, v)) for v in ("c", "l", "r"))
+    if not (len(comb) == len(lft) == len(rgt)):
+        raise InputError(str(root), f"DPDD {split}: {len(comb)} combined, {len(lft)} left, {len(rgt)} right images")
+    for a, b, d in zip(comb, lft, rgt):
+        yield {"id": f"dpdd_{split}_dp_{Path(a['input']).stem}", "source": "DPDD", "left": b["input"],
+               "right": d["input"], "blurry": a["input"], "aif": a["target"]}
 
 
 def realdof(root: PathLike) -> Iterator[dict]:

@@ -119,7 +119,9 @@ class KernelPool(nn.Module):
     """N learnable ``k×k`` kernels retrieved per pixel from a disparity feature map.
 
     ``forward(f_coc (B, C, H, W)) -> (weights (B, N, H, W), kernels (B, k², H, W))`` with
-    ``weights = softmax(P_k(Avg(K)) ⊙ P_coc(f_coc))`` over the pool and ``kernels = Σ_n w_n K_n``.
+    ``weights = softmax(P_k(Avg(K)) ⊙ P_coc(f_coc))`` over the pool and ``kernels = Σ_n w_n K_n``; the
+    pool kernels are used normalized to unit sum (:meth:`normalized`), so every retrieved kernel and
+    every retrieved inverse keeps the image's brightness.
     """
 
     def __init__(self, feat_channels: int, n_kernels: int = 96, size: int = 5, embed: int = 32):
@@ -133,30 +135,39 @@ class KernelPool(nn.Module):
         self.p_k = nn.Linear(size * size, embed)        # P_k applied to every pool kernel
         self.p_coc = nn.Conv2d(feat_channels, embed, 1)  # P_coc on the disparity feature
 
+    def normalized(self) -> torch.Tensor:
+        """The pool ``(N, k²)``, each kernel divided by its sum (unit DC gain, as a PSF)."""
+        return self.kernels / self.kernels.sum(1, keepdim=True)
+
     def forward(self, f_coc: torch.Tensor):
-        keys = self.p_k(self.kernels)                                    # (N, E)
-        context = self.p_k(self.kernels.mean(0, keepdim=True))           # P_k(Avg(K)): (1, E)
+        kernels = self.normalized()
+        keys = self.p_k(kernels)                                         # (N, E)
+        context = self.p_k(kernels.mean(0, keepdim=True))                # P_k(Avg(K)): (1, E)
         q = self.p_coc(f_coc)                                            # (B, E, H, W)
         logits = torch.einsum("ne,behw->bnhw", keys * context, q) / keys.shape[1] ** 0.5
         w = torch.softmax(logits, dim=1)
-        k = torch.einsum("bnhw,nk->bkhw", w, self.kernels)
+        k = torch.einsum("bnhw,nk->bkhw", w, kernels)
         return w, k
 
 
 def per_pixel_conv(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """``y(i, j) = Σ_δ x(i + δ) · K_ij(δ)``: ``x`` ``(B, C, H, W)``, ``kernels`` ``(B, k², H, W)``
-    (shared by the channels), reflect padding."""
+    (shared by the channels), reflect padding (replicate where the map is smaller than the kernel radius)."""
     B, C, H, W = x.shape
     k = int(round(kernels.shape[1] ** 0.5))
     r = k // 2
-    cols = F.unfold(F.pad(x, (r, r, r, r), mode="reflect"), k)  # (B, C·k², H·W)
+    mode = "reflect" if r < min(H, W) else "replicate"
+    cols = F.unfold(F.pad(x, (r, r, r, r), mode=mode), k)  # (B, C·k², H·W)
     cols = cols.view(B, C, k * k, H, W)
     return (cols * kernels[:, None]).sum(2)
 
 
-def invert_kernels(kernels: torch.Tensor, size: int = 0, eps: float = 1e-4) -> torch.Tensor:
+def invert_kernels(kernels: torch.Tensor, size: int = 0, eps: float = 1e-4, keep_dc: bool = True) -> torch.Tensor:
     """``K⁻¹ = F⁻¹(conj(F(K)) / (|F(K)|² + ε))`` for ``(..., k, k)`` kernels on a ``size × size`` grid
-    (default ``4k + 1``), centred; returns ``(..., size, size)``. ``ε = 0`` is the plain ``1/F(K)``."""
+    (default ``4k + 1``), centred; returns ``(..., size, size)``. ``ε = 0`` is the plain ``1/F(K)``.
+
+    ``keep_dc`` rescales the regularized inverse so its DC gain is exactly ``1/F(K)(0)`` (plain
+    Tikhonov darkens by ``1/(1 + ε)`` per application, which compounds over the UNet stages)."""
     k = kernels.shape[-1]
     n = size or 4 * k + 1
     buf = kernels.new_zeros(*kernels.shape[:-2], n, n)
@@ -164,5 +175,8 @@ def invert_kernels(kernels: torch.Tensor, size: int = 0, eps: float = 1e-4) -> t
     buf = torch.roll(buf, shifts=(-(k // 2), -(k // 2)), dims=(-2, -1))
     spec = torch.fft.fft2(buf.to(torch.complex128))
     inv = torch.conj(spec) / (spec.abs() ** 2 + eps) if eps > 0 else 1.0 / spec
+    if eps > 0 and keep_dc:
+        dc = spec[..., :1, :1]
+        inv = inv * (dc.abs() ** 2 + eps) / dc.abs().clamp_min(1e-12) ** 2
     out = torch.fft.ifft2(inv).real.to(kernels.dtype)
     return torch.roll(out, shifts=(n // 2, n // 2), dims=(-2, -1))

@@ -2,7 +2,11 @@
 and CoC / CoC-gradient MSE on ``P_rgb(F_init)``:
 
     L = L_deb(I, Î) + L_reb(B, B̂) + λ_coc·MSE(C, Ĉ) + λ_grad·MSE(∇C, ∇Ĉ),
-    L_deb = L_reb = L_char + 0.05·L_edge + 0.01·L_freq,   λ_coc = λ_grad = 0.5.
+    L_deb = L_reb = L_char + 0.05·L_edge + 0.01·L_freq,   λ_coc = λ_grad = 0.5,
+
+with ``B̂`` the backward mapping of the ground-truth sharp image ``I``. Two optional terms are ours:
+an L1 on the soft-argmin disparity and a refocus term ``L_ref(T, R̂)`` (same restoration loss)
+against an exact render ``T`` focused on another plane, which trains Eq. 13 end to end.
 """
 
 from __future__ import annotations
@@ -56,20 +60,30 @@ def coc_losses(coc_pred, coc_true):
 HALF_DISK_DISPARITY = 8 / (3 * 3.141592653589793)
 
 
-def uid_loss(out: dict, aif, blurry, coc_true, lam_coc: float = 0.5, lam_grad: float = 0.5,
-             disparity_true=None, lam_disp: float = 0.0):
-    """Total loss and its parts for a :class:`~genrefocus.models.dp_model.UiDModel` output.
+def uid_loss(out: dict, aif, blurry, coc_true=None, lam_coc: float = 0.5, lam_grad: float = 0.5,
+             disparity_true=None, lam_disp: float = 0.0, refocus_target=None, lam_refocus: float = 1.0):
+    """Total loss and its parts for a :class:`~genrefocus.models.dp_model.UiDModel` output (call the
+    model with ``sharp=aif`` so ``out["reblurred"]`` is the backward mapping of the ground truth).
 
+    ``coc_true`` ``None`` (real captures without a defocus map, e.g. DPDD) drops the CoC terms.
     ``lam_disp`` > 0 adds an L1 term on the soft-argmin disparity (ours, not in the paper: it makes
     the reported disparity map meaningful; for half-disk apertures it is ``0.849 × c`` px).
+    ``refocus_target`` (with ``out["refocused"]`` from ``focus_mask=``) adds ``lam_refocus·L_ref``.
     """
     deb = restoration_loss(out["aif"], aif)
     reb = restoration_loss(out["reblurred"], blurry)
-    c, g = coc_losses(out["coc"], coc_true)
-    total = deb + reb + lam_coc * c + lam_grad * g
-    parts = {"deblur": float(deb), "reblur": float(reb), "coc": float(c), "coc_grad": float(g)}
+    total = deb + reb
+    parts = {"deblur": float(deb.detach()), "reblur": float(reb.detach())}
+    if coc_true is not None:
+        c, g = coc_losses(out["coc"], coc_true)
+        total = total + lam_coc * c + lam_grad * g
+        parts.update(coc=float(c.detach()), coc_grad=float(g.detach()))
+    if refocus_target is not None:
+        r = restoration_loss(out["refocused"], refocus_target)
+        total = total + lam_refocus * r
+        parts["refocus"] = float(r.detach())
     if lam_disp and disparity_true is not None:
         d = F.l1_loss(out["disparity"], disparity_true)
         total = total + lam_disp * d
-        parts["disparity"] = float(d)
+        parts["disparity"] = float(d.detach())
     return total, parts

@@ -113,9 +113,10 @@ class UiDModel(nn.Module):
             w, k = pool(f)
             if inverse:
                 ks = pool.size
-                inv = invert_kernels(pool.kernels.view(-1, ks, ks), size=4 * ks + 1, eps=1e-3)
+                inv = invert_kernels(pool.normalized().view(-1, ks, ks), size=4 * ks + 1, eps=1e-3)
                 m = inv.shape[-1] // 2
                 kinv = inv[:, m - ks + 1:m + ks, m - ks + 1:m + ks].reshape(inv.shape[0], -1)
+                kinv = kinv / kinv.sum(1, keepdim=True)  # the crop to (2k−1)² loses a little DC
                 k = torch.einsum("bnhw,nk->bkhw", w, kinv)
             out.append(k)
         return out
@@ -150,27 +151,38 @@ class UiDModel(nn.Module):
         return x
 
     # ----- user-level calls ---------------------------------------------------------------------
-    def forward(self, left: torch.Tensor, right: torch.Tensor) -> dict:
-        """``{"aif", "reblurred", "disparity", "coc", "f_d"}`` for a DP pair in [0, 1]."""
+    def forward(self, left: torch.Tensor, right: torch.Tensor, sharp: Optional[torch.Tensor] = None,
+                focus_mask: Optional[torch.Tensor] = None) -> dict:
+        """``{"aif", "reblurred", "disparity", "coc", "f_d"}`` (+ ``"refocused"``) for a DP pair in [0, 1].
+
+        ``reblurred`` is the backward mapping of ``sharp`` (training passes the ground-truth AIF, as the
+        paper's reblurring loss does) or, without it, of the predicted AIF — which gives back the blurry
+        input up to rounding, since the trunk is invertible. With ``focus_mask`` ``(B, 1, H, W)`` the
+        output also has ``refocused`` (Eq. 13, see :meth:`refocus`).
+        """
         f_g, disparity = self.disparity_features(left, right)
         f_d, coc, f_coc = self.defocus_features(f_g)
         blurry = (left + right) / 2
         aif = self.deblur_with(blurry, self.stage_kernels(f_coc))
-        reblurred = self.reblur_with(aif, self.stage_kernels(f_coc, inverse=True))
-        return {"aif": aif, "reblurred": reblurred, "disparity": disparity, "coc": coc, "f_d": f_d}
+        reblurred = self.reblur_with(aif if sharp is None else sharp, self.stage_kernels(f_coc, inverse=True))
+        out = {"aif": aif, "reblurred": reblurred, "disparity": disparity, "coc": coc, "f_d": f_d}
+        if focus_mask is not None:
+            m = focus_mask.to(left.dtype)
+            if bool((m.flatten(1).amax(1) <= 0.5).any()):
+                raise InputError("mask", "the focus mask is empty")
+            shift = (f_d * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True)
+            _, coc_t, f_coc_t = self.defocus_features(f_g, shift=shift)
+            out["refocused"] = self.reblur_with(aif, self.stage_kernels(f_coc_t, inverse=True))
+            out["coc_refocused"] = coc_t
+        return out
 
     def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor) -> dict:
-        """Eq. 13: re-centre ``F_D`` on the mean inside ``mask`` ``(B, 1, H, W)`` and reblur the AIF."""
-        m = mask.to(left.dtype)
-        if not bool((m > 0.5).any()):
-            raise InputError("mask", "the focus mask is empty")
-        f_g, disparity = self.disparity_features(left, right)
-        f_d, _, f_coc = self.defocus_features(f_g)
-        aif = self.deblur_with((left + right) / 2, self.stage_kernels(f_coc))
-        shift = (f_d * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True)
-        _, coc, f_coc_t = self.defocus_features(f_g, shift=shift)
-        out = self.reblur_with(aif, self.stage_kernels(f_coc_t, inverse=True))
-        return {"refocused": out, "aif": aif, "disparity": disparity, "coc": coc}
+        """Eq. 13: re-centre ``F_D`` on its mean inside ``mask`` ``(B, 1, H, W)``, recompute ``F_coc``
+        and the kernels, and reblur the predicted AIF with them.
+        ``{"refocused", "aif", "disparity", "coc"}`` (``coc``: the CoC estimate after re-centring)."""
+        out = self.forward(left, right, focus_mask=mask)
+        return {"refocused": out["refocused"], "aif": out["aif"], "disparity": out["disparity"],
+                "coc": out["coc_refocused"]}
 
     # ----- weights ------------------------------------------------------------------------------
     def save_pretrained(self, folder: Union[str, Path]) -> Path:

@@ -105,19 +105,24 @@ class Polygon(Aperture):
 class RasterAperture(Aperture):
     """Any shape given as a binary mask; evaluated through its signed distance field.
 
-    The mask is cropped to its bounding box, centred on the box centre and scaled so its farthest
-    point lies on the unit circle. The SDF is tabulated on ``[-2, 2]²`` in unit-shape coordinates
-    and sampled bilinearly; beyond that it continues as ``|p| − 1`` (the shape lies in the disk).
+    The mask is centred on its bounding-box centre (``centered=True``, for shapes) or kept where it
+    lies with the array centre on the optical axis (``centered=False``, for off-axis pupils such as a
+    dual-pixel half disk) and scaled so its farthest point from that centre lies on the unit circle.
+    The SDF is tabulated on ``[-2, 2]²`` in unit-shape coordinates and sampled bilinearly; beyond
+    that it continues as ``|p| − 1`` (the shape lies in the disk).
     """
 
-    def __init__(self, mask: np.ndarray, name: str = "image", table_size: int = 257):
+    def __init__(self, mask: np.ndarray, name: str = "image", table_size: int = 257, centered: bool = True):
         from scipy import ndimage
 
         mask = np.asarray(mask) > 0.5
         if mask.ndim != 2 or not mask.any():
             raise InputError(f"aperture {name}", "the aperture image is empty (no pixel above 50 %)")
         ys, xs = np.nonzero(mask)
-        cy, cx = (ys.min() + ys.max()) / 2.0, (xs.min() + xs.max()) / 2.0
+        if centered:
+            cy, cx = (ys.min() + ys.max()) / 2.0, (xs.min() + xs.max()) / 2.0
+        else:
+            cy, cx = (mask.shape[0] - 1) / 2.0, (mask.shape[1] - 1) / 2.0
         scale = math.sqrt(((ys - cy) ** 2 + (xs - cx) ** 2).max()) + 0.5  # px of the mask per unit
         # Resample the mask on the [-2, 2]^2 table (nearest) and take the Euclidean SDF.
         t = np.linspace(-2.0, 2.0, table_size)

@@ -52,7 +52,9 @@ class TextBoxDetector:
         inputs = self.processor(text=[[text]], images=to_uint8(image), return_tensors="pt")
         out = self.model(**inputs)
         side = max(H, W)  # OWLv2 pads to a square
-        res = self.processor.post_process_object_detection(out, threshold=0.0, target_sizes=[(side, side)])[0]
+        post = getattr(self.processor, "post_process_grounded_object_detection", None) or \
+            self.processor.post_process_object_detection  # transformers < 4.48 name
+        res = post(out, threshold=0.0, target_sizes=[(side, side)])[0]
         if len(res["scores"]) == 0:
             raise InputError("text", f"no region found for {text!r}")
         x0, y0, x1, y1 = res["boxes"][int(res["scores"].argmax())].tolist()

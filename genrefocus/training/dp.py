@@ -1,8 +1,18 @@
 """Training the UiD dual-pixel model (``accelerate launch training/train_dp.py``).
 
-Data: exact dual-pixel pairs from random scene-lab scenes (left/right half apertures, AIF, signed
-CoC), generated on the fly with random depths, K and focus plane; or DP synthesis from AIF + depth
-(:func:`dp_from_aif`). AdamW (3e-4), cosine schedule with linear warmup, the UiD losses.
+Data sources (``DPTrainConfig.sources``; each step draws its whole batch from one of them):
+
+* ``"scene_lab"`` — exact DP pairs of random scene-lab scenes (left / right half apertures), the AIF,
+  the signed CoC, and an exact full-aperture render focused on a random (visible) plane with that
+  plane's mask as the refocus target;
+* ``"aif_depth:<manifest.jsonl>"`` — DP synthesis from AIF + depth (:func:`dp_from_aif`, half-disk
+  apertures through the occlusion-aware layered renderer) on the records of a manifest with ``aif``
+  and ``depth`` (metres) — e.g. the output of ``genrefocus-data synthetic``; the refocus target is the
+  layered full-aperture render at another focus;
+* ``"dpdd:<root>"`` — real Canon DP captures of DPDD (``{split}_l``/``_r`` sources, ``_c`` target);
+  no CoC or refocus supervision there.
+
+AdamW (3e-4), cosine schedule with linear warmup, the UiD losses (+ our disparity and refocus terms).
 """
 
 from __future__ import annotations
@@ -11,17 +21,20 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..errors import InputError
 from ..models.dp_losses import HALF_DISK_DISPARITY, uid_loss
 from ..models.dp_model import UiDConfig, UiDModel
 from ..optics.render import render_bokeh
 from ..optics.scene_lab import make_scene
 
 COC_SCALE = 4.0  # the CoC target is c / COC_SCALE (px)
+_TEXTURES = [("brick", "coffee", "chelsea"), ("grass", "astronaut", "rocket"), ("gravel", "cat", "coffee")]
 
 
 @dataclass
@@ -35,49 +48,192 @@ class DPTrainConfig:
     k_range: tuple = (2.0, 6.0)
     seed: int = 0
     model: dict = field(default_factory=dict)  # UiDConfig fields
+    sources: tuple = ("scene_lab",)            # see the module doc
+    scene_cache: int = 0          # > 0: render this many scene-lab samples once, reuse them with flips
+    spacing_px: float = 1.0       # scene-lab aperture sample spacing for training renders
     log_every: int = 50
-    lam_disp: float = 0.5  # auxiliary disparity supervision (ours; 0 = the paper's losses only)
+    lam_disp: float = 0.5     # auxiliary disparity supervision (ours; 0 = the paper's losses only)
+    lam_refocus: float = 1.0  # refocus term (ours; 0 = the paper's losses only)
+    init_from: Optional[str] = None  # continue from a checkpoint folder's weights
 
 
-def scene_lab_dp_batch(rng: np.random.Generator, n: int, size: int, k_range=(2.0, 6.0)):
-    """``(left, right, aif, blurry, coc)`` batches of exact DP pairs from random scenes."""
-    textures = [("brick", "coffee", "chelsea"), ("grass", "astronaut", "rocket"), ("gravel", "cat", "coffee")]
-    out = [[] for _ in range(5)]
-    for _ in range(n):
-        depths = sorted(rng.uniform(0.8, 8.0, 3), reverse=True)
-        sc = make_scene((size, size), depths_m=tuple(depths), seed=int(rng.integers(1 << 30)),
-                        textures=textures[int(rng.integers(len(textures)))])
-        K = float(rng.uniform(*k_range))
-        df = sc.planes[int(rng.integers(len(sc.planes)))].disparity
-        left, right = sc.dual_pixel(K, df)
-        coc = K * (sc.disparity() - df)
-        for lst, t in zip(out, (left, right, sc.aif(), (left + right) / 2, coc)):
-            lst.append(t)
-    return [torch.cat(x) for x in out]
+def _batch(items: list) -> dict:
+    out = {}
+    for k in items[0]:
+        vals = [it[k] for it in items]
+        out[k] = None if any(v is None for v in vals) else torch.cat(vals)
+    return out
+
+
+def scene_lab_dp_sample(rng: np.random.Generator, size: int, k_range=(2.0, 6.0), spacing_px: float = 0.5) -> dict:
+    """One exact sample: ``left``, ``right``, ``aif``, ``blurry`` ``(1, 3, s, s)``, ``coc`` (px),
+    ``target`` (exact render focused on a random visible plane) and its ``mask`` ``(1, 1, s, s)``.
+    ``spacing_px``: aperture sample spacing of the renders (0.5 = the scene lab's exact default; 1.0
+    is 4× cheaper and still smooth for the small CoCs used in training)."""
+    depths = sorted(rng.uniform(0.8, 8.0, 3), reverse=True)
+    sc = make_scene((size, size), depths_m=tuple(depths), seed=int(rng.integers(1 << 30)),
+                    textures=_TEXTURES[int(rng.integers(len(_TEXTURES)))])
+    K = float(rng.uniform(*k_range))
+    i = int(rng.integers(len(sc.planes)))
+    df = sc.planes[i].disparity
+    left, right = sc.dual_pixel(K, df, spacing_px=spacing_px)
+    depth = sc.depth()
+    visible = [j for j, p in enumerate(sc.planes) if int((depth == p.depth_m).sum()) >= 16]
+    others = [j for j in visible if j != i]
+    if others and rng.random() < 0.8:  # mostly a real refocus, sometimes the identity
+        visible = others
+    j = visible[int(rng.integers(len(visible)))]
+    return {"left": left, "right": right, "aif": sc.aif(), "blurry": (left + right) / 2,
+            "coc": K * (sc.disparity() - df), "target": sc.render(K, sc.planes[j].disparity, spacing_px=spacing_px),
+            "mask": (depth == sc.planes[j].depth_m).float()}
+
+
+def scene_lab_dp_batch(rng: np.random.Generator, n: int, size: int, k_range=(2.0, 6.0), spacing_px: float = 0.5) -> dict:
+    """A batch of :func:`scene_lab_dp_sample` (``(n, ...)`` tensors)."""
+    return _batch([scene_lab_dp_sample(rng, size, k_range, spacing_px) for _ in range(n)])
+
+
+def flip_dp_sample(sample: dict, horizontal: bool, vertical: bool) -> dict:
+    """Flip every map of a sample; a horizontal flip mirrors the DP disparity, so the views are
+    swapped to keep "left" = the left half aperture (the CoC sign is unchanged)."""
+    dims = [d for d, f in ((-1, horizontal), (-2, vertical)) if f]
+    if not dims:
+        return sample
+    out = {k: (None if v is None else torch.flip(v, dims)) for k, v in sample.items()}
+    if horizontal:
+        out["left"], out["right"] = out["right"], out["left"]
+    return out
+
+
+def half_disk_apertures(radius: int = 64):
+    """Left / right half-disk :class:`~genrefocus.optics.apertures.RasterAperture` pair."""
+    from ..optics.apertures import RasterAperture
+
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    disk = (yy ** 2 + xx ** 2) <= radius ** 2
+    return (RasterAperture(disk & (xx <= 0), name="left half", centered=False),
+            RasterAperture(disk & (xx >= 0), name="right half", centered=False))
 
 
 def dp_from_aif(aif: torch.Tensor, disparity: torch.Tensor, K: float, focus: float, gamma=4.0):
-    """DP pair from AIF + disparity (no layers): left/right half-disk apertures (swapped in front of
-    the focal plane by the renderer's physical flip), ``B = (L + R)/2`` in linear light."""
-    from ..optics.apertures import RasterAperture
-
-    yy, xx = np.mgrid[-64:65, -64:65]
-    disk = (yy ** 2 + xx ** 2) <= 64 ** 2
-    left_ap = RasterAperture(disk & (xx <= 0), name="left half")
-    right_ap = RasterAperture(disk & (xx >= 0), name="right half")
+    """DP pair ``(left, right)`` from AIF ``(B, 3, H, W)`` + disparity (1/m) for bokeh level ``K`` (px·m)
+    focused at ``focus`` (1/m): left/right half-disk apertures, rotated 180° in front of the focal plane
+    (the renderer's physical flip), layered occlusion; ``(L + R)/2`` in linear light is the full disk."""
+    left_ap, right_ap = half_disk_apertures()
     coc = K * (disparity - focus)
     left = render_bokeh(aif, coc, mode="layered", aperture=left_ap, flip_front=True, gamma=gamma)
     right = render_bokeh(aif, coc, mode="layered", aperture=right_ap, flip_front=True, gamma=gamma)
     return left, right
 
 
+def aif_depth_dp_sample(record: dict, rng: np.random.Generator, size: int, k_range=(2.0, 6.0)) -> dict:
+    """:func:`dp_from_aif` on a random ``size`` crop of a manifest record (``aif``, ``depth`` paths);
+    the refocus target is the layered full-disk render focused at a random pixel's disparity."""
+    from ..io import load_depth, load_image
+    from ..optics.defocus import depth_to_disparity
+
+    aif = load_image(record["aif"])
+    depth = load_depth(record["depth"])
+    if depth.shape[-2:] != aif.shape[-2:]:
+        depth = torch.nn.functional.interpolate(depth, size=aif.shape[-2:], mode="nearest")
+    H, W = aif.shape[-2:]
+    if min(H, W) < size:
+        raise InputError(record["aif"], f"{W}×{H} is smaller than the training size {size}")
+    y0, x0 = int(rng.integers(0, H - size + 1)), int(rng.integers(0, W - size + 1))
+    aif = aif[..., y0:y0 + size, x0:x0 + size]
+    disp = depth_to_disparity(depth[..., y0:y0 + size, x0:x0 + size])
+    K = float(rng.uniform(*k_range))
+    pick = lambda: float(disp.flatten()[int(rng.integers(disp.numel()))])  # noqa: E731
+    df, dt = pick(), pick()
+    left, right = dp_from_aif(aif, disp, K, df)
+    band = 0.5 / K  # within half a pixel of CoC of the new focal plane
+    return {"left": left, "right": right, "aif": aif, "blurry": (left + right) / 2, "coc": K * (disp - df),
+            "target": render_bokeh(aif, K * (disp - dt), mode="layered"),
+            "mask": ((disp - dt).abs() <= band).float()}
+
+
+def dpdd_dp_sample(record: dict, rng: np.random.Generator, size: int) -> dict:
+    """A random crop of a DPDD capture (``left``, ``right``, ``blurry``, ``aif``; no CoC)."""
+    from ..io import load_image
+
+    views = [load_image(record[k]) for k in ("left", "right", "blurry", "aif")]
+    H, W = views[0].shape[-2:]
+    y0, x0 = int(rng.integers(0, H - size + 1)), int(rng.integers(0, W - size + 1))
+    left, right, blurry, aif = (v[..., y0:y0 + size, x0:x0 + size] for v in views)
+    return {"left": left, "right": right, "aif": aif, "blurry": blurry, "coc": None, "target": None, "mask": None}
+
+
+class DPBatches:
+    """Batches from the configured sources (module doc); deterministic given the generator.
+
+    ``scene_cache`` > 0 renders that many scene-lab samples up front and then draws from them with
+    random flips (:func:`flip_dp_sample`) — on a CPU the exact renders cost more than a training step.
+    """
+
+    def __init__(self, sources, size: int, k_range=(2.0, 6.0), scene_cache: int = 0, spacing_px: float = 0.5,
+                 seed: int = 0, progress: bool = False):
+        from ..data.readers import dpdd_dual_pixel
+        from .data import read_manifest
+
+        self.size, self.k_range, self.spacing_px, self.sources = size, tuple(k_range), spacing_px, []
+        self.cache = None
+        if scene_cache > 0 and any(str(s) == "scene_lab" for s in sources):
+            rng = np.random.default_rng([seed, 7])
+            self.cache = [scene_lab_dp_sample(rng, size, k_range, spacing_px)
+                          for _ in tqdm(range(scene_cache), desc="render scene-lab DP samples", disable=not progress)]
+        for spec in sources:
+            kind, _, arg = str(spec).partition(":")
+            if kind == "scene_lab":
+                self.sources.append((kind, None))
+            elif kind == "aif_depth":
+                self.sources.append((kind, [r for r in read_manifest(arg) if r.get("aif") and r.get("depth")]))
+            elif kind == "dpdd":
+                self.sources.append((kind, list(dpdd_dual_pixel(arg, split="train"))))
+            else:
+                raise InputError("sources", f"unknown DP data source {spec!r} (scene_lab, aif_depth:<manifest>, "
+                                            "dpdd:<root>)")
+            if kind != "scene_lab" and not self.sources[-1][1]:
+                raise InputError("sources", f"{spec!r} has no usable records")
+
+    def __call__(self, rng: np.random.Generator, n: int) -> dict:
+        kind, records = self.sources[int(rng.integers(len(self.sources)))]
+        if kind == "scene_lab" and self.cache is not None:
+            return _batch([flip_dp_sample(self.cache[int(rng.integers(len(self.cache)))], *(rng.random(2) < 0.5))
+                           for _ in range(n)])
+        if kind == "scene_lab":
+            return scene_lab_dp_batch(rng, n, self.size, self.k_range, self.spacing_px)
+        pick = lambda: records[int(rng.integers(len(records)))]  # noqa: E731
+        if kind == "aif_depth":
+            return _batch([aif_depth_dp_sample(pick(), rng, self.size, self.k_range) for _ in range(n)])
+        return _batch([dpdd_dp_sample(pick(), rng, self.size) for _ in range(n)])
+
+
+def dp_step_loss(model, batch: dict, lam_disp: float = 0.5, lam_refocus: float = 1.0):
+    """The training loss of one batch (``uid_loss`` with the ground-truth AIF reblurred)."""
+    core = model.module if hasattr(model, "module") else model
+    D = core.config.max_disp
+    coc = batch["coc"]
+    refocus = lam_refocus > 0 and batch["target"] is not None
+    out = model(batch["left"], batch["right"], sharp=batch["aif"], focus_mask=batch["mask"] if refocus else None)
+    return uid_loss(out, batch["aif"], batch["blurry"], None if coc is None else coc / COC_SCALE,
+                    disparity_true=None if coc is None else (HALF_DISK_DISPARITY * coc).clamp(-D, D),
+                    lam_disp=lam_disp, refocus_target=batch["target"] if refocus else None,
+                    lam_refocus=lam_refocus)
+
+
 def train_dp(cfg: DPTrainConfig, progress: bool = True) -> Path:
-    """Train and save the checkpoint folder (``config.json`` + ``model.safetensors``) under ``output_dir``."""
+    """Train and save the checkpoint folder (``config.json`` + ``model.safetensors`` + ``train_log.json``)."""
     from accelerate import Accelerator
 
     acc = Accelerator(cpu=not torch.cuda.is_available())
     torch.manual_seed(cfg.seed)
-    model = UiDModel(UiDConfig(**cfg.model))
+    if cfg.init_from:
+        model = UiDModel.from_pretrained(cfg.init_from).train()
+        cfg.model = asdict(model.config)
+    else:
+        model = UiDModel(UiDConfig(**cfg.model))
+    data = DPBatches(cfg.sources, cfg.size, cfg.k_range, cfg.scene_cache, cfg.spacing_px, cfg.seed,
+                     progress and acc.is_main_process)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
 
     def schedule(step):
@@ -93,19 +249,16 @@ def train_dp(cfg: DPTrainConfig, progress: bool = True) -> Path:
     log = []
     bar = tqdm(range(cfg.steps), desc="train UiD", disable=not progress or not acc.is_main_process)
     for step in bar:
-        left, right, aif, blurry, coc = (t.to(acc.device) for t in scene_lab_dp_batch(rng, cfg.batch_size, cfg.size,
-                                                                                      cfg.k_range))
-        D = acc.unwrap_model(model).config.max_disp
-        disp_true = (HALF_DISK_DISPARITY * coc).clamp(-D, D)
-        total, parts = uid_loss(model(left, right), aif, blurry, coc / COC_SCALE, disparity_true=disp_true,
-                                lam_disp=cfg.lam_disp)
+        batch = {k: (v.to(acc.device) if v is not None else None) for k, v in data(rng, cfg.batch_size).items()}
+        total, parts = dp_step_loss(model, batch, cfg.lam_disp, cfg.lam_refocus)
         opt.zero_grad()
         acc.backward(total)
+        acc.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
         if step % cfg.log_every == 0 or step == cfg.steps - 1:
-            log.append({"step": step, "loss": float(total), **parts})
-            bar.set_postfix(loss=f"{float(total):.4f}")
+            log.append({"step": step, "loss": float(total.detach()), **parts})
+            bar.set_postfix(loss=f"{float(total.detach()):.4f}")
     if acc.is_main_process:
         folder = acc.unwrap_model(model).save_pretrained(out)
         (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "log": log}, indent=2, default=list))

@@ -1,0 +1,58 @@
+"""Classical dual-pixel disparity (no learned weights) and a sign-agreement measure.
+
+Convention (same as :class:`~genrefocus.models.dp_model.UiDModel`): disparity ``d`` (px) such that
+``left(x) ≈ right(x − d)``. With the scene lab's left / right half apertures, ``d = 0.849·c`` for a
+signed CoC radius ``c`` (px): positive in front of the focal plane, negative behind it, zero in focus.
+Real Canon (DPDD) and Pixel captures in ``../shared/data/dp_pairs`` follow the same sign.
+
+The matcher is OpenCV's semi-global block matching (``cv2.StereoSGBM``, whose disparity has the
+same definition), run on the luma at 1/16 px precision, with a negative minimum disparity because
+DP disparities take both signs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .focus_measure import to_gray
+
+
+def sgbm_disparity(left: torch.Tensor, right: torch.Tensor, max_disp: int = 8, block: int = 11) -> tuple:
+    """OpenCV SGBM disparity of a DP pair ``(B, C, H, W)`` in [0, 1].
+
+    Returns ``(disparity (B, 1, H, W) px, valid (B, 1, H, W) bool)``; ``max_disp`` bounds ``|d|``
+    (rounded up to a multiple of 8), ``block`` is the odd matching window (px).
+    """
+    import cv2
+
+    if left.shape != right.shape:
+        raise ValueError(f"views differ in shape: {tuple(left.shape)} vs {tuple(right.shape)}")
+    half = 8 * max(1, -(-int(max_disp) // 8))
+    sgbm = cv2.StereoSGBM_create(minDisparity=-half, numDisparities=2 * half, blockSize=int(block) | 1,
+                                 P1=8 * block * block, P2=32 * block * block, uniquenessRatio=5,
+                                 mode=cv2.STEREO_SGBM_MODE_HH)
+    to8 = lambda t: (t.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()  # noqa: E731
+    gl, gr = to_gray(left.detach().float().cpu())[:, 0], to_gray(right.detach().float().cpu())[:, 0]
+    d = np.stack([sgbm.compute(to8(a), to8(b)).astype(np.float32) / 16.0 for a, b in zip(gl, gr)])
+    disp = torch.from_numpy(d)[:, None]
+    return disp, disp > -half - 0.5
+
+
+def sign_agreement(disparity: torch.Tensor, reference: torch.Tensor, valid: torch.Tensor,
+                   min_abs: float = 1.0) -> float:
+    """Fraction of the pixels with ``valid`` and ``|reference| ≥ min_abs`` (px) where ``disparity``
+    has the sign of ``reference`` (NaN when there are none)."""
+    sel = valid & (reference.abs() >= min_abs)
+    if not bool(sel.any()):
+        return float("nan")
+    return float((torch.sign(disparity[sel]) == torch.sign(reference[sel])).float().mean())
+
+
+def disparity_to_rgb(disparity: torch.Tensor, scale: float = 0.0) -> torch.Tensor:
+    """Signed disparity ``(B, 1, H, W)`` (px) → ``(B, 3, H, W)`` in [0, 1] for viewing: red in front of
+    the focal plane (positive), blue behind (negative), green in focus; ``scale`` px maps to full
+    colour (default: the largest ``|d|``)."""
+    s = float(scale) or max(float(disparity.abs().max()), 1e-6)
+    x = (disparity / s).clamp(-1, 1)
+    return torch.cat([x.clamp(min=0), 1 - x.abs(), (-x).clamp(min=0)], 1)
