@@ -36,7 +36,7 @@ def test_refocus_beats_the_physical_renderer_on_exact_pairs(model):
 
 def test_disparity_sign_on_exact_pairs(model):
     """In-distribution: scene-lab pairs (three planes, focus on the middle one) — the model's disparity has
-    the sign of SGBM's where SGBM finds ≥ 1 px (measured 0.97–0.99)."""
+    the sign of SGBM's where SGBM finds ≥ 1 px (measured 0.99)."""
     from genrefocus.optics import make_scene
 
     for i in range(2):
@@ -45,11 +45,15 @@ def test_disparity_sign_on_exact_pairs(model):
         assert dp_sign_consistency(model, left, right)["sign_agreement"] > 0.9
 
 
-def test_disparity_sign_on_a_real_capture(model, shared_data):
-    """pixel_03: blurry leaves in front of the focal plane (positive) and behind it (negative). On the
-    Canon captures the shipped CPU checkpoint does not reach this (see README: 0.19 / 0.31)."""
-    left, right = load_dp_pair(shared_data / "dp_pairs" / "pixel_03.gif")
+@pytest.mark.parametrize("name, min_agreement", [("pixel_03.gif", 0.8), ("canon_00.gif", 0.7), ("canon_03.gif", 0.5)])
+def test_disparity_sign_on_real_captures(model, shared_data, name, min_agreement):
+    """Sign agreement with SGBM where |SGBM| ≥ 1 px — measured 0.93 (pixel_03: leaves in front of and
+    behind the focal plane), 0.82 (canon_00), 0.63 (canon_03, the weakest: see README)."""
+    left, right = load_dp_pair(shared_data / "dp_pairs" / name)
+    H, W = left.shape[-2:]
+    left, right = (x[..., : H // 8 * 8, : W // 8 * 8] for x in (left, right))
     res = dp_sign_consistency(model, left, right)
-    print({k: round(v, 3) for k, v in res.items() if isinstance(v, float)})
-    assert res["sign_agreement"] > 0.8
-    assert res["abs_disp_sharp"] < res["abs_disp_blurry"]
+    print(name, {k: round(v, 3) for k, v in res.items() if isinstance(v, float)})
+    assert res["sign_agreement"] > min_agreement
+    if name != "canon_03.gif":
+        assert res["abs_disp_sharp"] < res["abs_disp_blurry"]

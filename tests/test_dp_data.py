@@ -116,3 +116,17 @@ def test_train_dp_mixes_sources(tmp_path):
     kinds = {"refocus" in r for r in log}
     assert kinds == {True, False}, log  # both a scene-lab step (with refocus) and a DPDD step (without)
     assert UiDModel.from_pretrained(folder).config.stages == 3
+
+
+def test_smooth_photodiode_split(scene):
+    """A smooth split σ(∓s_x/τ) still sums to the full aperture, and shrinks the DP baseline."""
+    from genrefocus.training.dp import dp_disparity_factor
+
+    full = scene.render_linear(4.0, 0.5, spacing_px=1.0)
+    for tau in (0.2, 0.5):
+        left = scene.render_linear(4.0, 0.5, spacing_px=1.0, half="left", softness=tau)
+        right = scene.render_linear(4.0, 0.5, spacing_px=1.0, half="right", softness=tau)
+        torch.testing.assert_close((left + right) / 2, full, atol=1e-5, rtol=0)
+    f = [dp_disparity_factor(t) for t in (0.0, 1e-3, 0.2, 0.5)]
+    assert f[0] == pytest.approx(8 / (3 * np.pi)) and f[1] == pytest.approx(f[0], abs=5e-3)
+    assert f[0] > f[2] > f[3] > 0

@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--scene-cache", type=int, default=0, help="render N scene-lab samples once and reuse them")
     ap.add_argument("--k-range", type=float, nargs=2, default=(2.0, 6.0), help="bokeh level K range (px·m)")
     ap.add_argument("--lam-disp", type=float, default=0.5)
+    ap.add_argument("--softness-max", type=float, default=0.0, help="smooth DP split τ range (aperture radii)")
     ap.add_argument("--lam-refocus", type=float, default=1.0)
     ap.add_argument("--init-from", default=None, help="continue from a checkpoint folder")
     ap.add_argument("--stages", type=int, default=4)
@@ -43,6 +44,7 @@ def main():
                         learning_rate=args.lr, warmup=args.warmup, seed=args.seed, sources=tuple(args.sources),
                         scene_cache=args.scene_cache, k_range=tuple(args.k_range), lam_disp=args.lam_disp,
                         lam_refocus=args.lam_refocus, init_from=args.init_from, log_every=args.log_every,
+                        softness_max=args.softness_max,
                         model={"stages": args.stages, "feat": args.feat, "cost": args.cost, "hidden": args.hidden,
                                "max_disp": args.max_disp, "kernel_size": args.kernel_size, "variant": args.variant})
     print(train_dp(cfg))

@@ -104,10 +104,11 @@ class Scene:
 
     # ----- exact thin-lens renders -------------------------------------------------------------
     def aperture_samples(self, K: float, focus_disp: float, aperture: Aperture | None = None,
-                         spacing_px: float = 0.5, half: Optional[str] = None):
+                         spacing_px: float = 0.5, half: Optional[str] = None, softness: float = 0.0):
         """Aperture samples ``s`` (unit disk, (y, x)) spaced so the largest plane shift moves at most
         ``spacing_px`` between neighbours, with weights ``A(s)``; ``half`` = ``"left"``/``"right"``
-        keeps ``s_x < 0`` / ``s_x > 0`` (dual-pixel halves)."""
+        keeps ``s_x < 0`` / ``s_x > 0`` (dual-pixel halves), or with ``softness`` τ > 0 weights every
+        sample by ``σ(∓s_x/τ)`` (a smooth photodiode split; the two halves still sum to ``A``)."""
         aperture = aperture or Disk()
         r_max = max(abs(K * (p.disparity - focus_disp)) for p in self.planes)
         n = max(1, int(math.ceil(r_max / spacing_px)))
@@ -116,12 +117,14 @@ class Scene:
         R = max(r_max, 1.0)  # soft edge in px of the largest blur
         w = aperture.indicator(sy * R, sx * R, torch.tensor(R, dtype=torch.float64))
         keep = w > 1e-4
-        if half == "left":
+        if half not in (None, "left", "right"):
+            raise ValueError("half must be None, 'left' or 'right'")
+        if half is not None and softness > 0:
+            w = w * torch.sigmoid((-sx if half == "left" else sx) / softness)
+        elif half == "left":
             keep &= sx < 0
         elif half == "right":
             keep &= sx > 0
-        elif half is not None:
-            raise ValueError("half must be None, 'left' or 'right'")
         return torch.stack([sy[keep], sx[keep]], 1), w[keep]
 
     def integrate_linear(self, samples: torch.Tensor, weights: torch.Tensor, K: float,
@@ -136,9 +139,9 @@ class Scene:
         return (views * wt[:, None, None, None]).sum(0, keepdim=True)
 
     def render_linear(self, K: float, focus_disp: float, aperture: Aperture | None = None,
-                      spacing_px: float = 0.5, half: Optional[str] = None) -> torch.Tensor:
+                      spacing_px: float = 0.5, half: Optional[str] = None, softness: float = 0.0) -> torch.Tensor:
         """Exact defocused image in linear light, ``(1, 3, H, W)``."""
-        s, w = self.aperture_samples(K, focus_disp, aperture, spacing_px, half)
+        s, w = self.aperture_samples(K, focus_disp, aperture, spacing_px, half, softness)
         return self.integrate_linear(s, w, K, focus_disp)
 
     def render(self, K: float, focus_disp: float, aperture: Aperture | None = None,
@@ -148,12 +151,13 @@ class Scene:
         return from_linear(self.render_linear(K, focus_disp, aperture, spacing_px), self.gamma)
 
     def dual_pixel(self, K: float, focus_disp: float, aperture: Aperture | None = None,
-                   spacing_px: float = 0.5):
+                   spacing_px: float = 0.5, softness: float = 0.0):
         """Exact dual-pixel pair ``(left, right)``, each ``(1, 3, H, W)`` in [0, 1], from the left
         and right halves of the aperture (sample grid symmetric, none on ``s_x = 0``), so ``(L + R)/2``
-        in linear light is the full-aperture image for a left–right symmetric aperture."""
-        left = self.render_linear(K, focus_disp, aperture, spacing_px, half="left")
-        right = self.render_linear(K, focus_disp, aperture, spacing_px, half="right")
+        in linear light is the full-aperture image for a left–right symmetric aperture. ``softness``
+        τ > 0 splits the aperture smoothly (``σ(∓s_x/τ)``, in aperture radii) as real DP photodiodes do."""
+        left = self.render_linear(K, focus_disp, aperture, spacing_px, half="left", softness=softness)
+        right = self.render_linear(K, focus_disp, aperture, spacing_px, half="right", softness=softness)
         return from_linear(left, self.gamma), from_linear(right, self.gamma)
 
     def light_field(self, n_views: int = 9, baseline: float = 1.0) -> torch.Tensor:

@@ -51,6 +51,7 @@ class DPTrainConfig:
     sources: tuple = ("scene_lab",)            # see the module doc
     scene_cache: int = 0          # > 0: render this many scene-lab samples once, reuse them with flips
     spacing_px: float = 1.0       # scene-lab aperture sample spacing for training renders
+    softness_max: float = 0.0     # smooth DP photodiode split τ ∈ [0, softness_max] (0: hard halves)
     log_every: int = 50
     lam_disp: float = 0.5     # auxiliary disparity supervision (ours; 0 = the paper's losses only)
     lam_refocus: float = 1.0  # refocus term (ours; 0 = the paper's losses only)
@@ -65,18 +66,33 @@ def _batch(items: list) -> dict:
     return out
 
 
-def scene_lab_dp_sample(rng: np.random.Generator, size: int, k_range=(2.0, 6.0), spacing_px: float = 0.5) -> dict:
+def dp_disparity_factor(softness: float = 0.0, n: int = 401) -> float:
+    """Left–right centroid distance of the two (hard or smooth, ``softness`` τ) half apertures of a
+    unit disk: the DP disparity is this × the signed CoC radius (``8/(3π) = 0.849`` for τ = 0)."""
+    if softness <= 0:
+        return HALF_DISK_DISPARITY
+    t = torch.linspace(-1, 1, n, dtype=torch.float64)
+    sy, sx = torch.meshgrid(t, t, indexing="ij")
+    disk = (sy ** 2 + sx ** 2 <= 1).double()
+    w = disk * torch.sigmoid(sx / softness)
+    return float(2 * (w * sx).sum() / w.sum())
+
+
+def scene_lab_dp_sample(rng: np.random.Generator, size: int, k_range=(2.0, 6.0), spacing_px: float = 0.5,
+                        softness_max: float = 0.0) -> dict:
     """One exact sample: ``left``, ``right``, ``aif``, ``blurry`` ``(1, 3, s, s)``, ``coc`` (px),
     ``target`` (exact render focused on a random visible plane) and its ``mask`` ``(1, 1, s, s)``.
     ``spacing_px``: aperture sample spacing of the renders (0.5 = the scene lab's exact default; 1.0
-    is 4× cheaper and still smooth for the small CoCs used in training)."""
+    is 4× cheaper and still smooth for the small CoCs used in training). ``softness_max`` > 0 draws a
+    smooth photodiode split τ ∈ [0, softness_max] per sample (:meth:`Scene.dual_pixel`)."""
     depths = sorted(rng.uniform(0.8, 8.0, 3), reverse=True)
     sc = make_scene((size, size), depths_m=tuple(depths), seed=int(rng.integers(1 << 30)),
                     textures=_TEXTURES[int(rng.integers(len(_TEXTURES)))])
     K = float(rng.uniform(*k_range))
     i = int(rng.integers(len(sc.planes)))
     df = sc.planes[i].disparity
-    left, right = sc.dual_pixel(K, df, spacing_px=spacing_px)
+    tau = float(rng.uniform(0, softness_max)) if softness_max > 0 else 0.0
+    left, right = sc.dual_pixel(K, df, spacing_px=spacing_px, softness=tau)
     depth = sc.depth()
     visible = [j for j, p in enumerate(sc.planes) if int((depth == p.depth_m).sum()) >= 16]
     others = [j for j in visible if j != i]
@@ -85,12 +101,14 @@ def scene_lab_dp_sample(rng: np.random.Generator, size: int, k_range=(2.0, 6.0),
     j = visible[int(rng.integers(len(visible)))]
     return {"left": left, "right": right, "aif": sc.aif(), "blurry": (left + right) / 2,
             "coc": K * (sc.disparity() - df), "target": sc.render(K, sc.planes[j].disparity, spacing_px=spacing_px),
-            "mask": (depth == sc.planes[j].depth_m).float()}
+            "mask": (depth == sc.planes[j].depth_m).float(),
+            "dp_factor": torch.full((1, 1, 1, 1), dp_disparity_factor(tau))}
 
 
-def scene_lab_dp_batch(rng: np.random.Generator, n: int, size: int, k_range=(2.0, 6.0), spacing_px: float = 0.5) -> dict:
+def scene_lab_dp_batch(rng: np.random.Generator, n: int, size: int, k_range=(2.0, 6.0), spacing_px: float = 0.5,
+                       softness_max: float = 0.0) -> dict:
     """A batch of :func:`scene_lab_dp_sample` (``(n, ...)`` tensors)."""
-    return _batch([scene_lab_dp_sample(rng, size, k_range, spacing_px) for _ in range(n)])
+    return _batch([scene_lab_dp_sample(rng, size, k_range, spacing_px, softness_max) for _ in range(n)])
 
 
 def flip_dp_sample(sample: dict, horizontal: bool, vertical: bool) -> dict:
@@ -149,7 +167,7 @@ def aif_depth_dp_sample(record: dict, rng: np.random.Generator, size: int, k_ran
     band = 0.5 / K  # within half a pixel of CoC of the new focal plane
     return {"left": left, "right": right, "aif": aif, "blurry": (left + right) / 2, "coc": K * (disp - df),
             "target": render_bokeh(aif, K * (disp - dt), mode="layered"),
-            "mask": ((disp - dt).abs() <= band).float()}
+            "mask": ((disp - dt).abs() <= band).float(), "dp_factor": torch.full((1, 1, 1, 1), HALF_DISK_DISPARITY)}
 
 
 def dpdd_dp_sample(record: dict, rng: np.random.Generator, size: int) -> dict:
@@ -160,7 +178,8 @@ def dpdd_dp_sample(record: dict, rng: np.random.Generator, size: int) -> dict:
     H, W = views[0].shape[-2:]
     y0, x0 = int(rng.integers(0, H - size + 1)), int(rng.integers(0, W - size + 1))
     left, right, blurry, aif = (v[..., y0:y0 + size, x0:x0 + size] for v in views)
-    return {"left": left, "right": right, "aif": aif, "blurry": blurry, "coc": None, "target": None, "mask": None}
+    return {"left": left, "right": right, "aif": aif, "blurry": blurry, "coc": None, "target": None, "mask": None,
+            "dp_factor": None}
 
 
 class DPBatches:
@@ -171,15 +190,16 @@ class DPBatches:
     """
 
     def __init__(self, sources, size: int, k_range=(2.0, 6.0), scene_cache: int = 0, spacing_px: float = 0.5,
-                 seed: int = 0, progress: bool = False):
+                 seed: int = 0, progress: bool = False, softness_max: float = 0.0):
         from ..data.readers import dpdd_dual_pixel
         from .data import read_manifest
 
         self.size, self.k_range, self.spacing_px, self.sources = size, tuple(k_range), spacing_px, []
+        self.softness_max = softness_max
         self.cache = None
         if scene_cache > 0 and any(str(s) == "scene_lab" for s in sources):
             rng = np.random.default_rng([seed, 7])
-            self.cache = [scene_lab_dp_sample(rng, size, k_range, spacing_px)
+            self.cache = [scene_lab_dp_sample(rng, size, k_range, spacing_px, softness_max)
                           for _ in tqdm(range(scene_cache), desc="render scene-lab DP samples", disable=not progress)]
         for spec in sources:
             kind, _, arg = str(spec).partition(":")
@@ -201,7 +221,7 @@ class DPBatches:
             return _batch([flip_dp_sample(self.cache[int(rng.integers(len(self.cache)))], *(rng.random(2) < 0.5))
                            for _ in range(n)])
         if kind == "scene_lab":
-            return scene_lab_dp_batch(rng, n, self.size, self.k_range, self.spacing_px)
+            return scene_lab_dp_batch(rng, n, self.size, self.k_range, self.spacing_px, self.softness_max)
         pick = lambda: records[int(rng.integers(len(records)))]  # noqa: E731
         if kind == "aif_depth":
             return _batch([aif_depth_dp_sample(pick(), rng, self.size, self.k_range) for _ in range(n)])
@@ -216,7 +236,7 @@ def dp_step_loss(model, batch: dict, lam_disp: float = 0.5, lam_refocus: float =
     refocus = lam_refocus > 0 and batch["target"] is not None
     out = model(batch["left"], batch["right"], sharp=batch["aif"], focus_mask=batch["mask"] if refocus else None)
     return uid_loss(out, batch["aif"], batch["blurry"], None if coc is None else coc / COC_SCALE,
-                    disparity_true=None if coc is None else (HALF_DISK_DISPARITY * coc).clamp(-D, D),
+                    disparity_true=None if coc is None else (batch.get("dp_factor", HALF_DISK_DISPARITY) * coc).clamp(-D, D),
                     lam_disp=lam_disp, refocus_target=batch["target"] if refocus else None,
                     lam_refocus=lam_refocus)
 
@@ -233,7 +253,7 @@ def train_dp(cfg: DPTrainConfig, progress: bool = True) -> Path:
     else:
         model = UiDModel(UiDConfig(**cfg.model))
     data = DPBatches(cfg.sources, cfg.size, cfg.k_range, cfg.scene_cache, cfg.spacing_px, cfg.seed,
-                     progress and acc.is_main_process)
+                     progress and acc.is_main_process, cfg.softness_max)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
 
     def schedule(step):
