@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genrefocus.benchmark import machine  # noqa: E402
+from genrefocus.benchmark import bar_chart, machine  # noqa: E402
 from genrefocus.data import builders  # noqa: E402
 from genrefocus.data.manifest import ManifestBuilder  # noqa: E402
 from genrefocus.io import save_image  # noqa: E402
@@ -68,16 +68,8 @@ def main():
               f"({r['seconds']:.1f} s)  ×{r['ratio_vs_fast_1worker']:.2f}")
     print("GPU: not measured" if not torch.cuda.is_available() else "GPU rows: run with CUDA_VISIBLE_DEVICES set")
     (out / "results.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.bar([f"{r['renderer']}\n{r['workers']} worker(s)" for r in rows], [r["samples_per_s"] for r in rows])
-    ax.set_ylabel("samples/s at 1 MP")
-    fig.tight_layout()
-    fig.savefig(out / "samples_per_s.png", dpi=90)
+    bar_chart(out / "samples_per_s.png", [f"{r['renderer']}\n{r['workers']} worker(s)" for r in rows],
+              [r["samples_per_s"] for r in rows], "samples/s at 1 MP", figsize=(5, 3))
     print(f"wrote {out / 'results.json'}, {out / 'samples_per_s.png'}")
 
 

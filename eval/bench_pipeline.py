@@ -22,7 +22,7 @@ from diffusers import AutoencoderKL, FluxTransformer2DModel
 from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genrefocus.benchmark import flux_forward_flops, machine, peak_tflops  # noqa: E402
+from genrefocus.benchmark import bar_chart, flux_forward_flops, machine, peak_tflops  # noqa: E402
 from genrefocus.models.lora import routed_module_names  # noqa: E402
 from genrefocus.pipelines.generative import BOKEH_PROMPT, DEBLUR_PROMPT, GenRefocusPipeline, flux_scheduler  # noqa: E402
 from genrefocus.pipelines.tiling import TilePlan, use_tiling  # noqa: E402
@@ -148,16 +148,8 @@ def main():
     lines += [f"| {r['size']} | {r['row']} | {r['seconds']:.2f} | {r['peak_gib']:.2f} | {r['tokens_per_s']:.0f} | "
               f"{r['tflops']:.2f} | {r.get('speedup_vs_loop', float('nan')):.2f} |" for r in results]
     (out / "table.md").write_text("\n".join(lines) + "\n")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.barh([f"{r['size']} {r['row']}" for r in results], [r["seconds"] for r in results])
-    ax.set_xlabel(f"seconds (deblur {steps} + bokeh {steps} steps)")
-    fig.tight_layout()
-    fig.savefig(out / "times.png", dpi=90)
+    bar_chart(out / "times.png", [f"{r['size']} {r['row']}" for r in results], [r["seconds"] for r in results],
+              f"seconds (deblur {steps} + bokeh {steps} steps)", figsize=(7, 3.5), horizontal=True)
     print(f"wrote {out / 'results.json'}, {out / 'table.md'}, {out / 'times.png'}")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from genrefocus.benchmark import machine, timed
+from genrefocus.benchmark import bar_chart, machine, timed
 from genrefocus.io import load_disparity, load_image
 from genrefocus.metrics import psnr
 from genrefocus.optics import render_bokeh
@@ -79,14 +79,8 @@ def main():
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(out_dir / "grid.png", dpi=70)
-    fig2, ax2 = plt.subplots(figsize=(6, 3.5))
-    labels = [f"{r['device']}\n{r['mode']}" for r in rows]
-    ax2.bar(labels, [r["seconds"] for r in rows], color="tab:blue")
-    ax2.set_yscale("log")
-    ax2.set_ylabel("seconds (log)")
-    ax2.set_title("renderer time, 1080×1350, K=60")
-    fig2.tight_layout()
-    fig2.savefig(out_dir / "times.png", dpi=90)
+    bar_chart(out_dir / "times.png", [f"{r['device']}\n{r['mode']}" for r in rows], [r["seconds"] for r in rows],
+              "seconds (log)", log=True, title="renderer time, 1080×1350, K=60")
     print(f"wrote {out_dir / 'grid.png'}, {out_dir / 'times.png'}, {out_dir / 'results.json'}")
 
 

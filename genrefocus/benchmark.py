@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmark scripts in ``eval/``: machine description and timing."""
+"""Small helpers shared by the benchmark scripts in ``eval/``: machine description, timing, bar charts."""
 
 from __future__ import annotations
 
@@ -38,6 +38,31 @@ def timed(fn: Callable, device: torch.device | str = "cpu", repeats: int = 1, wa
         sync()
         best = min(best, time.perf_counter() - t0)
     return out, best
+
+
+def bar_chart(path, labels, values, axis_label: str, figsize=(6, 3.5), horizontal: bool = False,
+              log: bool = False, title: str | None = None):
+    """Write a bar chart PNG (matplotlib, Agg) of ``values`` per label; returns ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    if horizontal:
+        ax.barh(labels, values)
+        ax.set_xlabel(axis_label)
+    else:
+        ax.bar(labels, values)
+        ax.set_ylabel(axis_label)
+    if log:
+        (ax.set_xscale if horizontal else ax.set_yscale)("log")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 #: dense bf16 peak TFLOP/s by GPU name fragment (vendor spec sheets, SXM parts)

@@ -202,9 +202,9 @@ def _cmd_dp_refocus(args) -> int:
     if args.disparity_output:
         path = Path(args.disparity_output)
         if path.suffix.lower() == ".npy":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, out.disparity[0, 0].numpy().astype(np.float32))
-            print(path)
+            from .data.manifest import atomic_save_npy
+
+            print(atomic_save_npy(path, out.disparity[0, 0].numpy().astype(np.float32)))
         else:
             from .optics.dp_disparity import disparity_to_rgb
 

@@ -10,9 +10,8 @@ from PIL import Image
 
 from genrefocus.errors import InputError
 from genrefocus.metrics import psnr
-from genrefocus.models.dp_losses import HALF_DISK_DISPARITY
 from genrefocus.optics import Plane, Scene, make_scene
-from genrefocus.optics.dp_disparity import sgbm_disparity, sign_agreement
+from genrefocus.optics.dp_disparity import HALF_DISK_DISPARITY, sgbm_disparity, sign_agreement
 from genrefocus.training.dp import DPBatches, dp_from_aif, flip_dp_sample, scene_lab_dp_sample
 
 
@@ -120,7 +119,7 @@ def test_train_dp_mixes_sources(tmp_path):
 
 def test_smooth_photodiode_split(scene):
     """A smooth split σ(∓s_x/τ) still sums to the full aperture, and shrinks the DP baseline."""
-    from genrefocus.training.dp import dp_disparity_factor
+    from genrefocus.optics.dp_disparity import dp_disparity_factor
 
     full = scene.render_linear(4.0, 0.5, spacing_px=1.0)
     for tau in (0.2, 0.5):

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..models.dp_losses import HALF_DISK_DISPARITY
-from ..optics.dp_disparity import sgbm_disparity, sign_agreement
+from ..optics.dp_disparity import HALF_DISK_DISPARITY, sgbm_disparity, sign_agreement
 from ..optics.focus_measure import local_variance_of_laplacian
 from ..optics.render import render_bokeh
 from ..optics.scene_lab import make_scene

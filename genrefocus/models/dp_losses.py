@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-_LAP = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+from ..optics.focus_measure import LAPLACE_STENCIL
 
 
 def _scales(x: torch.Tensor, n: int = 3):
@@ -31,7 +31,7 @@ def charbonnier(a, b, eps: float = 1e-3):
 
 
 def edge(a, b):
-    k = _LAP.to(a).view(1, 1, 3, 3).repeat(a.shape[1], 1, 1, 1)
+    k = LAPLACE_STENCIL.to(a).view(1, 1, 3, 3).repeat(a.shape[1], 1, 1, 1)
     la = F.conv2d(F.pad(a, (1, 1, 1, 1), mode="replicate"), k, groups=a.shape[1])
     lb = F.conv2d(F.pad(b, (1, 1, 1, 1), mode="replicate"), k, groups=b.shape[1])
     return charbonnier(la, lb)
@@ -54,10 +54,6 @@ def coc_losses(coc_pred, coc_true):
 
     (py, px), (ty, tx) = grad(coc_pred), grad(coc_true)
     return F.mse_loss(coc_pred, coc_true), F.mse_loss(py, ty) + F.mse_loss(px, tx)
-
-
-#: left–right centroid distance of two half-disk apertures, in units of the CoC radius: 2·4/(3π)
-HALF_DISK_DISPARITY = 8 / (3 * 3.141592653589793)
 
 
 def uid_loss(out: dict, aif, blurry, coc_true=None, lam_coc: float = 0.5, lam_grad: float = 0.5,

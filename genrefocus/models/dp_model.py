@@ -160,29 +160,42 @@ class UiDModel(nn.Module):
         input up to rounding, since the trunk is invertible. With ``focus_mask`` ``(B, 1, H, W)`` the
         output also has ``refocused`` (Eq. 13, see :meth:`refocus`).
         """
-        f_g, disparity = self.disparity_features(left, right)
-        f_d, coc, f_coc = self.defocus_features(f_g)
-        blurry = (left + right) / 2
-        aif = self.deblur_with(blurry, self.stage_kernels(f_coc))
+        m = None if focus_mask is None else self._focus_weights(focus_mask, left.dtype)
+        f_g, disparity, f_d, coc, f_coc, aif = self._deblur(left, right)
         reblurred = self.reblur_with(aif if sharp is None else sharp, self.stage_kernels(f_coc, inverse=True))
         out = {"aif": aif, "reblurred": reblurred, "disparity": disparity, "coc": coc, "f_d": f_d}
-        if focus_mask is not None:
-            m = focus_mask.to(left.dtype)
-            if bool((m.flatten(1).amax(1) <= 0.5).any()):
-                raise InputError("mask", "the focus mask is empty")
-            shift = (f_d * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True)
-            _, coc_t, f_coc_t = self.defocus_features(f_g, shift=shift)
-            out["refocused"] = self.reblur_with(aif, self.stage_kernels(f_coc_t, inverse=True))
-            out["coc_refocused"] = coc_t
+        if m is not None:
+            out["refocused"], out["coc_refocused"] = self._refocus(f_g, f_d, aif, m)
         return out
 
     def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor) -> dict:
         """Eq. 13: re-centre ``F_D`` on its mean inside ``mask`` ``(B, 1, H, W)``, recompute ``F_coc``
         and the kernels, and reblur the predicted AIF with them.
         ``{"refocused", "aif", "disparity", "coc"}`` (``coc``: the CoC estimate after re-centring)."""
-        out = self.forward(left, right, focus_mask=mask)
-        return {"refocused": out["refocused"], "aif": out["aif"], "disparity": out["disparity"],
-                "coc": out["coc_refocused"]}
+        m = self._focus_weights(mask, left.dtype)
+        f_g, disparity, f_d, _, _, aif = self._deblur(left, right)
+        refocused, coc = self._refocus(f_g, f_d, aif, m)
+        return {"refocused": refocused, "aif": aif, "disparity": disparity, "coc": coc}
+
+    @staticmethod
+    def _focus_weights(mask: torch.Tensor, dtype) -> torch.Tensor:
+        m = mask.to(dtype)
+        if bool((m.flatten(1).amax(1) <= 0.5).any()):
+            raise InputError("mask", "the focus mask is empty")
+        return m
+
+    def _deblur(self, left, right):
+        """``(F_G, disparity, F_D, CoC, F_coc, AIF)`` — the forward mapping shared by every call."""
+        f_g, disparity = self.disparity_features(left, right)
+        f_d, coc, f_coc = self.defocus_features(f_g)
+        aif = self.deblur_with((left + right) / 2, self.stage_kernels(f_coc))
+        return f_g, disparity, f_d, coc, f_coc, aif
+
+    def _refocus(self, f_g, f_d, aif, m):
+        """Eq. 13 on computed features: ``(refocused, CoC after re-centring)``."""
+        shift = (f_d * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True)
+        _, coc_t, f_coc_t = self.defocus_features(f_g, shift=shift)
+        return self.reblur_with(aif, self.stage_kernels(f_coc_t, inverse=True)), coc_t
 
     # ----- weights ------------------------------------------------------------------------------
     def save_pretrained(self, folder: Union[str, Path]) -> Path:

@@ -17,6 +17,32 @@ import torch
 
 from .focus_measure import to_gray
 
+#: left–right centroid distance of two half-disk apertures, in units of the CoC radius: 2·4/(3π)
+HALF_DISK_DISPARITY = 8 / (3 * np.pi)
+
+
+def half_aperture_weight(sx: torch.Tensor, half: str, softness: float = 0.0) -> torch.Tensor:
+    """Weight of aperture samples at ``sx`` (unit-disk x) in the ``"left"`` / ``"right"`` DP view:
+    the hard split ``sx < 0`` / ``sx > 0`` or, with ``softness`` τ > 0, ``σ(∓sx/τ)`` (a smooth
+    photodiode split; the two views' weights sum to 1)."""
+    if half not in ("left", "right"):
+        raise ValueError("half must be None, 'left' or 'right'")
+    sign = -1.0 if half == "left" else 1.0
+    if softness > 0:
+        return torch.sigmoid(sign * sx / softness)
+    return (sign * sx > 0).to(sx.dtype)
+
+
+def dp_disparity_factor(softness: float = 0.0, n: int = 401) -> float:
+    """Left–right centroid distance of the two (hard or smooth, ``softness`` τ) half apertures of a
+    unit disk: the DP disparity is this × the signed CoC radius (``8/(3π) = 0.849`` for τ = 0)."""
+    if softness <= 0:
+        return HALF_DISK_DISPARITY
+    t = torch.linspace(-1, 1, n, dtype=torch.float64)
+    sy, sx = torch.meshgrid(t, t, indexing="ij")
+    w = (sy ** 2 + sx ** 2 <= 1).double() * half_aperture_weight(sx, "right", softness)
+    return float(2 * (w * sx).sum() / w.sum())
+
 
 def sgbm_disparity(left: torch.Tensor, right: torch.Tensor, max_disp: int = 8, block: int = 11) -> tuple:
     """OpenCV SGBM disparity of a DP pair ``(B, C, H, W)`` in [0, 1].

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-_LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+LAPLACE_STENCIL = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 
 
 def to_gray(image: torch.Tensor) -> torch.Tensor:
@@ -26,7 +26,7 @@ def to_gray(image: torch.Tensor) -> torch.Tensor:
 def laplacian(image: torch.Tensor) -> torch.Tensor:
     """4-neighbour Laplacian of the luma, ``(B, 1, H, W)``."""
     g = to_gray(image)
-    k = _LAPLACE.to(g.dtype).to(g.device)[None, None]
+    k = LAPLACE_STENCIL.to(g.dtype).to(g.device)[None, None]
     return F.conv2d(F.pad(g, (1, 1, 1, 1), mode="reflect"), k)
 
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .apertures import Aperture, Disk
+from .dp_disparity import half_aperture_weight
 from .render import Gamma, from_linear, to_linear
 
 
@@ -117,14 +118,9 @@ class Scene:
         R = max(r_max, 1.0)  # soft edge in px of the largest blur
         w = aperture.indicator(sy * R, sx * R, torch.tensor(R, dtype=torch.float64))
         keep = w > 1e-4
-        if half not in (None, "left", "right"):
-            raise ValueError("half must be None, 'left' or 'right'")
-        if half is not None and softness > 0:
-            w = w * torch.sigmoid((-sx if half == "left" else sx) / softness)
-        elif half == "left":
-            keep &= sx < 0
-        elif half == "right":
-            keep &= sx > 0
+        if half is not None:
+            split = half_aperture_weight(sx, half, softness)
+            w, keep = w * split, keep & (split > 0)
         return torch.stack([sy[keep], sx[keep]], 1), w[keep]
 
     def integrate_linear(self, samples: torch.Tensor, weights: torch.Tensor, K: float,

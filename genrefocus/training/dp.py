@@ -28,8 +28,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from ..models.dp_losses import HALF_DISK_DISPARITY, uid_loss
+from ..models.dp_losses import uid_loss
 from ..models.dp_model import UiDConfig, UiDModel
+from ..optics.dp_disparity import HALF_DISK_DISPARITY, dp_disparity_factor
 from ..optics.render import render_bokeh
 from ..optics.scene_lab import make_scene
 
@@ -64,18 +65,6 @@ def _batch(items: list) -> dict:
         vals = [it[k] for it in items]
         out[k] = None if any(v is None for v in vals) else torch.cat(vals)
     return out
-
-
-def dp_disparity_factor(softness: float = 0.0, n: int = 401) -> float:
-    """Left–right centroid distance of the two (hard or smooth, ``softness`` τ) half apertures of a
-    unit disk: the DP disparity is this × the signed CoC radius (``8/(3π) = 0.849`` for τ = 0)."""
-    if softness <= 0:
-        return HALF_DISK_DISPARITY
-    t = torch.linspace(-1, 1, n, dtype=torch.float64)
-    sy, sx = torch.meshgrid(t, t, indexing="ij")
-    disk = (sy ** 2 + sx ** 2 <= 1).double()
-    w = disk * torch.sigmoid(sx / softness)
-    return float(2 * (w * sx).sum() / w.sum())
 
 
 def scene_lab_dp_sample(rng: np.random.Generator, size: int, k_range=(2.0, 6.0), spacing_px: float = 0.5,
@@ -144,6 +133,15 @@ def dp_from_aif(aif: torch.Tensor, disparity: torch.Tensor, K: float, focus: flo
     return left, right
 
 
+def _random_crop(maps: list, size: int, rng: np.random.Generator, name: str) -> list:
+    """One random ``size × size`` window (top, then left offset drawn) applied to every map."""
+    H, W = maps[0].shape[-2:]
+    if min(H, W) < size:
+        raise InputError(name, f"{W}×{H} is smaller than the training size {size}")
+    y0, x0 = int(rng.integers(0, H - size + 1)), int(rng.integers(0, W - size + 1))
+    return [m[..., y0:y0 + size, x0:x0 + size] for m in maps]
+
+
 def aif_depth_dp_sample(record: dict, rng: np.random.Generator, size: int, k_range=(2.0, 6.0)) -> dict:
     """:func:`dp_from_aif` on a random ``size`` crop of a manifest record (``aif``, ``depth`` paths);
     the refocus target is the layered full-disk render focused at a random pixel's disparity."""
@@ -154,12 +152,8 @@ def aif_depth_dp_sample(record: dict, rng: np.random.Generator, size: int, k_ran
     depth = load_depth(record["depth"])
     if depth.shape[-2:] != aif.shape[-2:]:
         depth = torch.nn.functional.interpolate(depth, size=aif.shape[-2:], mode="nearest")
-    H, W = aif.shape[-2:]
-    if min(H, W) < size:
-        raise InputError(record["aif"], f"{W}×{H} is smaller than the training size {size}")
-    y0, x0 = int(rng.integers(0, H - size + 1)), int(rng.integers(0, W - size + 1))
-    aif = aif[..., y0:y0 + size, x0:x0 + size]
-    disp = depth_to_disparity(depth[..., y0:y0 + size, x0:x0 + size])
+    aif, depth = _random_crop([aif, depth], size, rng, record["aif"])
+    disp = depth_to_disparity(depth)
     K = float(rng.uniform(*k_range))
     pick = lambda: float(disp.flatten()[int(rng.integers(disp.numel()))])  # noqa: E731
     df, dt = pick(), pick()
@@ -175,9 +169,7 @@ def dpdd_dp_sample(record: dict, rng: np.random.Generator, size: int) -> dict:
     from ..io import load_image
 
     views = [load_image(record[k]) for k in ("left", "right", "blurry", "aif")]
-    H, W = views[0].shape[-2:]
-    y0, x0 = int(rng.integers(0, H - size + 1)), int(rng.integers(0, W - size + 1))
-    left, right, blurry, aif = (v[..., y0:y0 + size, x0:x0 + size] for v in views)
+    left, right, blurry, aif = _random_crop(views, size, rng, record["left"])
     return {"left": left, "right": right, "aif": aif, "blurry": blurry, "coc": None, "target": None, "mask": None,
             "dp_factor": None}
 
