@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--steps", type=int, default=28)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--perceptual", action="store_true")
+    ap.add_argument("--download-metrics", action="store_true", help="let the perceptual metrics fetch missing weights")
     ap.add_argument("--out", default="out/deblur")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
@@ -47,7 +48,7 @@ def main():
     if args.perceptual:
         from genrefocus.metrics.perceptual import NO_REFERENCE, PerceptualMetrics
 
-        perceptual = PerceptualMetrics(("lpips", "dists") + NO_REFERENCE)
+        perceptual = PerceptualMetrics(("lpips", "dists") + NO_REFERENCE, allow_download=args.download_metrics)
     rows = evaluate_deblur(pairs, fn, perceptual)
     print(f"machine: {machine()}\n{args.dataset}: {len(rows)} pairs, {args.method}: PSNR "
           f"{np.mean([r['psnr'] for r in rows]):.3f} dB, SSIM {np.mean([r['ssim'] for r in rows]):.4f}")

@@ -24,17 +24,12 @@ from genrefocus.metrics.evaluate import (evaluate, generative_backend, lv_curve,
 
 def _tiny_generative():
     """A tiny random FLUX with random LoRAs (CI smoke test of the generative backend)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import tempfile
 
-    from tiny_flux import tiny_pipeline, write_official_lora
+    from genrefocus.pipelines.random_weights import random_pipeline
 
-    pipe = tiny_pipeline()
-    d = Path(tempfile.mkdtemp())
-    for kind, seed in (("deblur", 1), ("bokeh", 2)):
-        write_official_lora(d / f"{kind}.safetensors", pipe.transformer, seed=seed, scale=0.1)
-        pipe.load_genfocus_lora(d / f"{kind}.safetensors", kind)
-    return pipe
+    return random_pipeline(loras={"deblur": dict(seed=1, scale=0.1), "bokeh": dict(seed=2, scale=0.1)},
+                           lora_dir=tempfile.mkdtemp())
 
 
 def main():
@@ -53,6 +48,7 @@ def main():
     ap.add_argument("--tiny-generative", action="store_true", help="tiny random generative model (CI)")
     ap.add_argument("--steps", type=int, default=28)
     ap.add_argument("--perceptual", action="store_true", help="LPIPS/DISTS/CLIP-I/CLIP-IQA/MUSIQ/MANIQA")
+    ap.add_argument("--download-metrics", action="store_true", help="let the perceptual metrics fetch missing weights")
     ap.add_argument("--out", default="out/lf_benchmark")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
@@ -79,7 +75,7 @@ def main():
     if args.perceptual:
         from genrefocus.metrics.perceptual import PerceptualMetrics
 
-        perceptual = PerceptualMetrics()
+        perceptual = PerceptualMetrics(allow_download=args.download_metrics)
         for k, why in perceptual.unavailable.items():
             print(f"  {k}: {why}")
     results, lv = {}, {}

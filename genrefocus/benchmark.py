@@ -75,18 +75,3 @@ def peak_tflops() -> float | None:
         return None
     name = torch.cuda.get_device_name(0)
     return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
-
-
-def flux_forward_flops(config, branch_tokens, visible) -> float:
-    """Matmul FLOPs of one multi-branch FLUX forward.
-
-    ``branch_tokens``: tokens per branch ``[text, latent, cond…]``; ``visible[i][j]``: whether
-    branch i attends to branch j. Linear layers cost ``2·24·D²`` per token per block (q, k, v, out,
-    MLP; the single blocks' fused MLP gives the same count); attention ``4·D·n_i·n_j`` per visible pair.
-    """
-    D = config.num_attention_heads * config.attention_head_dim
-    layers = config.num_layers + config.num_single_layers
-    n = list(branch_tokens)
-    linear = 2 * 24 * D * D * sum(n) * layers
-    attn = sum(4 * D * n[i] * n[j] for i in range(len(n)) for j in range(len(n)) if visible[i][j]) * layers
-    return float(linear + attn)

@@ -10,17 +10,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import InputError, MissingWeightsError
-
-
-def parse_floats(text: str, n: int, name: str) -> tuple:
-    """``"1,2"`` → ``(1.0, 2.0)``; one clear error naming the option otherwise."""
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(name, f"expected {n} comma-separated numbers, got {text!r}") from None
-    if len(vals) != n:
-        raise InputError(name, f"expected {n} comma-separated numbers, got {text!r}")
-    return vals
+from .parsing import parse_floats
 
 
 def _cmd_demo(args) -> int:
@@ -52,9 +42,7 @@ def _cmd_render(args) -> int:
     elif args.focus_disparity is not None:
         kw["focus_disparity_value"] = args.focus_disparity
     gamma = args.gamma if args.gamma == "srgb" else float(args.gamma)
-    device = args.device
-    if device and device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device", f"{device} requested but no CUDA GPU is available; use --device cpu")
+    device = _check_device(args.device) if args.device else None
     pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
     with torch.no_grad():
         out = pipe(image, K=args.K, aperture=args.aperture, progress=True, **kw)
@@ -66,17 +54,16 @@ def _cmd_render(args) -> int:
 def _load_generative(args, kinds):
     import torch
 
-    from .models.lora import OFFICIAL_FILES
+    from .models.tasks import LORA_FILES
     from .pipelines.generative import GenRefocusPipeline, default_lora_dir
 
-    if args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device", f"{args.device} requested but no CUDA GPU is available; use --device cpu")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = _check_device(args.device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[
         args.dtype or ("bf16" if device.startswith("cuda") else "fp32")]
     lora_dir = Path(args.lora_dir) if args.lora_dir else default_lora_dir()
-    loras = {f"{k}_lora": lora_dir / OFFICIAL_FILES[k] for k in kinds}
-    pipe = GenRefocusPipeline.from_pretrained(args.model, dtype=dtype, prompt_cache=args.prompt_cache, **loras)
+    loras = {f"{k}_lora": lora_dir / LORA_FILES[k] for k in kinds}
+    pipe = GenRefocusPipeline.from_pretrained(args.model, dtype=dtype, prompt_cache=args.prompt_cache,
+                                              deblur_lora_layout=args.deblur_layout, **loras)
     if args.quantize:
         from .models.acceleration import quantize_transformer
 
@@ -90,25 +77,36 @@ def _load_generative(args, kinds):
     if args.compile:
         from .models.acceleration import compile_blocks
 
-        compile_blocks()
-    if args.depth_model:
+        pipe.block_functions = compile_blocks()
+    if getattr(args, "depth_model", None):
         from .perception import DepthPro
 
         pipe.depth_estimator = DepthPro.from_pretrained(args.depth_model, device=device)
     return pipe, device
 
 
-def _generator(args, device):
+def _check_device(device: Optional[str]) -> str:
     import torch
 
-    return torch.Generator(device=device).manual_seed(args.seed)
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError("--device", f"{device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device", f"{device} requested but no CUDA GPU is available; use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError("--device", f"{device!r}: only cpu and cuda are supported")
+    return str(dev)
 
 
-def _focus(args):
-    from .io import load_mask
+def _focus(args, first_input):
+    """The focus of a bokeh/refocus command (mask as 8-bit grey, the official rule; point; box)."""
+    from .io import load_mask_u8
 
     if args.mask:
-        return load_mask(args.mask)[0, 0].numpy()
+        return load_mask_u8(args.mask, name="--mask")
     pt = parse_floats(args.point, 2, "--point") if args.point else None
     box = parse_floats(args.box, 4, "--box") if args.box else None
     if (pt or box) and args.sam_model:
@@ -116,7 +114,7 @@ def _focus(args):
         from .perception import SamPrompter
 
         sam = SamPrompter.from_pretrained(args.sam_model)
-        return sam(load_image(args.input), point=pt, box=box)[0, 0].numpy()
+        return sam(load_image(first_input), point=pt, box=box)[0, 0].numpy()
     return pt or box
 
 
@@ -131,44 +129,76 @@ def _inputs(path: str) -> list:
     return [p]
 
 
+def _sampler_options(args, split):
+    """One SamplerOptions for the whole run: the official behaviour with --compat, else ours;
+    explicit flags override either; tiles are split across processes only for a single image."""
+    from .pipelines.options import SamplerOptions
+
+    overrides = {}
+    if args.attention:
+        overrides["attention"] = args.attention
+    if args.disable_tiling:
+        overrides["tiling"] = False
+    if args.tile_batch is not None:
+        overrides["tile_batch"] = args.tile_batch
+    if args.fast:
+        overrides["independent_conditions"] = True
+    if split is not None:
+        overrides["tile_split"] = split
+    return SamplerOptions.compat(**overrides) if args.compat else SamplerOptions(**overrides)
+
+
 def _cmd_generative(args) -> int:
     import torch
 
-    from .io import load_depth, load_image, save_image
-    from .pipelines import distributed
+    from .io import check_output_path, load_depth, load_image, save_image
+    from .optics.defocus import validate_k
+    from .pipelines.distributed import ProcessSplit
 
     pre_path = getattr(args, "pre_deblur_input", None)
     deblur_kind = "pre_deblur" if pre_path else "deblur"
     kinds = {"deblur": [deblur_kind], "bokeh": ["bokeh"], "refocus": [deblur_kind, "bokeh"]}[args.command]
+    # 1. every input and output checked before any model is loaded
     files = _inputs(args.input)
     many = Path(args.input).is_dir()
-    for f in files:  # validate every input before loading any model
+    for f in files:
         load_image(f, name=str(f))
+    targets = [Path(args.output) / f"{f.stem}.png" for f in files] if many else [Path(args.output)]
+    for t in targets:
+        check_output_path(t, name="--output")
+    if args.steps < 1:
+        raise InputError("--steps", f"must be ≥ 1, got {args.steps}")
+    if args.compat and args.seed is not None:
+        raise InputError("--seed", "--compat draws with the official seeds (42 and 1234); drop --seed or --compat")
+    K = validate_k(args.k_value) if hasattr(args, "k_value") else None
     depth = load_depth(args.depth) if getattr(args, "depth", None) else None
-    pipe, device = _load_generative(args, kinds)
-    common = dict(num_inference_steps=args.steps, long_side=args.long_side,
-                  tiling=False if args.disable_tiling else "auto", compat=args.compat, attention=args.attention,
-                  fast=args.fast, tile_batch=args.tile_batch)
+    focus = _focus(args, files[0]) if args.command != "deblur" else None
     pre = load_image(pre_path, name="--pre_deblur_input") if pre_path else None
+    launch = ProcessSplit.from_launch()
+    split_images = many and launch.world_size > 1
+    options = _sampler_options(args, launch if launch.world_size > 1 and not many else None)
+    # 2. models
+    pipe, device = _load_generative(args, kinds)
+    seed = 42 if args.seed is None else args.seed
+    common = dict(num_inference_steps=args.steps, long_side=args.long_side, options=options)
     written = []
-    for f in distributed.split_items(files) if many else files:  # a folder is split across processes
+    mine = launch.split_items(list(zip(files, targets))) if split_images else list(zip(files, targets))
+    for f, target in mine:
         image = load_image(f, name=str(f))
+        gen = None if args.compat else torch.Generator(device=device).manual_seed(seed)
         with torch.no_grad():
             if args.command == "deblur":
-                if args.compat:
-                    torch.manual_seed(args.seed)
-                out = pipe.deblur(image, pre, generator=None if args.compat else _generator(args, device),
-                                  **common).aif
+                out = pipe.deblur(image, pre, generator=gen, **common).aif
             elif args.command == "bokeh":
-                out = pipe.bokeh(image, depth, focus=_focus(args), K=args.k_value, aperture=args.aperture,
-                                 generator=_generator(args, device), **common).image
+                out = pipe.bokeh(image, depth, focus=focus, K=K, aperture=args.aperture, generator=gen, **common).image
             else:
-                out = pipe.refocus(image, focus=_focus(args), K=args.k_value, depth=depth, pre_deblurred=pre,
-                                   aperture=args.aperture, generator=_generator(args, device), **common).image
-        target = Path(args.output) / f"{f.stem}.png" if many else Path(args.output)
+                out = pipe.refocus(image, focus=focus, K=K, depth=depth, pre_deblurred=pre, aperture=args.aperture,
+                                   generator=gen, **common).image
         written.append(str(save_image(out, target)))
-    for w in distributed.gather_items(written) if many else written:
-        if distributed.world()[0] == 0:
+    if split_images:
+        written = launch.gather_items(written)
+    if launch.is_main:
+        for w in written:
             print(w)
     return 0
 
@@ -253,15 +283,19 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--steps", type=int, default=28)
         g.add_argument("--long_side", type=int, default=None, help="resize the long side before processing")
         g.add_argument("--disable_tiling", action="store_true")
-        g.add_argument("--compat", action="store_true", help="bit-compatible official mode (tiling quirks, seeds)")
-        g.add_argument("--seed", type=int, default=42)
+        g.add_argument("--compat", action="store_true",
+                       help="the official Genfocus code's behaviour and seeds (SamplerOptions.compat())")
+        g.add_argument("--seed", type=int, default=None, help="noise seed (default 42; not with --compat)")
+        g.add_argument("--deblur-layout", choices=["one_condition", "two_conditions"], default="one_condition",
+                       help="condition layout of deblurNet.safetensors: the current release (one_condition) or "
+                            "the first one, before 2026-03-11 (two_conditions)")
         g.add_argument("--device", default=None)
         g.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default=None)
         g.add_argument("--attention", choices=["fused", "loop"], default=None,
                        help="fused (default) or the official per-branch loop (default with --compat)")
         g.add_argument("--fast", action="store_true", help="condition KV cache (LoRAs trained with "
                                                            "independent conditions only)")
-        g.add_argument("--tile-batch", type=int, default=1, help="tiles per transformer call")
+        g.add_argument("--tile-batch", type=int, default=None, help="tiles per transformer call (default 1)")
         g.add_argument("--quantize", choices=["int8", "fp8"], default=None, help="torchao weight quantization")
         g.add_argument("--offload", action="store_true", help="model CPU offload (diffusers)")
         g.add_argument("--vae-tiling", action="store_true", help="tiled VAE decode (large images)")
@@ -274,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
             foc.add_argument("--point", help="focus point x,y (input pixels)")
             foc.add_argument("--box", help="focus box x0,y0,x1,y1 (input pixels)")
             g.add_argument("--depth", help="metric depth .npy/.pfm (m); else Depth Pro (--depth-model)")
-            g.add_argument("--k_value", type=float, default=20.0, help="bokeh level K")
+            g.add_argument("--k_value", type=float, default=15.0 if name == "bokeh" else 20.0,
+                           help="bokeh level K (default: the official bokeh CLI's 15, the demo's 20 for refocus)")
             g.add_argument("--aperture", default=None, help="aperture shape (needs the shape LoRA)")
             g.add_argument("--depth-model", default=None, help="Depth Pro folder or hub id (apple/DepthPro-hf)")
             g.add_argument("--sam-model", default=None, help="SAM folder: turn --point/--box into a mask")

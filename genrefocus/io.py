@@ -133,6 +133,16 @@ def load_mask(path: PathLike, name: str = "mask") -> torch.Tensor:
     return torch.from_numpy(chan > 0.5)[None, None]
 
 
+def load_mask_u8(path: PathLike, name: str = "mask") -> np.ndarray:
+    """A mask image as the 8-bit grey ``(H, W)`` array the official Genfocus scripts threshold
+    (PIL ``convert("L")``, alpha ignored; grey > 0 is in focus)."""
+    read_image_array(path, name)  # every check of the image contract first
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L")).copy()
+
+
 def load_disparity(path: PathLike, png_8bit: bool = False, name: str = "disparity") -> torch.Tensor:
     """Disparity ``(1, 1, H, W)``. A float ``.npy``/``.pfm`` is used as given (1/m or any unit the
     caller's K expects); a PNG is relative disparity, min–max normalized to [0, 1] as BokehMe does
@@ -160,8 +170,6 @@ def load_depth(path: PathLike, name: str = "depth") -> torch.Tensor:
 
 def _load_float_map(p: Path, name: str) -> np.ndarray:
     if p.suffix.lower() == ".pfm":
-        from .optics.light_field import read_pfm
-
         arr = read_pfm(p)
     else:
         try:
@@ -176,6 +184,34 @@ def _load_float_map(p: Path, name: str) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def read_pfm(path: PathLike) -> np.ndarray:
+    """Read a PFM file (``Pf`` grey or ``PF`` colour) as float32, top row first."""
+    with open(path, "rb") as fh:
+        header = fh.readline().decode("latin-1").strip()
+        if header not in ("PF", "Pf"):
+            raise InputError(str(path), "not a PFM file (header must be PF or Pf)")
+        dims = fh.readline().decode("latin-1")
+        while dims.startswith("#"):
+            dims = fh.readline().decode("latin-1")
+        w, h = (int(v) for v in dims.split())
+        scale = float(fh.readline().decode("latin-1").strip())
+        ch = 3 if header == "PF" else 1
+        data = np.frombuffer(fh.read(), dtype="<f4" if scale < 0 else ">f4")
+    if data.size < w * h * ch:
+        raise InputError(str(path), f"truncated PFM: {data.size} of {w * h * ch} values")
+    arr = data[: w * h * ch].reshape(h, w, ch) if ch == 3 else data[: w * h].reshape(h, w)
+    return np.ascontiguousarray(arr[::-1]).astype(np.float32)
+
+
+def write_pfm(path: PathLike, arr: np.ndarray) -> None:
+    """Write a float array ``(H, W)`` or ``(H, W, 3)`` as little-endian PFM."""
+    arr = np.asarray(arr, dtype="<f4")
+    header = "PF" if arr.ndim == 3 else "Pf"
+    with open(path, "wb") as fh:
+        fh.write(f"{header}\n{arr.shape[1]} {arr.shape[0]}\n-1\n".encode("latin-1"))
+        fh.write(np.ascontiguousarray(arr[::-1]).tobytes())
+
+
 def _finite_nonneg(arr: np.ndarray, name: str) -> torch.Tensor:
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -186,9 +222,37 @@ def _finite_nonneg(arr: np.ndarray, name: str) -> torch.Tensor:
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """``(1, C, H, W)`` / ``(C, H, W)`` in [0, 1] → ``(H, W, C)`` uint8 (rounded)."""
+    """``(1, C, H, W)`` / ``(C, H, W)`` in [0, 1] → ``(H, W, C)`` uint8, ``round(255·x)`` in float32."""
     x = image[0] if image.ndim == 4 else image
-    return (x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    arr = x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return np.rint(arr * np.float32(255.0)).astype(np.uint8)  # round half to even, as diffusers' numpy_to_pil
+
+
+IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF",
+                 ".tiff": "TIFF", ".bmp": "BMP"}
+
+
+def check_output_path(path: PathLike, name: str = "output", suffixes=None) -> Path:
+    """Check, before any work, that ``path`` can be written: a known extension (image formats by
+    default), not an existing folder, no existing file among its parents, and a writable folder
+    (created if missing). Raises :class:`InputError` naming ``name``."""
+    p = Path(path)
+    suffixes = IMAGE_FORMATS if suffixes is None else suffixes
+    if p.suffix.lower() not in suffixes:
+        raise InputError(name, f"{str(p)!r}: unsupported extension {p.suffix or '(none)'!r}; use "
+                               f"{', '.join(sorted(set(suffixes)))}")
+    if p.is_dir():
+        raise InputError(name, f"{str(p)!r} is a folder, not a file name")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(name, f"{str(p)!r}: {str(parent)!r} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise InputError(name, f"{str(p)!r}: folder {str(parent)!r} is not writable")
+            break
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(name, f"{str(p)!r} exists and is not writable")
+    return p
 
 
 def save_image(image: Union[torch.Tensor, np.ndarray], path: PathLike, quality: int = 95) -> Path:
@@ -198,12 +262,12 @@ def save_image(image: Union[torch.Tensor, np.ndarray], path: PathLike, quality: 
     arr = to_uint8(image) if isinstance(image, torch.Tensor) else np.asarray(image)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF",
-           ".tiff": "TIFF", ".bmp": "BMP"}.get(p.suffix.lower())
-    if fmt is None:
-        raise InputError("output", f"unsupported output extension {p.suffix!r} (use .png, .jpg, .webp, .tif)")
+    p = check_output_path(path)
+    fmt = IMAGE_FORMATS[p.suffix.lower()]
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("output", f"cannot create folder {str(p.parent)!r} ({exc.strerror})") from None
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=p.suffix, dir=p.parent)
     os.close(fd)
     try:

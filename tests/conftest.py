@@ -3,6 +3,12 @@
 import os
 from pathlib import Path
 
+# No test may use the network: a missing Hub model must fail at once. These must be set before
+# huggingface_hub is imported (it reads them at import time), hence here, first.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+
 import numpy as np
 import pytest
 import torch

@@ -86,9 +86,12 @@ def test_deblur_protocol_matches_skimage(tmp_path):
     assert "| identity |" in (tmp_path / "rep" / "report.md").read_text()
 
 
-def test_perceptual_metrics_offline_give_reasons(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_perceptual_metrics_offline_give_reasons():
+    import time
+
+    t0 = time.perf_counter()
     pm = PerceptualMetrics()
+    assert time.perf_counter() - t0 < 30  # no network retries for weights that are not cached
     assert set(pm.metrics) | set(pm.unavailable) == {"lpips", "dists", "clip_i", "clipiqa", "musiq", "maniqa"}
     for name, why in pm.unavailable.items():
         assert "not installed" in why or "weights not cached" in why

@@ -106,7 +106,7 @@ def test_synthetic_build_and_shards(tmp_path):
 
     ds = RefocusDataset("bokeh", {"manifest": str(tmp_path / "out" / "manifest.jsonl")}, resolution=64)
     s = ds.sample(0, np.random.default_rng(0))
-    assert s["target"].shape == (3, 64, 64) and len(s["conditions"]) == 2
+    assert s["target"].shape == (3, 64, 64) and sorted(s["images"]) == ["aif", "defocus_map"]
 
 
 def _exif_jpeg(path, arr, f_number=2.0, focal=50.0):

@@ -21,18 +21,28 @@ def test_focus_by_point_box_mask_centre():
     # point in original-image pixels (original twice the working size)
     assert focus_disparity(disp, point=(20.0, 10.0), original_size=(96, 128)) == float(disp[5, 10])
     assert focus_disparity(disp, point=(63, 47)) == float(disp[47, 63])
-    assert focus_disparity(disp, box=(10, 4, 14, 8)) == float(torch.median(disp[4:8, 10:14]))
+    # medians of even counts are the mean of the two middle values (NumPy's, as the official script)
+    assert focus_disparity(disp, box=(10, 4, 14, 8)) == float(np.median(disp[4:8, 10:14].numpy()))
     mask = torch.zeros(96, 128)
     mask[20:30, 40:60] = 1  # resized NEAREST to 48x64 -> rows 10:15, cols 20:30
-    assert focus_disparity(disp, mask=mask) == float(torch.median(disp[10:15, 20:30]))
+    assert focus_disparity(disp, mask=mask) == float(np.median(disp[10:15, 20:30].numpy()))
     assert focus_disparity(disp) == float(disp[24, 32])
+
+
+def test_grey_mask_is_in_focus_as_in_the_official_code():
+    """The official script thresholds the 8-bit grey mask at > 0: a mask of grey 100 selects its
+    region (a > 0.5 rule would find it empty and fall back to the whole image)."""
+    disp = torch.arange(32 * 32, dtype=torch.float32).reshape(32, 32)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:8, 4:8] = 100
+    assert focus_disparity(disp, mask=mask) == float(np.median(disp[4:8, 4:8].numpy()))
 
 
 def test_empty_mask_warns_and_uses_global_median():
     disp = torch.rand(32, 32)
     with pytest.warns(UserWarning, match="empty"):
         v = focus_disparity(disp, mask=torch.zeros(32, 32))
-    assert v == float(torch.median(disp))
+    assert v == float(np.median(disp.numpy()))
 
 
 @pytest.mark.parametrize("kw, match", [

@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from genrefocus.errors import InputError
-from genrefocus.pipelines.generative import BOKEH_PROMPT, Condition
+from genrefocus.models.branches import EAGER_BLOCKS
+from genrefocus.models.tasks import BOKEH_PROMPT, Condition
+from genrefocus.pipelines.options import SamplerOptions
 from tiny_flux import tiny_pipeline, write_official_lora
 
 
@@ -29,9 +31,10 @@ def _conds(h, w, seed=0):
                                                preprocess=False)]
 
 
-def _gen(pipe, conds, h, w, **kw):
+def _gen(pipe, conds, h, w, compat=False, **kw):
+    opts = SamplerOptions.compat(official_seeds=False, **kw) if compat else SamplerOptions(**kw)
     return pipe.generate(conds, BOKEH_PROMPT, h, w, guidance_scale=1.0, num_inference_steps=3,
-                         generator=torch.Generator().manual_seed(7), **kw)
+                         generator=torch.Generator().manual_seed(7), options=opts)
 
 
 @pytest.mark.parametrize("tiling", [False, True])
@@ -57,8 +60,8 @@ def test_fast_kv_cache_equals_no_cache(pipes, tiling):
     _, ours = pipes
     h, w = (512, 768) if tiling else (128, 192)
     conds = _conds(h, w, seed=2)
-    cached = _gen(ours, conds, h, w, fast=True, tiling=tiling)
-    uncached = _gen(ours, conds, h, w, fast=True, kv_cache=False, tiling=tiling)
+    cached = _gen(ours, conds, h, w, independent_conditions=True, tiling=tiling)
+    uncached = _gen(ours, conds, h, w, independent_conditions=True, kv_cache=False, tiling=tiling)
     assert (cached - uncached).abs().max() <= 1e-5
     full = _gen(ours, conds, h, w, tiling=tiling)  # the official mask differs: fast is another model
     assert (cached - full).abs().max() > 1e-4
@@ -67,7 +70,7 @@ def test_fast_kv_cache_equals_no_cache(pipes, tiling):
 def test_fast_mode_refused_for_official_loras(pipes):
     official, _ = pipes
     with pytest.raises(InputError, match="independent conditions"):
-        _gen(official, _conds(64, 64), 64, 64, fast=True)
+        _gen(official, _conds(64, 64), 64, 64, independent_conditions=True)
 
 
 def test_int8_quantized_transformer_stays_close(tmp_path):
@@ -94,15 +97,16 @@ def test_int8_quantized_transformer_stays_close(tmp_path):
 def test_compiled_blocks_give_the_same_result(pipes):
     from genrefocus.models.acceleration import compile_blocks
 
-    official, _ = pipes
+    official, ours = pipes
     conds = _conds(64, 96)
     ref = _gen(official, conds, 64, 96)
+    official.block_functions = compile_blocks(backend="eager")  # graph capture without a C++ toolchain
     try:
-        compile_blocks(backend="eager")  # graph capture without a C++ toolchain in the test
         out = _gen(official, conds, 64, 96)
     finally:
-        compile_blocks(enable=False)
+        official.block_functions = EAGER_BLOCKS
     assert (out - ref).abs().max() <= 1e-5
+    assert ours.block_functions is EAGER_BLOCKS  # compiling one pipeline changes nothing elsewhere
 
 
 def test_cpu_offload_hook_is_honoured(pipes, monkeypatch):
@@ -118,3 +122,34 @@ def test_cpu_offload_hook_is_honoured(pipes, monkeypatch):
     monkeypatch.setattr(official.transformer, "_hf_hook", Hook(), raising=False)
     _gen(official, _conds(64, 64), 64, 64)
     assert len(calls) == 3 and calls[0] is official.transformer
+
+
+def test_fast_mode_batches_tiles_like_one_by_one(pipes):
+    _, ours = pipes
+    conds = _conds(512, 768, seed=3)
+    one = _gen(ours, conds, 512, 768, independent_conditions=True, tiling=True, tile_batch=1)
+    batched = _gen(ours, conds, 512, 768, independent_conditions=True, tiling=True, tile_batch=3)
+    assert (one - batched).abs().max() <= 1e-5
+
+
+def test_condition_kv_cache_is_compact(pipes):
+    """The cache holds copies of exactly the condition keys/values (not views that keep the full
+    key/value tensors alive): its bytes equal the formula, and so does the storage behind them."""
+    from genrefocus.models.branches import Branch, ConditionKVCache, group_mask, kv_cache_bytes, multibranch_forward
+
+    _, ours = pipes
+    tr = ours.transformer
+    g = torch.Generator().manual_seed(0)
+    B, n, nt = 2, 24, 8
+    lat, c1, c2 = (torch.randn(B, n, 16, generator=g) for _ in range(3))
+    ids = torch.zeros(n, 3)
+    t, gd = torch.full((B,), 0.3), torch.ones(B)
+    text = Branch(torch.randn(B, nt, 32, generator=g), torch.zeros(nt, 3), t, gd)
+    cache = ConditionKVCache()
+    with torch.no_grad():
+        multibranch_forward(tr, text, [Branch(lat, ids, t, gd), Branch(c1, ids, 0 * t, gd, "bokeh"),
+                                       Branch(c2, ids, 0 * t, gd, "bokeh")], torch.randn(B, 24, generator=g),
+                            group_mask(2, independent=True), cache=cache)
+    want = kv_cache_bytes(tr.config, 2 * n, B, dtype_bytes=4)
+    assert cache.nbytes() == want
+    assert sum(x.untyped_storage().nbytes() for kv in cache.kv.values() for x in kv) == want

@@ -75,7 +75,7 @@ def test_from_pretrained_round_trip_with_loras(tmp_path):
     loaded = GenRefocusPipeline.from_pretrained(tmp_path / "flux", bokeh_lora=tmp_path / "bokehNet.safetensors",
                                                 prompt_cache=tmp_path / "prompts.safetensors")
     assert "bokeh" in loaded.lora_info and loaded.lora_info["bokeh"]["rank"] == 4
-    assert loaded.text_encoder is None and len(loaded._prompt_cache) == 2
+    assert loaded.text_encoder is None and len(loaded.prompt_embeddings) == 2
     w0 = pipe.transformer.transformer_blocks[0].attn.to_q.weight
     w1 = loaded.transformer.transformer_blocks[0].attn.to_q.base_layer.weight
     torch.testing.assert_close(w0, w1)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from conftest import photo
-from genrefocus.metrics import lvcorr, pearson, psnr, ssim
-from genrefocus.optics import (calibrate_k, focus_disparity, local_variance_of_laplacian, render_bokeh,
+from genrefocus.metrics import calibrate_k, lvcorr, pearson, psnr, ssim
+from genrefocus.optics import (focus_disparity, local_variance_of_laplacian, render_bokeh,
                                sharpness_mask, signed_coc, variance_of_laplacian)
 from genrefocus.optics.scatter import radius_bins
 

@@ -9,7 +9,7 @@ from conftest import psnr_np
 from genrefocus.errors import InputError
 from genrefocus.optics import (aperture_mask, apertures, load_hci_light_field, make_scene, render_bokeh,
                                shift_and_add, signed_coc)
-from genrefocus.optics.light_field import read_pfm, write_pfm
+from genrefocus.io import read_pfm, write_pfm
 
 
 @pytest.fixture(scope="module")

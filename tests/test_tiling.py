@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from genrefocus.pipelines.options import SamplerOptions
 from genrefocus.pipelines.tiling import TilePlan, gaussian_weights, tile_grid, tile_origins, use_tiling
 from tiny_flux import tiny_pipeline, write_official_lora
 
@@ -22,8 +23,8 @@ def test_origins_and_order_on_1024x1536():
     assert tile_origins(h) == _official_origins(h) == [0, 28, 32]
     assert tile_origins(w) == _official_origins(w) == [0, 28, 56, 64]
     hh, ww = np.meshgrid(np.array(_official_origins(h)), np.array(_official_origins(w)))
-    assert tile_grid(h, w, compat=True) == list(zip(hh.ravel().tolist(), ww.ravel().tolist()))
-    assert sorted(tile_grid(h, w)) == sorted(tile_grid(h, w, compat=True))
+    assert tile_grid(h, w, order="official") == list(zip(hh.ravel().tolist(), ww.ravel().tolist()))
+    assert sorted(tile_grid(h, w)) == sorted(tile_grid(h, w, order="official"))
     plan = TilePlan(h, w)
     assert len(plan.indices) == 12 and all(len(i) == 1024 for i in plan.indices)
     covered = torch.zeros(h * w, dtype=torch.int64)
@@ -51,13 +52,13 @@ def test_gaussian_weights_and_blending():
 
 
 def test_compat_blending_accumulates_in_the_latent_dtype():
-    plan_c, plan_f = TilePlan(40, 40, compat=True), TilePlan(40, 40)
+    plan = TilePlan(40, 40, order="official")
     g = torch.Generator().manual_seed(0)
-    preds = [torch.randn(1, 1024, 4, generator=g).to(torch.bfloat16) for _ in plan_c.indices]
-    exact = TilePlan(40, 40).blend([p.double() for p in preds], 1600, torch.float64)
-    err_c = (plan_c.blend(preds, 1600, torch.bfloat16).double() - exact).abs().max()
-    err_f = (plan_f.blend(preds, 1600, torch.bfloat16).double() - exact).abs().max()
-    assert err_f <= err_c
+    preds = [torch.randn(1, 1024, 4, generator=g).to(torch.bfloat16) for _ in plan.indices]
+    exact = plan.blend([p.double() for p in preds], 1600, torch.float64, accumulate_dtype=torch.float64)
+    err_c = (plan.blend(preds, 1600, torch.bfloat16, accumulate_dtype=torch.bfloat16).double() - exact).abs().max()
+    err_f = (plan.blend(preds, 1600, torch.bfloat16).double() - exact).abs().max()
+    assert err_f < err_c
 
 
 def test_tiling_rule():
@@ -71,14 +72,16 @@ def test_tiled_equals_untiled_when_one_tile_covers(tmp_path, compat):
     pipe = tiny_pipeline()
     write_official_lora(tmp_path / "b.safetensors", pipe.transformer, seed=1, scale=0.1)
     pipe.load_genfocus_lora(tmp_path / "b.safetensors", "bokeh")
-    from genrefocus.pipelines.generative import BOKEH_PROMPT, Condition
+    from genrefocus.models.tasks import BOKEH_PROMPT, Condition
 
     g = torch.Generator().manual_seed(0)
     img = torch.rand(1, 3, 512, 512, generator=g)
     conds = [Condition(img, "bokeh"), Condition(img * 0.5, "bokeh", preprocess=False)]
-    kw = dict(num_inference_steps=2, compat=compat)
-    a = pipe.generate(conds, BOKEH_PROMPT, 512, 512, generator=torch.Generator().manual_seed(1), tiling=True, **kw)
-    b = pipe.generate(conds, BOKEH_PROMPT, 512, 512, generator=torch.Generator().manual_seed(1), tiling=False, **kw)
+    opts = SamplerOptions.compat(official_seeds=False) if compat else SamplerOptions()
+    a = pipe.generate(conds, BOKEH_PROMPT, 512, 512, generator=torch.Generator().manual_seed(1), num_inference_steps=2,
+                      options=opts.replace(tiling=True))
+    b = pipe.generate(conds, BOKEH_PROMPT, 512, 512, generator=torch.Generator().manual_seed(1), num_inference_steps=2,
+                      options=opts.replace(tiling=False))
     assert (a - b).abs().max() <= 1e-5
 
 
@@ -87,16 +90,17 @@ def test_compat_tiling_drops_condition_position_deltas(tmp_path):
     default keeps it, so only the default tiled result equals the untiled one."""
     pipe = tiny_pipeline()
     write_official_lora(tmp_path / "d.safetensors", pipe.transformer, seed=1, scale=0.1)
-    pipe.load_genfocus_lora(tmp_path / "d.safetensors", "deblur")
-    from genrefocus.pipelines.generative import DEBLUR_PROMPT, Condition
+    pipe.load_genfocus_lora(tmp_path / "d.safetensors", "pre_deblur")
+    from genrefocus.models.tasks import DEBLUR_PROMPT, Condition
 
     img = torch.rand(1, 3, 512, 512, generator=torch.Generator().manual_seed(0))
-    conds = [Condition(img * 0.3, "deblurring", (0, 32)), Condition(img, "deblurring")]
+    conds = [Condition(img * 0.3, "deblurring_pre", (0, 32)), Condition(img, "deblurring_pre")]
 
-    def run(tiling, compat):
-        return pipe.generate(conds, DEBLUR_PROMPT, 512, 512, num_inference_steps=2, tiling=tiling, compat=compat,
+    def run(tiling, tile_ids):
+        return pipe.generate(conds, DEBLUR_PROMPT, 512, 512, num_inference_steps=2,
+                             options=SamplerOptions(tiling=tiling, tile_ids=tile_ids),
                              generator=torch.Generator().manual_seed(1))
 
-    untiled = run(False, False)
-    assert (run(True, False) - untiled).abs().max() <= 1e-5
-    assert (run(True, True) - untiled).abs().max() > 1e-4
+    untiled = run(False, "offset")
+    assert (run(True, "offset") - untiled).abs().max() <= 1e-5
+    assert (run(True, "official") - untiled).abs().max() > 1e-4

@@ -54,18 +54,21 @@ def test_lora_overfits_four_samples_and_loads_into_the_pipeline(model, tmp_path,
     assert meta["task"] == task and meta["rank"] == "16" and meta["independent_conditions"] == "false"
     assert all(k.startswith("transformer.") and (".lora_A.weight" in k or ".lora_B.weight" in k) for k in keys)
     # the exported file loads into GenRefocusPipeline and changes its output
-    from genrefocus.pipelines.generative import Condition, GenRefocusPipeline
+    from genrefocus.models.tasks import TASKS, Condition
+    from genrefocus.pipelines.generative import GenRefocusPipeline
 
     pipe = GenRefocusPipeline.from_pretrained(model[0], prompt_cache=model[1], **{f"{task}_lora": path})
     pipe.set_progress_bar_config(disable=True)
     img = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    spec = TASKS[task]
     adapter = "deblurring" if task == "deblur" else "bokeh"
-    prompt = "a sharp photo with everything in focus" if task == "deblur" else "an excellent photo with a large aperture"
 
-    def run(a):
-        return pipe.generate([Condition(img, a), Condition(img, a)], prompt, 32, 32, num_inference_steps=2,
+    def run(a):  # the task's own condition layout (deblur: one condition since the 2026-03-11 release)
+        conds = [Condition(img, a, s.delta, s.preprocess) for s in spec.layout]
+        return pipe.generate(conds, spec.prompt, 32, 32, num_inference_steps=2, guidance_scale=spec.guidance,
                              generator=torch.Generator().manual_seed(1))
 
+    assert len(spec.layout) == (1 if task == "deblur" else 2)
     assert (run(adapter) - run(None)).abs().max() > 1e-3
 
 
@@ -176,5 +179,8 @@ def test_validation_images_and_independent_condition_metadata(model, tmp_path):
 
     pipe = GenRefocusPipeline.from_pretrained(model[0], prompt_cache=model[1], bokeh_lora=path)
     pipe.set_progress_bar_config(disable=True)
-    out = pipe.bokeh(torch.rand(1, 3, 32, 32), torch.full((32, 32), 2.0), K=5, num_inference_steps=2, fast=True)
+    from genrefocus.pipelines.options import SamplerOptions
+
+    out = pipe.bokeh(torch.rand(1, 3, 32, 32), torch.full((32, 32), 2.0), K=5, num_inference_steps=2,
+                     options=SamplerOptions(independent_conditions=True))
     assert out.image.shape == (1, 3, 32, 32)

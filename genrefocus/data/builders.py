@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..io import load_depth, load_image, load_mask, save_image
-from ..optics.calibration import calibrate_k
+from ..metrics.calibration import calibrate_k
 from ..optics.defocus import depth_to_disparity, signed_coc
 from ..optics.exif_k import focus_distance_from_mask, k_from_exif, read_exif
 from ..optics.focus_measure import sharpness_mask, variance_of_laplacian

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..cli import parse_floats
 from ..errors import InputError, MissingWeightsError
+from ..parsing import parse_floats
 
 
 def _items(args) -> list:
@@ -44,10 +44,10 @@ def _sources(args, out: Path):
     if getattr(args, "flux", None):  # DeblurNet for photos without a given AIF image
         import torch
 
-        from ..models.lora import OFFICIAL_FILES
+        from ..models.tasks import LORA_FILES
         from ..pipelines.generative import GenRefocusPipeline, default_lora_dir
 
-        lora = Path(args.lora_dir or default_lora_dir()) / OFFICIAL_FILES["deblur"]
+        lora = Path(args.lora_dir or default_lora_dir()) / LORA_FILES["deblur"]
         device = "cuda" if torch.cuda.is_available() else "cpu"
         pipe = GenRefocusPipeline.from_pretrained(args.flux, deblur_lora=lora, prompt_cache=args.prompt_cache,
                                                   dtype=torch.bfloat16 if device == "cuda" else torch.float32)

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from ..optics.calibration import search_k
+from .calibration import search_k
 from ..optics.focus_measure import variance_of_laplacian
 from ..optics.render import render_bokeh
 from .fidelity import psnr, ssim

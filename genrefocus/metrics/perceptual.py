@@ -4,8 +4,9 @@ LPIPS, DISTS (fidelity, lower is better), CLIP-IQA, MUSIQ, MANIQA (no-reference,
 come from **pyiqa** — the one maintained package that ships all five with the reference weights
 (`pip install pyiqa`, our ``metrics`` extra; check its licence for commercial use). CLIP-I (cosine
 similarity of CLIP image embeddings) uses transformers' ``CLIPModel`` directly. Weights are fetched
-by those libraries on first use; offline, a metric whose weights are not cached raises
-:class:`MetricUnavailable` with that reason, and reports show "n/a".
+only when the caller allows it (``allow_download=True``, the benchmarks' ``--download-metrics``);
+otherwise a metric whose weights are not in the local cache raises :class:`MetricUnavailable` at
+once with what to download (no network retries), and reports show "n/a".
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ class MetricUnavailable(RuntimeError):
 
 
 class _ClipI:
-    def __init__(self, device):
+    def __init__(self, device, allow_download: bool = False):
         try:
             from transformers import CLIPModel
         except ImportError as exc:  # pragma: no cover - transformers is in the gpu/test extras
             raise MetricUnavailable(f"clip_i needs transformers ({exc})") from None
         try:
-            self.model = CLIPModel.from_pretrained(CLIP_ID).eval().to(device)
+            self.model = CLIPModel.from_pretrained(CLIP_ID, local_files_only=not allow_download).eval().to(device)
         except (OSError, ValueError) as exc:
             raise MetricUnavailable(f"clip_i: weights not cached ({CLIP_ID}: {type(exc).__name__}); run once "
                                     "online or `huggingface-cli download openai/clip-vit-base-patch32`") from None
@@ -51,15 +52,16 @@ class _ClipI:
         return (emb(pred) * emb(target)).sum(-1).cpu()
 
 
-def create_metric(name: str, device: str = "cpu"):
-    """A callable ``metric(pred, target=None) -> (B,)`` or :class:`MetricUnavailable`."""
+def create_metric(name: str, device: str = "cpu", allow_download: bool = False):
+    """A callable ``metric(pred, target=None) -> (B,)`` or :class:`MetricUnavailable`. Weights come
+    from the local cache only unless ``allow_download``."""
     if name == "clip_i":
-        return _ClipI(device)
+        return _ClipI(device, allow_download)
     try:
         import pyiqa
     except ImportError:
         raise MetricUnavailable(f"{name}: pyiqa not installed (pip install pyiqa)") from None
-    try:
+    try:  # pyiqa keeps its weights in its own cache and fetches a missing file once (no retry loop)
         m = pyiqa.create_metric(name, device=device, as_loss=False)
     except Exception as exc:  # noqa: BLE001 - pyiqa raises various errors when its download fails
         raise MetricUnavailable(f"{name}: weights not cached ({type(exc).__name__}: {str(exc)[:120]})") from None
@@ -75,12 +77,13 @@ def create_metric(name: str, device: str = "cpu"):
 class PerceptualMetrics:
     """The requested metrics that can run here; ``unavailable`` maps the others to their reason."""
 
-    def __init__(self, names: Sequence[str] = FIDELITY + NO_REFERENCE, device: str = "cpu"):
+    def __init__(self, names: Sequence[str] = FIDELITY + NO_REFERENCE, device: str = "cpu",
+                 allow_download: bool = False):
         self.metrics: Dict[str, object] = {}
         self.unavailable: Dict[str, str] = {}
         for n in names:
             try:
-                self.metrics[n] = create_metric(n, device)
+                self.metrics[n] = create_metric(n, device, allow_download)
             except MetricUnavailable as exc:
                 self.unavailable[n] = str(exc)
 

@@ -38,13 +38,10 @@ def quantize_transformer(transformer: torch.nn.Module, mode: str) -> torch.nn.Mo
     return transformer
 
 
-def compile_blocks(enable: bool = True, **compile_kwargs) -> None:
-    """``torch.compile`` the double- and single-block functions of the multi-branch forward (the
-    repeated blocks), or restore the eager ones with ``enable=False``."""
-    if not hasattr(branches, "_eager_blocks"):
-        branches._eager_blocks = (branches._double_block, branches._single_block)
-    double, single = branches._eager_blocks
-    if enable:
-        double = torch.compile(double, **compile_kwargs)
-        single = torch.compile(single, **compile_kwargs)
-    branches._double_block, branches._single_block = double, single
+def compile_blocks(**compile_kwargs) -> branches.BlockFunctions:
+    """``torch.compile``d double- and single-block functions of the multi-branch forward (the
+    repeated blocks). Give the result to the pipeline (``pipe.block_functions = compile_blocks()``)
+    or to :func:`~genrefocus.models.branches.multibranch_forward` (``blocks=``); nothing global
+    changes, other models in the process keep running eager."""
+    return branches.BlockFunctions(torch.compile(branches.EAGER_BLOCKS.double, **compile_kwargs),
+                                   torch.compile(branches.EAGER_BLOCKS.single, **compile_kwargs))

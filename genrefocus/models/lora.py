@@ -13,13 +13,7 @@ from pathlib import Path
 from typing import Union
 
 from ..errors import InputError, MissingWeightsError
-
-HF_LORA_REPO = "nycu-cplab/Genfocus-Model"
-OFFICIAL_FILES = {
-    "deblur": "deblurNet.safetensors",
-    "bokeh": "bokehNet.safetensors",
-    "pre_deblur": "deblurNet_with_pre_deblur.safetensors",
-}
+from .tasks import HF_LORA_REPO, LORA_FILES
 
 #: Module paths (relative to the transformer) that official LoRAs wrap.
 ROUTED_MODULES = re.compile(
@@ -36,7 +30,7 @@ def routed_module_names(transformer) -> list:
 
 
 def missing_lora_message(kind: str, path: Path) -> str:
-    fname = OFFICIAL_FILES.get(kind, Path(path).name)
+    fname = LORA_FILES.get(kind, Path(path).name)
     return (f"LoRA file {str(path)!r} not found. Download {fname} from Hugging Face {HF_LORA_REPO} "
             f"(`huggingface-cli download {HF_LORA_REPO} {fname} --local-dir {Path(path).parent}`) "
             f"and pass its path (or put it in the --lora-dir folder).")

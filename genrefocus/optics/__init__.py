@@ -1,9 +1,9 @@
 """Physics without learned weights: focus and defocus maps, EXIF K, apertures, renderers, scene lab,
-light fields, K calibration and focus measures (DESIGN §3)."""
+light fields and focus measures (DESIGN §3). K calibration, which maximises SSIM, is
+:mod:`genrefocus.metrics.calibration`."""
 
 from . import apertures
 from .apertures import Aperture, parse_aperture
-from .calibration import Calibration, calibrate_k
 from .defocus import (MAX_COC, defocus_condition, depth_to_disparity, focus_disparity, scale_k,
                       signed_coc, validate_k)
 from .exif_k import KEstimate, focus_distance_from_mask, k_from_exif, read_exif, thin_lens_k
@@ -15,7 +15,7 @@ from .scatter import scatter_fast, scatter_reference
 from .scene_lab import Plane, Scene, make_scene
 
 __all__ = [
-    "apertures", "Aperture", "parse_aperture", "Calibration", "calibrate_k", "MAX_COC",
+    "apertures", "Aperture", "parse_aperture", "MAX_COC",
     "defocus_condition", "depth_to_disparity", "focus_disparity", "scale_k", "signed_coc",
     "validate_k", "KEstimate", "focus_distance_from_mask", "k_from_exif", "read_exif", "thin_lens_k",
     "local_variance_of_laplacian", "sharpness_mask", "variance_of_laplacian", "render_layered",

@@ -1,10 +1,14 @@
 """Focus selection and defocus maps with the official Genfocus conventions (DESIGN §3.1).
 
-* ``disparity = 1 / depth`` (1/m); depth ≤ 0 or non-finite → disparity 0 (infinitely far).
-* Focus disparity ``d_f`` (1/m): mask → median of ``d`` inside it (mask resized NEAREST; an empty
-  mask falls back to the whole-image median with a warning); point ``(x, y)`` in *original-image*
-  pixels → ``d`` at that pixel after rescaling to the working size; box ``(x0, y0, x1, y1)`` in
-  original-image pixels → median inside; nothing → the image centre.
+* ``disparity = 1 / depth`` (1/m); depth ≤ 0 or non-finite → disparity 0 (infinitely far). A depth
+  map of another size is resized **before** it is inverted (bilinear, OpenCV ``INTER_LINEAR``), as
+  the official bokeh script does (:func:`disparity_at_size`).
+* Focus disparity ``d_f`` (1/m): mask → median of ``d`` inside it (the mask as an 8-bit grey image,
+  resized with PIL ``NEAREST``; in focus where the grey value is > 0; the median of an even count is
+  the mean of the two middle values, NumPy's; an empty mask falls back to the whole-image median
+  with a warning); point ``(x, y)`` in *original-image* pixels → ``d`` at
+  ``(int(x · W/W₀), int(y · H/H₀))``; box ``(x0, y0, x1, y1)`` in original-image pixels → median
+  inside; nothing → the image centre ``(W // 2, H // 2)``.
 * Signed CoC radius (px of the working resolution): ``c = K · (d − d_f)``; positive = nearer.
 * BokehNet condition map (compat): ``clamp(|c| / 100, 0, 1)`` repeated to 3 channels.
 * K is relative to the working resolution; resizing an image by ``s`` scales CoC by ``s``
@@ -63,13 +67,57 @@ def validate_disparity(disp: ArrayLike, name: str = "disparity") -> torch.Tensor
 
 
 def resize_map(x: torch.Tensor, size: Sequence[int], mode: str = "bilinear") -> torch.Tensor:
-    """Resize a ``(B, 1, H, W)`` map to ``size = (H', W')`` (bilinear like the official
-    ``cv2.INTER_LINEAR``, or ``nearest`` for masks)."""
+    """Resize a ``(B, 1, H, W)`` map to ``size = (H', W')`` (bilinear, or ``nearest`` for masks)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     if mode == "nearest":
         return F.interpolate(x, size=tuple(size), mode="nearest")
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def disparity_at_size(depth_m: ArrayLike, size: Sequence[int]) -> torch.Tensor:
+    """Disparity (1/m) ``(1, 1, H', W')`` at ``size = (H', W')`` from metric depth of any size.
+
+    The official bokeh script's order: the **depth** is resized (OpenCV ``INTER_LINEAR`` on float32)
+    and then inverted, with depth ≤ 0 or NaN → the float32 maximum (disparity ≈ 0). Inverting first
+    and resizing the disparity gives other values wherever depth varies within a pixel footprint.
+    """
+    import cv2
+
+    d = _as_map(depth_m, "depth")[0, 0].cpu().numpy().astype(np.float32)
+    h, w = int(size[0]), int(size[1])
+    if d.shape != (h, w):
+        d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
+    safe = np.where(d > 0.0, d, np.finfo(np.float32).max)
+    return torch.from_numpy((1.0 / safe).astype(np.float32))[None, None]
+
+
+def mask_to_u8(mask: ArrayLike) -> np.ndarray:
+    """A focus mask as the 8-bit grey image the official code thresholds: bool → 0/255, float in
+    [0, 1] → ``round(255·x)``, integers as given (clipped to 0..255). Shape ``(H, W)``."""
+    m = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    m = np.squeeze(m)
+    if m.ndim != 2:
+        raise InputError("mask", f"expected a single-channel (H, W) mask, got shape {m.shape}")
+    if m.dtype == bool:
+        return m.astype(np.uint8) * 255
+    if np.issubdtype(m.dtype, np.floating):
+        if not np.isfinite(m).all():
+            raise InputError("mask", "NaN/inf values")
+        return np.clip(np.rint(m * 255.0), 0, 255).astype(np.uint8)
+    return np.clip(m, 0, 255).astype(np.uint8)
+
+
+def resize_mask(mask: ArrayLike, size: Sequence[int]) -> np.ndarray:
+    """In-focus pixels ``(H', W')`` bool: the 8-bit mask resized with PIL ``NEAREST`` to
+    ``size = (H', W')``, then grey > 0 (the official rule: a mask of grey 100 is in focus)."""
+    from PIL import Image
+
+    m = mask_to_u8(mask)
+    h, w = int(size[0]), int(size[1])
+    if m.shape != (h, w):
+        m = np.asarray(Image.fromarray(m, mode="L").resize((w, h), Image.NEAREST))
+    return m > 0
 
 
 def focus_disparity(disparity: ArrayLike, *, mask: Optional[ArrayLike] = None,
@@ -79,7 +127,7 @@ def focus_disparity(disparity: ArrayLike, *, mask: Optional[ArrayLike] = None,
 
     Args:
         disparity: ``(H, W)`` or ``(1, 1, H, W)`` disparity at the working size (1/m).
-        mask: in-focus mask of any size (resized NEAREST); values > 0.5 are in focus.
+        mask: in-focus mask of any size (bool, 8-bit or float in [0, 1]; see :func:`resize_mask`).
         point: ``(x, y)`` in pixels of the original image.
         box: ``(x0, y0, x1, y1)`` in pixels of the original image (x1, y1 exclusive).
         original_size: ``(H, W)`` of the original image (defaults to the disparity size).
@@ -90,24 +138,23 @@ def focus_disparity(disparity: ArrayLike, *, mask: Optional[ArrayLike] = None,
     given = [n for n, v in (("mask", mask), ("point", point), ("box", box)) if v is not None]
     if len(given) > 1:
         raise InputError("focus", f"give one of mask, point or box, not {' and '.join(given)}")
+    dn = d.detach().cpu().numpy().astype(np.float32)
     if mask is not None:
-        m = _as_map(mask, "mask")
-        m = resize_map(m, (H, W), mode="nearest")[0, 0] > 0.5
-        if not bool(m.any()):
-            warnings.warn("focus mask is empty; focusing on the whole-image median disparity",
-                          stacklevel=2)
-            return float(torch.median(d))
-        return float(torch.median(d[m]))
+        m = resize_mask(mask, (H, W))
+        if not m.any():
+            warnings.warn("focus mask is empty; focusing on the whole-image median disparity", stacklevel=2)
+            return float(np.median(dn))
+        return float(np.median(dn[m]))
     if point is not None:
         x, y = float(point[0]), float(point[1])
-        if not (0 <= x < ow and 0 <= y < oh):
+        if not (np.isfinite(x) and np.isfinite(y)) or not (0 <= x < ow and 0 <= y < oh):
             raise InputError("focus point", f"({x:g}, {y:g}) lies outside the {ow}×{oh} image")
-        xi = min(int(x * W / ow), W - 1)
-        yi = min(int(y * H / oh), H - 1)
-        return float(d[yi, xi])
+        xi = min(max(int(x * (W / ow)), 0), W - 1)
+        yi = min(max(int(y * (H / oh)), 0), H - 1)
+        return float(dn[yi, xi])
     if box is not None:
         x0, y0, x1, y1 = (float(v) for v in box)
-        if not (x1 > x0 and y1 > y0):
+        if not all(np.isfinite(v) for v in (x0, y0, x1, y1)) or not (x1 > x0 and y1 > y0):
             raise InputError("focus box", f"({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty; need x1 > x0, y1 > y0")
         if x1 <= 0 or y1 <= 0 or x0 >= ow or y0 >= oh:
             raise InputError("focus box", f"({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the {ow}×{oh} image")
@@ -115,8 +162,8 @@ def focus_disparity(disparity: ArrayLike, *, mask: Optional[ArrayLike] = None,
         r0 = max(0, int(np.floor(y0 * H / oh)))
         c1 = min(W, max(c0 + 1, int(np.ceil(x1 * W / ow))))
         r1 = min(H, max(r0 + 1, int(np.ceil(y1 * H / oh))))
-        return float(torch.median(d[r0:r1, c0:c1]))
-    return float(d[H // 2, W // 2])
+        return float(np.median(dn[r0:r1, c0:c1]))
+    return float(dn[H // 2, W // 2])
 
 
 def validate_k(K: float) -> float:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..io import read_pfm
 from .apertures import Aperture, Disk
 from .render import Gamma, from_linear, to_linear
 
@@ -62,34 +63,6 @@ def shift_and_add(lf: torch.Tensor, focus_disparity_px: float, mask: Optional[to
             view = to_linear(lf[u, v][None], gamma)
             acc += a * F.grid_sample(view, grid, mode="bilinear", padding_mode="border", align_corners=True)
     return from_linear(acc / float(mask.sum()), gamma)
-
-
-def read_pfm(path: Union[str, Path]) -> np.ndarray:
-    """Read a PFM file (``Pf`` grey or ``PF`` colour) as float32, top row first."""
-    with open(path, "rb") as fh:
-        header = fh.readline().decode("latin-1").strip()
-        if header not in ("PF", "Pf"):
-            raise InputError(str(path), "not a PFM file (header must be PF or Pf)")
-        dims = fh.readline().decode("latin-1")
-        while dims.startswith("#"):
-            dims = fh.readline().decode("latin-1")
-        w, h = (int(v) for v in dims.split())
-        scale = float(fh.readline().decode("latin-1").strip())
-        ch = 3 if header == "PF" else 1
-        data = np.frombuffer(fh.read(), dtype="<f4" if scale < 0 else ">f4")
-    if data.size < w * h * ch:
-        raise InputError(str(path), f"truncated PFM: {data.size} of {w * h * ch} values")
-    arr = data[: w * h * ch].reshape(h, w, ch) if ch == 3 else data[: w * h].reshape(h, w)
-    return np.ascontiguousarray(arr[::-1]).astype(np.float32)
-
-
-def write_pfm(path: Union[str, Path], arr: np.ndarray) -> None:
-    """Write a float array ``(H, W)`` or ``(H, W, 3)`` as little-endian PFM."""
-    arr = np.asarray(arr, dtype="<f4")
-    header = "PF" if arr.ndim == 3 else "Pf"
-    with open(path, "wb") as fh:
-        fh.write(f"{header}\n{arr.shape[1]} {arr.shape[0]}\n-1\n".encode("latin-1"))
-        fh.write(np.ascontiguousarray(arr[::-1]).tobytes())
 
 
 def load_hci_light_field(folder: Union[str, Path], n_views: int = 9) -> dict:

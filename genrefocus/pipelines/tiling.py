@@ -5,14 +5,14 @@ Tiles are 32×32 tokens (512 px) with overlap 4, stride 28, origins ``arange(0, 
 condition; noise predictions are blended with ``exp(−(x² + y²))``, ``x = linspace(−2, 2, 32)``,
 normalized by the summed weights; the scheduler steps once on the full latent.
 
-``compat=True`` keeps the official quirks (the tile order of its ``meshgrid``, the fixed 0..31 ids
-for every branch — condition position deltas dropped — and blending in the latents' dtype); the
-default keeps the deltas and blends in float32.
+The official quirks are explicit arguments here (set from
+:class:`~genrefocus.pipelines.options.SamplerOptions`): the tile ``order`` of its ``meshgrid`` and
+the dtype the blend accumulates in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -30,12 +30,14 @@ def tile_origins(n_tokens: int, tile: int = TILE, stride: int = STRIDE) -> list:
     return [int(v) for v in o]
 
 
-def tile_grid(h_tokens: int, w_tokens: int, compat: bool = False) -> list:
-    """``(row, col)`` origins of all tiles. The official order (``compat``) runs over columns in
-    the outer loop (``np.meshgrid(rows, cols)`` raveled); ours is row-major."""
+def tile_grid(h_tokens: int, w_tokens: int, order: str = "row-major") -> list:
+    """``(row, col)`` origins of all tiles. ``order="official"`` runs over columns in the outer
+    loop (the official ``np.meshgrid(rows, cols)`` raveled); ``"row-major"`` over rows."""
     rows, cols = tile_origins(h_tokens), tile_origins(w_tokens)
-    if compat:
+    if order == "official":
         return [(r, c) for c in cols for r in rows]
+    if order != "row-major":
+        raise ValueError(f"tile order must be 'row-major' or 'official', got {order!r}")
     return [(r, c) for r in rows for c in cols]
 
 
@@ -50,36 +52,33 @@ def use_tiling(height: int, width: int, disable: bool = False) -> bool:
     return not disable and (height // 16) * (width // 16) >= TILE * TILE and min(height, width) >= 512
 
 
-def grid_ids(h_tokens: int, w_tokens: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """FLUX image ids ``(h·w, 3)``: ``(0, row, col)`` row-major."""
-    r = torch.arange(h_tokens, device=device, dtype=dtype)
-    c = torch.arange(w_tokens, device=device, dtype=dtype)
-    rr, cc = torch.meshgrid(r, c, indexing="ij")
-    return torch.stack([torch.zeros_like(rr), rr, cc], dim=-1).reshape(-1, 3)
-
-
 @dataclass
 class TilePlan:
-    """Tiles of an ``h_tokens × w_tokens`` grid: token indices per tile and blending weights."""
+    """Tiles of an ``h_tokens × w_tokens`` grid in ``order``: origins and token indices per tile."""
 
     h_tokens: int
     w_tokens: int
-    compat: bool = False
+    order: str = "row-major"
+    origins: list = field(init=False)
+    indices: list = field(init=False)
 
     def __post_init__(self):
-        self.origins = tile_grid(self.h_tokens, self.w_tokens, self.compat)
+        self.origins = tile_grid(self.h_tokens, self.w_tokens, self.order)
         idx = torch.arange(self.h_tokens * self.w_tokens).reshape(self.h_tokens, self.w_tokens)
         self.indices = [idx[r:r + TILE, c:c + TILE].flatten() for r, c in self.origins]
 
-    def blend(self, predictions, n_tokens: int, dtype) -> torch.Tensor:
-        """Blend per-tile predictions ``[(B, 1024, C)]`` into ``(B, n_tokens, C)``."""
-        acc_dtype = dtype if self.compat else torch.float32
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def blend(self, predictions, n_tokens: int, dtype, accumulate_dtype=torch.float32) -> torch.Tensor:
+        """Blend per-tile predictions ``[(B, 1024, C)]`` (in plan order) into ``(B, n_tokens, C)``,
+        accumulating in ``accumulate_dtype`` (the official code: the latents' dtype)."""
         first = predictions[0]
-        w = gaussian_weights(dtype=acc_dtype, device=first.device)
-        acc = torch.zeros(first.shape[0], n_tokens, first.shape[-1], dtype=acc_dtype, device=first.device)
-        wsum = torch.zeros(first.shape[0], n_tokens, dtype=acc_dtype, device=first.device)
+        w = gaussian_weights(dtype=accumulate_dtype, device=first.device)
+        acc = torch.zeros(first.shape[0], n_tokens, first.shape[-1], dtype=accumulate_dtype, device=first.device)
+        wsum = torch.zeros(first.shape[0], n_tokens, dtype=accumulate_dtype, device=first.device)
         for ind, pred in zip(self.indices, predictions):
             ind = ind.to(first.device)
-            acc[:, ind] += pred.to(acc_dtype) * w[None, :, None]
+            acc[:, ind] += pred.to(accumulate_dtype) * w[None, :, None]
             wsum[:, ind] += w
         return (acc / wsum.unsqueeze(-1)).to(dtype)

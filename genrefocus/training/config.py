@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Optional, Union
 
 from ..errors import InputError
-
-TASKS = ("deblur", "pre_deblur", "bokeh", "shape")
+from ..models.tasks import TASKS
 
 
 @dataclass
 class TrainConfig:
     """Every knob of :func:`genrefocus.training.trainer.train` (defaults = the paper's settings)."""
 
-    task: str = "bokeh"                  # deblur | pre_deblur | bokeh | shape
+    task: str = "bokeh"                  # a task of genrefocus.models.tasks.TASKS (deblur, pre_deblur, bokeh, shape)
     model: str = "black-forest-labs/FLUX.1-dev"
     prompt_cache: Optional[str] = None   # safetensors from GenRefocusPipeline.save_prompt_cache
     output_dir: str = "runs/lora"

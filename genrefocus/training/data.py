@@ -8,8 +8,9 @@ Manifest records (paths relative to the manifest's folder):
 * synthetic (``data.synthetic``): ``{"aif": ..., "depth": ...}``; K, focus and aperture are drawn
   per sample and the target is rendered with the physical renderer.
 
-Every sample is a dict with ``target`` ``(3, h, w)`` and ``conditions`` — a list of
-``(image (3, h, w), adapter kind, delta, preprocess)`` in the order inference uses — all cropped
+Every sample is a dict with ``target`` ``(3, h, w)`` and ``images`` — the condition images by role
+(``blurry``, ``pre_deblurred``, ``aif``, ``defocus_map``, ``aperture``; see
+:data:`genrefocus.models.tasks.TASKS`, which decides order, deltas and preprocessing) — all cropped
 with one random window of ``resolution`` px (multiples of 16).
 """
 
@@ -24,11 +25,10 @@ import torch
 
 from ..errors import InputError
 from ..io import load_depth, load_image
+from ..models.tasks import aperture_condition
 from ..optics.apertures import parse_aperture
 from ..optics.defocus import defocus_condition, depth_to_disparity, signed_coc
 from ..optics.render import render_bokeh
-
-PRE_DELTA = (0, 32)
 
 
 def read_manifest(path) -> list:
@@ -84,7 +84,7 @@ class RefocusDataset:
 
     def sample(self, index: int, rng: np.random.Generator) -> dict:
         rec = self.records[index]
-        if self.task in ("deblur", "pre_deblur"):
+        if self.task in ("deblur", "pre_deblur", "deblur_two_conditions"):
             return self._deblur(rec, rng)
         return self._bokeh(rec, rng)
 
@@ -92,11 +92,14 @@ class RefocusDataset:
         blurry, target = load_image(rec["input"])[0], load_image(rec["target"])[0]
         if blurry.shape != target.shape:
             raise InputError(rec["input"], f"size {tuple(blurry.shape)} differs from its target {tuple(target.shape)}")
-        pre = load_image(rec["pre_deblur"])[0] if (self.task == "pre_deblur" and rec.get("pre_deblur")) \
-            else torch.zeros_like(blurry)
+        pre = load_image(rec["pre_deblur"])[0] if (self.task != "deblur" and rec.get("pre_deblur")) else None
+        if pre is not None and pre.shape != blurry.shape:
+            raise InputError(rec["pre_deblur"], f"size {tuple(pre.shape)} differs from its input {tuple(blurry.shape)}")
         box = _crop_box(*blurry.shape[-2:], self.res, rng)
-        return {"target": _crop(target, box),
-                "conditions": [(_crop(pre, box), PRE_DELTA, True), (_crop(blurry, box), (0, 0), True)]}
+        images = {"blurry": _crop(blurry, box)}
+        if pre is not None:
+            images["pre_deblurred"] = _crop(pre, box)
+        return {"target": _crop(target, box), "images": images}
 
     def _bokeh(self, rec, rng):
         aif = load_image(rec["aif"])[0]
@@ -121,10 +124,7 @@ class RefocusDataset:
             K = float(rec["K"])
             d_f = float(rec["focus_disparity"]) if "focus_disparity" in rec else 1.0 / float(rec["D_focus"])
             coc = signed_coc(disp, K, d_f)
-        conds = [(_crop(aif, box), (0, 0), True), (_crop(defocus_condition(coc)[0], box), (0, 0), False)]
+        images = {"aif": _crop(aif, box), "defocus_map": _crop(defocus_condition(coc)[0], box)}
         if self.task == "shape":
-            from ..pipelines.generative import aperture_condition
-
-            h, w = box[2], box[3]
-            conds.append((aperture_condition(parse_aperture(aperture or "disk"), (h, w))[0], (0, 0), True))
-        return {"target": _crop(target, box), "conditions": conds}
+            images["aperture"] = aperture_condition(parse_aperture(aperture or "disk"), box[2:])[0]
+        return {"target": _crop(target, box), "images": images}

@@ -25,11 +25,10 @@ from tqdm.auto import tqdm
 from ..errors import InputError, MissingWeightsError
 from ..models.branches import Branch, group_mask, multibranch_forward
 from ..models.lora import routed_module_names, validate_lora_file
-from ..pipelines.generative import ADAPTER_NAMES, BOKEH_PROMPT, DEBLUR_PROMPT, encode_image_tokens, flux_scheduler
+from ..models.tasks import ADAPTERS, Condition, encode_condition, flux_scheduler, get_task, load_prompt_cache
 from .config import TrainConfig
 from .data import RefocusDataset
 
-PROMPTS = {"deblur": DEBLUR_PROMPT, "pre_deblur": DEBLUR_PROMPT, "bokeh": BOKEH_PROMPT, "shape": BOKEH_PROMPT}
 LORA_FILE = "lora.safetensors"
 
 
@@ -80,14 +79,8 @@ def _load_components(cfg: TrainConfig, device, dtype):
 
 def _prompt_embeddings(cfg: TrainConfig, prompts, device, dtype) -> dict:
     """``{prompt: (embeds, pooled)}`` from the prompt cache, or computed once with the text encoders."""
-    from ..pipelines.generative import GenRefocusPipeline
-
     if cfg.prompt_cache:
-        holder = GenRefocusPipeline.__new__(GenRefocusPipeline)
-        holder._prompt_cache = {}
-        holder.text_encoder = holder.text_encoder_2 = None
-        holder.load_prompt_cache(cfg.prompt_cache)
-        cache = holder._prompt_cache
+        cache = load_prompt_cache(cfg.prompt_cache)
     else:
         from diffusers import FluxPipeline
 
@@ -111,11 +104,11 @@ def _prompt_embeddings(cfg: TrainConfig, prompts, device, dtype) -> dict:
 def _setup_lora(transformer, cfg: TrainConfig) -> str:
     from peft import LoraConfig
 
-    adapter = ADAPTER_NAMES[cfg.task]
+    adapter = trained_adapter(cfg.task)
     transformer.requires_grad_(False)
     if cfg.task == "shape":  # frozen base bokeh adapter next to the new shape adapter
         validate_lora_file(cfg.base_lora, transformer, "bokeh")
-        transformer.load_lora_adapter(cfg.base_lora, adapter_name=ADAPTER_NAMES["bokeh"], prefix="transformer")
+        transformer.load_lora_adapter(cfg.base_lora, adapter_name=ADAPTERS["bokeh"], prefix="transformer")
     transformer.add_adapter(LoraConfig(r=cfg.rank, lora_alpha=cfg.rank, init_lora_weights="gaussian",
                                        target_modules=routed_module_names(transformer)), adapter_name=adapter)
     if cfg.init_lora:
@@ -123,13 +116,21 @@ def _setup_lora(transformer, cfg: TrainConfig) -> str:
 
         validate_lora_file(cfg.init_lora, transformer, cfg.task)
         load_lora_state(transformer, load_file(cfg.init_lora), adapter)
-    names = [ADAPTER_NAMES["bokeh"], adapter] if cfg.task == "shape" else [adapter]
+    names = [ADAPTERS["bokeh"], adapter] if cfg.task == "shape" else [adapter]
     transformer.set_adapters(names)
     for n, p in transformer.named_parameters():  # train only the new adapter, in fp32
         p.requires_grad = f".{adapter}." in n
         if p.requires_grad:
             p.data = p.data.float()
     return adapter
+
+
+def trained_adapter(task_name: str) -> str:
+    """The adapter a task's training creates: the shape adapter for ``shape`` (its base bokeh adapter
+    stays frozen), else the task's own."""
+    task = get_task(task_name)
+    kinds = {spec.kind or task.kind for spec in task.layout}
+    return ADAPTERS["shape" if "shape" in kinds else task.kind]
 
 
 def _position_sample(dataset: RefocusDataset, cfg: TrainConfig, position: int):
@@ -159,10 +160,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
     except ImportError:
         pass
     cuda = torch.cuda.is_available()
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    # Some LoRA factors never reach the loss: in the last single block the condition branches' queries,
+    # MLP and output projection feed only outputs that are discarded (the latent branch runs the base
+    # weights). DDP must be told, or it waits for their gradients.
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
     accelerator = Accelerator(gradient_accumulation_steps=cfg.gradient_accumulation_steps,
                               mixed_precision=cfg.mixed_precision if cuda else "no", log_with=log_with,
                               project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
-                              cpu=not cuda)
+                              cpu=not cuda, kwargs_handlers=[ddp])
     device = accelerator.device
     weight_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(accelerator.mixed_precision, torch.float32)
     # 1. frozen backbone, prompt embeddings, trainable LoRA (seeded: same initial adapter every run)
@@ -171,7 +178,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
     set_seed(cfg.seed)
     transformer, vae, scheduler = _load_components(cfg, device, weight_dtype)
     vae.requires_grad_(False)
-    prompt = PROMPTS[cfg.task]
+    task = get_task(cfg.task)
+    prompt = task.prompt
     embeds = _prompt_embeddings(cfg, [prompt, ""], device, weight_dtype)
     adapter = _setup_lora(transformer, cfg)
     if cfg.gradient_checkpointing:
@@ -220,10 +228,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
         if log_with:
             accelerator.init_trackers("genrefocus-lora", config={k: v for k, v in cfg.to_dict().items()
                                                                  if isinstance(v, (int, float, str, bool))})
-    gmask = group_mask(3 if cfg.task == "shape" else 2, independent=cfg.independent_conditions)
-    n_conds = gmask.shape[0] - 2
-    base_adapter = ADAPTER_NAMES["bokeh"] if cfg.task == "shape" else adapter
-    adapters = [base_adapter] * (n_conds - 1) + [adapter] if cfg.task == "shape" else [adapter] * n_conds
+    gmask = group_mask(len(task.layout), independent=cfg.independent_conditions)
     rank, world = accelerator.process_index, accelerator.num_processes
     bar = tqdm(total=cfg.max_steps, initial=global_step, desc=f"train {cfg.task}", disable=not progress or
                not accelerator.is_main_process)
@@ -234,7 +239,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
             base = ((global_step * cfg.gradient_accumulation_steps + micro) * world + rank) * cfg.train_batch_size
             items = [_position_sample(dataset, cfg, base + b) for b in range(cfg.train_batch_size)]
             with accelerator.accumulate(model):
-                loss = _loss(model, vae, items, embeds, prompt, cfg, adapters, gmask, device, weight_dtype)
+                loss = _loss(model, vae, items, embeds, task, cfg, gmask, device, weight_dtype)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and cfg.max_grad_norm:
                     accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
@@ -253,7 +258,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
         if cfg.checkpointing_steps and global_step % cfg.checkpointing_steps == 0:
             _save_checkpoint(accelerator, out, global_step, cfg.checkpoints_total_limit)
         if cfg.validation_steps and global_step % cfg.validation_steps == 0 and accelerator.is_main_process:
-            _validate(accelerator.unwrap_model(model).transformer, vae, scheduler, embeds, dataset, cfg, adapters,
+            _validate(accelerator.unwrap_model(model).transformer, vae, scheduler, embeds, dataset, cfg, task,
                       out / "validation" / f"step-{global_step:06d}.png")
     bar.close()
     accelerator.wait_for_everyone()
@@ -265,25 +270,24 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
     return path
 
 
-def _loss(model, vae, items, embeds, prompt, cfg, adapters, gmask, device, dtype) -> torch.Tensor:
+def _loss(model, vae, items, embeds, task, cfg, gmask, device, dtype) -> torch.Tensor:
     rng = items[0][1]
     gen = torch.Generator(device=vae.device).manual_seed(int(rng.integers(0, 2 ** 31)))
     with torch.no_grad():
-        x0, ids = zip(*[encode_image_tokens(vae, s["target"][None], True, gen) for s, _ in items])
+        x0, ids = zip(*[encode_condition(vae, Condition(s["target"][None], None), gen) for s, _ in items])
         x0, ids = torch.cat(x0), ids[0]
-        conds = []
-        for c in range(len(items[0][0]["conditions"])):
-            toks = []
-            for s, r in items:
-                img, delta, pre = s["conditions"][c]
+        per_sample = []
+        for s, r in items:
+            conds = task.conditions({k: v[None] for k, v in s["images"].items()})
+            for c in conds:
                 if r.random() < cfg.condition_dropout:
-                    img = torch.zeros_like(img)  # condition dropout: a black image
-                toks.append(encode_image_tokens(vae, img[None], pre, gen)[0])
-            cids = ids.clone()
-            cids[:, 1] += delta[0]
-            cids[:, 2] += delta[1]
-            conds.append((torch.cat(toks), cids))
-        texts = [embeds["" if r.random() < cfg.text_dropout else prompt] for _, r in items]
+                    c.image = torch.zeros_like(c.image)  # condition dropout: a black image
+            per_sample.append(conds)
+        conds = []
+        for j, c in enumerate(per_sample[0]):
+            encoded = [encode_condition(vae, sample[j], gen) for sample in per_sample]
+            conds.append((torch.cat([tok for tok, _ in encoded]), encoded[0][1], c.adapter))
+        texts = [embeds["" if r.random() < cfg.text_dropout else task.prompt] for _, r in items]
         e = torch.cat([t[0] for t in texts])
         pooled = torch.cat([t[1] for t in texts])
     B = x0.shape[0]
@@ -295,7 +299,7 @@ def _loss(model, vae, items, embeds, prompt, cfg, adapters, gmask, device, dtype
     one = torch.ones(B, device=device)
     text = Branch(e, torch.zeros(e.shape[1], 3, device=device, dtype=ids.dtype), sigma.to(dtype), one)
     branches = [Branch(x_t, ids, sigma.to(dtype), one)]
-    branches += [Branch(tok, cid, torch.zeros(B, device=device), one, a) for (tok, cid), a in zip(conds, adapters)]
+    branches += [Branch(tok, cid, torch.zeros(B, device=device), one, a) for tok, cid, a in conds]
     pred = model(text, branches, pooled, gmask)
     return F.mse_loss(pred.float(), target.float())
 
@@ -313,27 +317,31 @@ def _save_checkpoint(accelerator, out: Path, step: int, limit: Optional[int]) ->
 
 
 @torch.no_grad()
-def _validate(transformer, vae, scheduler, embeds, dataset, cfg, adapters, path: Path) -> None:
+def _validate(transformer, vae, scheduler, embeds, dataset, cfg, task, path: Path) -> None:
     """Sample the first training item with the current LoRA and save a PNG (condition | result | target)."""
     from ..io import save_image
-    from ..pipelines.generative import Condition, GenRefocusPipeline
+    from ..pipelines.generative import GenRefocusPipeline
+    from ..pipelines.options import SamplerOptions
 
     pipe = GenRefocusPipeline(scheduler=scheduler, vae=vae, text_encoder=None, tokenizer=None, text_encoder_2=None,
                               tokenizer_2=None, transformer=transformer)
     pipe.set_progress_bar_config(disable=True)
-    prompt = PROMPTS[cfg.task]
-    pipe.cache_prompt(prompt, *embeds[prompt])
+    pipe.cache_prompt(task.prompt, *embeds[task.prompt])
+    if cfg.independent_conditions:  # the adapters being trained are independent-condition ones
+        for spec in task.layout:
+            pipe.lora_info[spec.kind or task.kind] = {"metadata": {"independent_conditions": "true"}}
     sample, _ = _position_sample(dataset, cfg, 0)
-    conds = [Condition(img[None], a, delta, pre) for (img, delta, pre), a in zip(sample["conditions"], adapters)]
+    conds = task.conditions({k: v[None] for k, v in sample["images"].items()})
     h, w = sample["target"].shape[-2:]
     was_training = transformer.training
     transformer.eval()
-    img = pipe.generate(conds, prompt, h, w, guidance_scale=3.5 if cfg.task in ("deblur", "pre_deblur") else 1.0,
+    img = pipe.generate(conds, task.prompt, h, w, guidance_scale=task.guidance,
                         num_inference_steps=cfg.validation_inference_steps,
-                        generator=torch.Generator(vae.device).manual_seed(0), tiling=False)
+                        generator=torch.Generator(vae.device).manual_seed(0),
+                        options=SamplerOptions(tiling=False, independent_conditions=cfg.independent_conditions))
     transformer.train(was_training)
-    grid = torch.cat([conds[-1 if cfg.task in ("deblur", "pre_deblur") else 0].image.to(img.device), img,
-                      sample["target"][None].to(img.device)], dim=-1)
+    shown = sample["images"].get("blurry", sample["images"].get("aif"))
+    grid = torch.cat([shown[None].to(img.device), img, sample["target"][None].to(img.device)], dim=-1)
     save_image(grid, path)
 
 

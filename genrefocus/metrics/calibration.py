@@ -1,4 +1,6 @@
-"""Simulator-in-the-loop bokeh-level calibration (paper Eq. 5, DESIGN §3.6).
+"""Simulator-in-the-loop bokeh-level calibration (paper Eq. 5, DESIGN §3.6): the K whose render best matches.
+
+It lives with the metrics because it maximises one (SSIM); the renderer it drives is in :mod:`genrefocus.optics`.
 
 ``K* = argmax_K SSIM(R(I_aif, d; d_f, K), I_real)`` over ``[K_min, K_max]``: a coarse grid, then
 golden-section refinement around the best grid point. The pair is accepted when the SSIM reaches
@@ -14,9 +16,9 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from ..errors import InputError
-from ..metrics.fidelity import ssim
-from .defocus import signed_coc, validate_disparity
-from .render import Gamma, render_bokeh
+from ..optics.defocus import signed_coc, validate_disparity
+from ..optics.render import Gamma, render_bokeh
+from .fidelity import ssim
 
 
 @dataclass
