@@ -5,7 +5,6 @@ workers, fast vs layered renderer (the ratio is against 1 worker + fast, measure
     python eval/bench_data.py --n 8 --out out/bench_data
 """
 
-import argparse
 import json
 import shutil
 import sys
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.benchmark import bar_chart, machine  # noqa: E402
 from genrefocus.data import builders  # noqa: E402
 from genrefocus.data.manifest import ManifestBuilder  # noqa: E402
@@ -40,16 +40,23 @@ def make_inputs(root: Path, n: int, size) -> list:
     return items
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    ap = ArgumentParser(prog="bench_data", description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=8, help="images per configuration")
     ap.add_argument("--size", default="864x1152", help="HxW (default ≈ 1 MP)")
     ap.add_argument("--out", default="out/bench_data")
-    args = ap.parse_args()
-    torch.set_grad_enabled(False)
-    out = Path(args.out)
+    return ap
+
+
+@torch.no_grad()
+def run(args) -> int:
+    from genrefocus.io import check_output_dir
+    from genrefocus.parsing import check_int, parse_size
+
+    check_int("--n", args.n, 1, 10000)
+    size = parse_size(args.size, "--size", order="HxW")
+    out = check_output_dir(args.out, "--out")
     shutil.rmtree(out, ignore_errors=True)
-    size = tuple(int(v) for v in args.size.split("x"))
     items = make_inputs(out / "inputs", args.n, size)
     print(f"machine: {machine()}\nimages: {args.n} × {size[1]}×{size[0]} ({size[0] * size[1] / 1e6:.2f} MP), K∈[10,40]")
     rows = []
@@ -73,5 +80,9 @@ def main():
     print(f"wrote {out / 'results.json'}, {out / 'samples_per_s.png'}")
 
 
+def main(argv=None) -> int:
+    return run_main("bench_data", build_parser(), run, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

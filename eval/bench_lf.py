@@ -7,7 +7,6 @@ perceptual metrics, LVCorr; writes per-image CSVs, a markdown table, comparison 
     python eval/bench_lf.py --synthetic --model ./FLUX.1-dev --lora-dir weights --out out/gen
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.benchmark import machine  # noqa: E402
 from genrefocus.data.lf_bench import build_samples, hci_light_fields, scene_lab_light_fields  # noqa: E402
 from genrefocus.metrics.evaluate import (evaluate, generative_backend, lv_curve, physical_backend,  # noqa: E402
@@ -32,8 +32,8 @@ def _tiny_generative():
                            lora_dir=tempfile.mkdtemp())
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    ap = ArgumentParser(prog="bench_lf", description=__doc__.splitlines()[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--synthetic", action="store_true", help="scene-lab light fields (no download)")
     src.add_argument("--hci", help="HCI 4-D light-field root (<category>/<scene>/input_Cam*.png)")
@@ -50,13 +50,42 @@ def main():
     ap.add_argument("--perceptual", action="store_true", help="LPIPS/DISTS/CLIP-I/CLIP-IQA/MUSIQ/MANIQA")
     ap.add_argument("--download-metrics", action="store_true", help="let the perceptual metrics fetch missing weights")
     ap.add_argument("--out", default="out/lf_benchmark")
-    args = ap.parse_args()
-    torch.set_grad_enabled(False)
+    return ap
+
+
+@torch.no_grad()
+def run(args) -> int:
+    from genrefocus.errors import InputError
+    from genrefocus.io import check_output_dir
+    from genrefocus.parsing import check_dir, check_float, check_int
+
+    check_int("--n-scenes", args.n_scenes, 1, 1000)
+    check_int("--per-scene", args.per_scene, 1, 1000)
+    check_int("--size", args.size, 32, 4096)
+    check_int("--steps", args.steps, 1)
+    check_float("--k-max", args.k_max, 0, 1000, open_low=True)
+    check_output_dir(args.out, "--out")
+    if args.hci:
+        check_dir(args.hci, "--hci")
+    methods = [m for m in args.methods.split(",") if m]
+    for m in methods:
+        if m not in ("physical-fast", "physical-layered", "physical-bokehme"):
+            raise InputError("--methods", f"unknown method {m!r}; use physical-fast, physical-layered, physical-bokehme")
+    extra = {}
+    if args.model:
+        from genrefocus.hub import weights_source
+
+        extra = weights_source(args.model, "--model", False, marker="model_index.json")
+        for f in ("deblurNet.safetensors", "bokehNet.safetensors"):
+            if not (Path(args.lora_dir) / f).is_file():
+                from genrefocus.errors import MissingWeightsError
+
+                raise MissingWeightsError(f"--lora-dir: {Path(args.lora_dir) / f} not found (nycu-cplab/Genfocus-Model)")
     lfs = scene_lab_light_fields(args.n_scenes, (args.size, args.size)) if args.synthetic else hci_light_fields(args.hci)
     samples = build_samples(lfs, kind=args.kind, per_lf=args.per_scene)
     print(f"machine: {machine()}\n{len(samples)} {args.kind} samples from {len(lfs)} light fields")
     backends = {}
-    for m in filter(None, args.methods.split(",")):
+    for m in methods:
         backends[m] = physical_backend(mode=m.split("-", 1)[1])
     if args.model or args.tiny_generative:
         if args.tiny_generative:
@@ -66,7 +95,8 @@ def main():
 
             lora = Path(args.lora_dir)
             pipe = GenRefocusPipeline.from_pretrained(args.model, deblur_lora=lora / "deblurNet.safetensors",
-                                                      bokeh_lora=lora / "bokehNet.safetensors", dtype=torch.bfloat16)
+                                                      bokeh_lora=lora / "bokehNet.safetensors", dtype=torch.bfloat16,
+                                                      **extra)
             pipe.to("cuda" if torch.cuda.is_available() else "cpu")
             steps = args.steps
         pipe.set_progress_bar_config(disable=True)
@@ -96,5 +126,9 @@ def main():
     print(f"wrote {report}")
 
 
+def main(argv=None) -> int:
+    return run_main("bench_lf", build_parser(), run, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

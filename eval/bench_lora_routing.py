@@ -9,7 +9,6 @@ scales the others by 0, cost +15–17 %), and prints the FLOPs of the step.
     python eval/bench_lora_routing.py [--blocks 1] [--tile 32] [--repeats 3]
 """
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.benchmark import machine, timed  # noqa: E402
 from genrefocus.models.branches import Branch, group_mask, multibranch_forward  # noqa: E402
 from genrefocus.models.flops import multibranch_flops  # noqa: E402
@@ -24,13 +24,21 @@ from genrefocus.models.flux_configs import FLUX_DEV, TINY_VAE  # noqa: E402
 from genrefocus.pipelines.random_weights import random_pipeline  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    ap = ArgumentParser(prog="bench_lora_routing", description=__doc__.splitlines()[0])
     ap.add_argument("--blocks", type=int, default=1, help="double + single blocks at FLUX.1-dev width")
     ap.add_argument("--tile", type=int, default=32, help="latent tokens per side (32 = a 512² tile)")
     ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    torch.set_grad_enabled(False)
+    return ap
+
+
+@torch.no_grad()
+def run(args) -> int:
+    from genrefocus.parsing import check_int
+
+    check_int("--blocks", args.blocks, 1, 57)
+    check_int("--tile", args.tile, 1, 256)
+    check_int("--repeats", args.repeats, 1, 100)
     cfg = dict(FLUX_DEV, num_layers=args.blocks, num_single_layers=args.blocks)
     d = Path(tempfile.mkdtemp())
     one = random_pipeline(cfg, TINY_VAE, lora_dir=d / "one", loras={"bokeh": dict(rank=64, scale=0.01)})
@@ -56,5 +64,9 @@ def main():
     print(f"bokeh adapter only: {t1:.2f} s; bokeh + deblur adapters loaded: {t2:.2f} s; ratio {t2 / t1:.3f}")
 
 
+def main(argv=None) -> int:
+    return run_main("bench_lora_routing", build_parser(), run, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

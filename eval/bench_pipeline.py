@@ -13,7 +13,6 @@ keeps FLUX.1-dev's width with one double and one single block (a CPU-sized real-
     python eval/bench_pipeline.py --tiny --out out/bench_pipeline_tiny     # anywhere
 """
 
-import argparse
 import json
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.benchmark import bar_chart, machine, peak_tflops  # noqa: E402
 from genrefocus.models.branches import kv_cache_bytes  # noqa: E402
 from genrefocus.models.flops import sampling_flops  # noqa: E402
@@ -72,21 +72,33 @@ def run_row(pipe, name, size, steps, device, **kw):
             "tflops": flops / sec / 1e12, "gflop": flops / 1e9, "kv_cache_gib": kv_gib if fast else 0.0}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    ap = ArgumentParser(prog="bench_pipeline", description=__doc__.splitlines()[0])
     ap.add_argument("--tiny", action="store_true", help="tiny model on CPU (CI)")
     ap.add_argument("--blocks", type=int, default=None, help="FLUX.1-dev width with this many double + single blocks")
     ap.add_argument("--size", action="append", help="WxH (default 1024x1024 and 2048x1536; tiny: 256x256)")
     ap.add_argument("--steps", type=int, default=None, help="steps per stage (default 28; tiny: 2)")
     ap.add_argument("--out", default="out/bench_pipeline")
-    args = ap.parse_args()
-    out = Path(args.out)
+    return ap
+
+
+def run(args) -> int:
+    from genrefocus.errors import InputError
+    from genrefocus.io import check_output_dir
+    from genrefocus.parsing import check_int, parse_size
+
+    sizes = [parse_size(s, "--size") for s in (args.size or (["256x256"] if args.tiny else ["1024x1024", "2048x1536"]))]
+    if any(h % 16 or w % 16 for h, w in sizes):
+        raise InputError("--size", "sides must be multiples of 16")
+    if args.steps is not None:
+        check_int("--steps", args.steps, 1)
+    if args.blocks is not None:
+        check_int("--blocks", args.blocks, 1, 57)
+    out = check_output_dir(args.out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     device = "cuda" if torch.cuda.is_available() and not args.tiny else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     steps = args.steps or (2 if args.tiny else 28)
-    sizes = [tuple(int(v) for v in s.lower().split("x"))[::-1] for s in
-             (args.size or (["256x256"] if args.tiny else ["1024x1024", "2048x1536"]))]
     config = dict(TINY if args.tiny else FLUX_DEV)
     if args.blocks:
         config.update(num_layers=args.blocks, num_single_layers=args.blocks)
@@ -137,5 +149,9 @@ def main():
     print(f"wrote {out / 'results.json'}, {out / 'table.md'}, {out / 'times.png'}")
 
 
+def main(argv=None) -> int:
+    return run_main("bench_pipeline", build_parser(), run, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,26 +8,40 @@ run, PSNR against BokehMe's own output, and writes a comparison grid and a bar p
     python eval/bench_renderer.py --data ../shared/data/bokehme --out out/bench_renderer
 """
 
-import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
 
-from genrefocus.benchmark import bar_chart, machine, timed
-from genrefocus.io import load_disparity, load_image
-from genrefocus.metrics import psnr
-from genrefocus.optics import render_bokeh
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
+from genrefocus.benchmark import bar_chart, machine, timed  # noqa: E402
+from genrefocus.io import load_disparity, load_image  # noqa: E402
+from genrefocus.metrics import psnr  # noqa: E402
+from genrefocus.optics import render_bokeh  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    ap = ArgumentParser(prog="bench_renderer", description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "bokehme"))
     ap.add_argument("--out", default="out/bench_renderer")
     ap.add_argument("--skip-reference", action="store_true", help="skip the ~2-minute CPU reference render")
     ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    torch.set_grad_enabled(False)
+    return ap
+
+
+@torch.no_grad()
+def run(args) -> int:
+    from genrefocus.errors import InputError
+    from genrefocus.io import check_output_dir
+    from genrefocus.parsing import check_dir, check_int
+
+    check_int("--repeats", args.repeats, 1, 100)
+    check_output_dir(args.out, "--out")
+    for name in ("21.jpg", "21_disparity.png", "21_bokeh_classical_K60_df0.353_gamma4.jpg"):
+        if not (check_dir(args.data, "--data") / name).is_file():
+            raise InputError("--data", f"{args.data!r} lacks {name} (BokehMe's demo files, ../shared/data/bokehme)")
     data, out_dir = Path(args.data), Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     image = load_image(data / "21.jpg")
@@ -84,5 +98,9 @@ def main():
     print(f"wrote {out_dir / 'grid.png'}, {out_dir / 'times.png'}, {out_dir / 'results.json'}")
 
 
+def main(argv=None) -> int:
+    return run_main("bench_renderer", build_parser(), run, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -7,7 +7,6 @@ the pixel ratio (every layer is convolutional, so the count is linear in the num
     python eval/dp_complexity.py [--checkpoint runs/uid]
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -15,13 +14,21 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.models.dp_model import UiDModel  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    ap = ArgumentParser(prog="dp_complexity", description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=None)
-    args = ap.parse_args()
+    return ap
+
+
+def run(args) -> int:
+    if args.checkpoint and not (Path(args.checkpoint) / "config.json").is_file():
+        from genrefocus.errors import MissingWeightsError
+
+        raise MissingWeightsError(f"--checkpoint: {args.checkpoint!r} is not a UiD checkpoint folder (no config.json)")
     model = UiDModel.from_pretrained(args.checkpoint) if args.checkpoint else UiDModel()
     params = sum(p.numel() for p in model.parameters())
     h, w = 280, 424  # multiple of 8, ≈ 1/4 of 1680×1120 per side
@@ -33,5 +40,9 @@ def main():
     print(f"UiD GFLOPs at 1680×1120 (multiply-accumulates): {gflops:.1f} (paper 495)")
 
 
+def main(argv=None) -> int:
+    return run_main("dp_complexity", build_parser(), run, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

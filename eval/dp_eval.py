@@ -8,7 +8,6 @@ real rows: blurry | model disparity | SGBM disparity).
     python eval/dp_eval.py [--checkpoint genrefocus/weights/uid] [--data ../shared/data/dp_pairs] [--out runs/dp_eval]
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.benchmark import machine  # noqa: E402
 from genrefocus.io import save_image  # noqa: E402
 from genrefocus.metrics.dual_pixel import dp_sign_consistency, scene_lab_refocus  # noqa: E402
@@ -26,14 +26,26 @@ from genrefocus.optics.dp_disparity import disparity_to_rgb  # noqa: E402
 from genrefocus.pipelines.dual_pixel import DEFAULT_CHECKPOINT  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    ap = ArgumentParser(prog="dp_eval", description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "dp_pairs"))
     ap.add_argument("--out", default="runs/dp_eval")
     ap.add_argument("--n", type=int, default=8, help="scene-lab pairs")
-    args = ap.parse_args()
-    torch.set_grad_enabled(False)
+    return ap
+
+
+@torch.no_grad()
+def run(args) -> int:
+    from genrefocus.io import check_output_dir
+    from genrefocus.parsing import check_int
+
+    check_int("--n", args.n, 1, 1000)
+    check_output_dir(args.out, "--out")
+    if not (Path(args.checkpoint) / "config.json").is_file():
+        from genrefocus.errors import MissingWeightsError
+
+        raise MissingWeightsError(f"--checkpoint: {args.checkpoint!r} is not a UiD checkpoint folder (no config.json)")
     model = UiDModel.from_pretrained(args.checkpoint)
     print("machine:", machine())
     rows, imgs = scene_lab_refocus(model, n=args.n, return_images=True)
@@ -65,5 +77,9 @@ def main():
     print("wrote", out / "dp_eval.json", out / "dp_eval.png")
 
 
+def main(argv=None) -> int:
+    return run_main("dp_eval", build_parser(), run, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

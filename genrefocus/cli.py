@@ -1,21 +1,80 @@
 """``genrefocus`` command line: ``demo``, ``render`` (physical renderer), ``deblur`` / ``bokeh`` /
-``refocus`` (generative pipeline)."""
+``refocus`` (generative pipeline), ``dp-refocus`` (dual-pixel model).
+
+Every command checks all its inputs and output paths first, then loads models and works; problems are
+one line ``genrefocus: error: ...`` with exit code 2 (:func:`genrefocus.entry.run_main`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
+import math
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .entry import ArgumentParser, run_main
 from .errors import InputError, MissingWeightsError
 from .parsing import parse_floats
 
 
+# ------------------------------------------------------------------------------------- shared checks
+def _finite(value: Optional[float], name: str, minimum: Optional[float] = None) -> Optional[float]:
+    if value is None:
+        return None
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        raise InputError(name, f"must be a finite number{'' if minimum is None else f' ≥ {minimum:g}'}, got {value!r}")
+    return float(value)
+
+
+def _check_device(device: Optional[str]) -> str:
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError("--device", f"{device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError("--device", f"{device!r}: only cpu and cuda are supported")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device", f"{device} requested but no CUDA GPU is available; use --device cpu")
+    return str(dev)
+
+
+def _gamma(text: str):
+    from .optics.render import _check_gamma
+
+    if text == "srgb":
+        return "srgb"
+    try:
+        return _check_gamma(float(text))
+    except ValueError:
+        raise InputError("--gamma", f"must be a number in [0.1, 10] or 'srgb', got {text!r}") from None
+
+
+def _point_inside(point, size, name: str) -> None:
+    x, y = point
+    H, W = size
+    if not (0 <= x < W and 0 <= y < H):
+        raise InputError(name, f"({x:g}, {y:g}) lies outside the {W}×{H} image")
+
+
+def _box_inside(box, size, name: str) -> None:
+    x0, y0, x1, y1 = box
+    H, W = size
+    if not (x1 > x0 and y1 > y0):
+        raise InputError(name, f"{box} is empty; need x1 > x0 and y1 > y0")
+    if x1 <= 0 or y1 <= 0 or x0 >= W or y0 >= H:
+        raise InputError(name, f"{box} lies outside the {W}×{H} image")
+
+
+# ------------------------------------------------------------------------------------- commands
 def _cmd_demo(args) -> int:
     from .demo import run_demo
+    from .io import check_output_path
 
+    check_output_path(args.output, name="--output")
     print(run_demo(args.output, mode=args.mode))
     return 0
 
@@ -23,47 +82,54 @@ def _cmd_demo(args) -> int:
 def _cmd_render(args) -> int:
     import torch
 
-    from .io import load_depth, load_disparity, load_image, load_mask, save_image
+    from .io import check_output_path, load_depth, load_disparity, load_image, load_mask, save_image
+    from .optics.apertures import parse_aperture
+    from .optics.defocus import validate_k
     from .pipelines.physical import PhysicalRefocusPipeline
 
+    # 1. every input and the output path
+    check_output_path(args.output, name="--output")
     image = load_image(args.image, name="image")
+    H, W = image.shape[-2:]
+    K = validate_k(args.K)
+    gamma = _gamma(args.gamma)
+    aperture = parse_aperture(args.aperture)
+    device = _check_device(args.device) if args.device else None
     kw = {}
     if args.depth:
         kw["depth"] = load_depth(args.depth)
     else:
         kw["disparity"] = load_disparity(args.disparity, png_8bit=args.png_8bit)
-    H, W = image.shape[-2:]
     if args.focus:
         kw["focus_point"] = parse_floats(args.focus, 2, "--focus")
+        _point_inside(kw["focus_point"], (H, W), "--focus")
     elif args.mask:
         kw["focus_mask"] = load_mask(args.mask)
     elif args.box:
         kw["focus_box"] = parse_floats(args.box, 4, "--box")
+        _box_inside(kw["focus_box"], (H, W), "--box")
     elif args.focus_disparity is not None:
-        kw["focus_disparity_value"] = args.focus_disparity
-    gamma = args.gamma if args.gamma == "srgb" else float(args.gamma)
-    device = _check_device(args.device) if args.device else None
+        kw["focus_disparity_value"] = _finite(args.focus_disparity, "--focus-disparity")
+    # 2. render
     pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
     with torch.no_grad():
-        out = pipe(image, K=args.K, aperture=args.aperture, progress=True, **kw)
+        out = pipe(image, K=K, aperture=aperture, progress=True, **kw)
     path = save_image(out.image, args.output)
     print(f"{path}  ({W}×{H}, mode={args.mode}, K={out.K:g}, focus disparity={out.focus_disparity:.4g})")
     return 0
 
 
-def _load_generative(args, kinds):
+def _load_generative(args, loras, device, flux_kw, depth_kw):
     import torch
 
-    from .models.tasks import LORA_FILES
-    from .pipelines.generative import GenRefocusPipeline, default_lora_dir
+    from .entry import no_loading_bars
+    from .pipelines.generative import GenRefocusPipeline
 
-    device = _check_device(args.device)
+    no_loading_bars()
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[
         args.dtype or ("bf16" if device.startswith("cuda") else "fp32")]
-    lora_dir = Path(args.lora_dir) if args.lora_dir else default_lora_dir()
-    loras = {f"{k}_lora": lora_dir / LORA_FILES[k] for k in kinds}
     pipe = GenRefocusPipeline.from_pretrained(args.model, dtype=dtype, prompt_cache=args.prompt_cache,
-                                              deblur_lora_layout=args.deblur_layout, **loras)
+                                              deblur_lora_layout=args.deblur_layout, **loras, **flux_kw)
     if args.quantize:
         from .models.acceleration import quantize_transformer
 
@@ -81,41 +147,8 @@ def _load_generative(args, kinds):
     if getattr(args, "depth_model", None):
         from .perception import DepthPro
 
-        pipe.depth_estimator = DepthPro.from_pretrained(args.depth_model, device=device)
-    return pipe, device
-
-
-def _check_device(device: Optional[str]) -> str:
-    import torch
-
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise InputError("--device", f"{device!r} is not a device; use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device", f"{device} requested but no CUDA GPU is available; use --device cpu")
-    if dev.type not in ("cpu", "cuda"):
-        raise InputError("--device", f"{device!r}: only cpu and cuda are supported")
-    return str(dev)
-
-
-def _focus(args, first_input):
-    """The focus of a bokeh/refocus command (mask as 8-bit grey, the official rule; point; box)."""
-    from .io import load_mask_u8
-
-    if args.mask:
-        return load_mask_u8(args.mask, name="--mask")
-    pt = parse_floats(args.point, 2, "--point") if args.point else None
-    box = parse_floats(args.box, 4, "--box") if args.box else None
-    if (pt or box) and args.sam_model:
-        from .io import load_image
-        from .perception import SamPrompter
-
-        sam = SamPrompter.from_pretrained(args.sam_model)
-        return sam(load_image(first_input), point=pt, box=box)[0, 0].numpy()
-    return pt or box
+        pipe.depth_estimator = DepthPro.from_pretrained(args.depth_model, device=device, **depth_kw)
+    return pipe
 
 
 def _inputs(path: str) -> list:
@@ -148,51 +181,119 @@ def _sampler_options(args, split):
     return SamplerOptions.compat(**overrides) if args.compat else SamplerOptions(**overrides)
 
 
+def _generative_focus(args, sizes):
+    """The focus of a bokeh/refocus command, checked against every input's size: an 8-bit grey mask
+    (the official rule: grey > 0 is in focus), a point or a box (SAM turns them into a mask later)."""
+    from .io import load_mask_u8
+
+    if args.mask:
+        return load_mask_u8(args.mask, name="--mask")
+    if args.point:
+        pt = parse_floats(args.point, 2, "--point")
+        for size in sizes:
+            _point_inside(pt, size, "--point")
+        return pt
+    if args.box:
+        box = parse_floats(args.box, 4, "--box")
+        for size in sizes:
+            _box_inside(box, size, "--box")
+        return box
+    return None
+
+
 def _cmd_generative(args) -> int:
     import torch
 
-    from .io import check_output_path, load_depth, load_image, save_image
+    from .io import check_output_path, load_depth, load_image, read_image_array, save_image
+    from .models.tasks import LORA_FILES
+    from .optics.apertures import parse_aperture
     from .optics.defocus import validate_k
     from .pipelines.distributed import ProcessSplit
+    from .pipelines.frame import ImageFrame
+    from .pipelines.generative import default_lora_dir
 
+    # 1. every input, option and output checked before any model is loaded
     pre_path = getattr(args, "pre_deblur_input", None)
     deblur_kind = "pre_deblur" if pre_path else "deblur"
     kinds = {"deblur": [deblur_kind], "bokeh": ["bokeh"], "refocus": [deblur_kind, "bokeh"]}[args.command]
-    # 1. every input and output checked before any model is loaded
     files = _inputs(args.input)
     many = Path(args.input).is_dir()
-    for f in files:
-        load_image(f, name=str(f))
+    sizes = [read_image_array(f, name=str(f)).shape[:2] for f in files]
     targets = [Path(args.output) / f"{f.stem}.png" for f in files] if many else [Path(args.output)]
     for t in targets:
         check_output_path(t, name="--output")
     if args.steps < 1:
         raise InputError("--steps", f"must be ≥ 1, got {args.steps}")
+    if args.tile_batch is not None and args.tile_batch < 1:
+        raise InputError("--tile-batch", f"must be ≥ 1, got {args.tile_batch}")
+    if args.long_side is not None and args.long_side != 0:
+        for f, (h, w) in zip(files, sizes):
+            ImageFrame.plan(h, w, args.long_side)  # --long_side < 16 etc.
     if args.compat and args.seed is not None:
         raise InputError("--seed", "--compat draws with the official seeds (42 and 1234); drop --seed or --compat")
+    device = _check_device(args.device)
     K = validate_k(args.k_value) if hasattr(args, "k_value") else None
+    aperture = parse_aperture(args.aperture) if getattr(args, "aperture", None) else None
+    if aperture is not None:
+        kinds = kinds + ["shape"]
     depth = load_depth(args.depth) if getattr(args, "depth", None) else None
-    focus = _focus(args, files[0]) if args.command != "deblur" else None
+    if args.command != "deblur" and depth is None and not args.depth_model and (K is None or K > 0):
+        raise InputError("--depth", "no depth source: give --depth (metres, .npy/.pfm) or --depth-model "
+                                    "(Depth Pro folder)")
+    focus = _generative_focus(args, sizes) if args.command != "deblur" else None
     pre = load_image(pre_path, name="--pre_deblur_input") if pre_path else None
+    if args.prompt_cache:
+        from .models.tasks import load_prompt_cache
+
+        load_prompt_cache(args.prompt_cache)
+    lora_dir = Path(args.lora_dir) if args.lora_dir else default_lora_dir()
+    loras = {}
+    for k in kinds:
+        path = lora_dir / LORA_FILES.get(k, f"{k}_lora.safetensors")
+        if not path.is_file() and k not in LORA_FILES:
+            raise MissingWeightsError(f"--aperture needs a shape LoRA, which Genfocus does not release: train one "
+                                      f"(training/configs/shape.yaml) and put it at {path}")
+        from .models.lora import precheck_lora_file
+
+        precheck_lora_file(path, k)
+        loras[f"{k}_lora"] = path
     launch = ProcessSplit.from_launch()
     split_images = many and launch.world_size > 1
     options = _sampler_options(args, launch if launch.world_size > 1 and not many else None)
+    from .hub import weights_source
+
+    sam = None
+    if isinstance(focus, tuple) and getattr(args, "sam_model", None):
+        sam_kw = weights_source(args.sam_model, "--sam-model", args.allow_download)
+    depth_kw = {}
+    if getattr(args, "depth_model", None) and depth is None:
+        depth_kw = weights_source(args.depth_model, "--depth-model", args.allow_download)
+    flux_kw = weights_source(args.model, "--model", args.allow_download, marker="model_index.json")
     # 2. models
-    pipe, device = _load_generative(args, kinds)
+    pipe = _load_generative(args, loras, device, flux_kw, depth_kw)
+    if isinstance(focus, tuple) and getattr(args, "sam_model", None):
+        from .perception import SamPrompter
+
+        sam = SamPrompter.from_pretrained(args.sam_model, **sam_kw)
     seed = 42 if args.seed is None else args.seed
-    common = dict(num_inference_steps=args.steps, long_side=args.long_side, options=options)
+    common = dict(num_inference_steps=args.steps, long_side=args.long_side or None, options=options)
     written = []
     mine = launch.split_items(list(zip(files, targets))) if split_images else list(zip(files, targets))
     for f, target in mine:
         image = load_image(f, name=str(f))
         gen = None if args.compat else torch.Generator(device=device).manual_seed(seed)
+        item_focus = focus
+        if sam is not None:  # a point/box turned into a SAM mask of this image
+            pt, box = (focus, None) if len(focus) == 2 else (None, focus)
+            item_focus = sam(image, point=pt, box=box)[0, 0].numpy()
         with torch.no_grad():
             if args.command == "deblur":
                 out = pipe.deblur(image, pre, generator=gen, **common).aif
             elif args.command == "bokeh":
-                out = pipe.bokeh(image, depth, focus=focus, K=K, aperture=args.aperture, generator=gen, **common).image
+                out = pipe.bokeh(image, depth, focus=item_focus, K=K, aperture=aperture, generator=gen,
+                                 **common).image
             else:
-                out = pipe.refocus(image, focus=focus, K=K, depth=depth, pre_deblurred=pre, aperture=args.aperture,
+                out = pipe.refocus(image, focus=item_focus, K=K, depth=depth, pre_deblurred=pre, aperture=aperture,
                                    generator=gen, **common).image
         written.append(str(save_image(out, target)))
     if split_images:
@@ -206,26 +307,52 @@ def _cmd_generative(args) -> int:
 def _cmd_dp_refocus(args) -> int:
     import numpy as np
 
-    from .io import load_mask, save_image
+    from .io import check_output_path, load_mask, save_image
+    from .models.dp_model import load_dp_pair
     from .pipelines.dual_pixel import DPRefocusPipeline, TextBoxDetector
 
-    sam = None
-    if args.sam_model:
-        from .perception import SamPrompter
+    # 1. inputs and outputs
+    if args.left and not args.right:
+        raise InputError("--right", "--left needs --right (the other dual-pixel view)")
+    if args.right and not args.left:
+        raise InputError("--left", "--right needs --left")
+    check_output_path(args.output, name="--output")
+    if args.aif_output:
+        check_output_path(args.aif_output, name="--aif-output")
+    if args.disparity_output:
+        from .io import IMAGE_FORMATS
 
-        sam = SamPrompter.from_pretrained(args.sam_model)
-    detector = TextBoxDetector.from_pretrained(args.owlv2_model) if args.text else None
-    pipe = DPRefocusPipeline.from_pretrained(args.checkpoint, sam=sam, text_detector=detector)
+        check_output_path(args.disparity_output, name="--disparity-output", suffixes={**IMAGE_FORMATS, ".npy": "npy"})
+    left, right = load_dp_pair(args.input) if args.input else load_dp_pair(args.left, args.right)
+    H, W = left.shape[-2:]
     kw = {}
     if args.mask:
         kw["mask"] = load_mask(args.mask)[0, 0]
     elif args.point:
         kw["point"] = parse_floats(args.point, 2, "--point")
+        _point_inside(kw["point"], (H, W), "--point")
     elif args.box:
         kw["box"] = parse_floats(args.box, 4, "--box")
+        _box_inside(kw["box"], (H, W), "--box")
     elif args.text:
+        if not args.text.strip():
+            raise InputError("--text", "is empty")
         kw["text"] = args.text
-    out = pipe(args.input if args.input else args.left, None if args.input else args.right, **kw)
+    from .hub import weights_source
+
+    sam_kw = weights_source(args.sam_model, "--sam-model", args.allow_download) if args.sam_model else None
+    owl_kw = weights_source(args.owlv2_model, "--owlv2-model", args.allow_download) if args.text else None
+    if args.checkpoint and not (Path(args.checkpoint) / "config.json").is_file():
+        raise MissingWeightsError(f"--checkpoint: {args.checkpoint!r} is not a UiD checkpoint folder (no config.json)")
+    # 2. models and work
+    sam = None
+    if args.sam_model:
+        from .perception import SamPrompter
+
+        sam = SamPrompter.from_pretrained(args.sam_model, **sam_kw)
+    detector = TextBoxDetector.from_pretrained(args.owlv2_model, **owl_kw) if args.text else None
+    pipe = DPRefocusPipeline.from_pretrained(args.checkpoint, sam=sam, text_detector=detector)
+    out = pipe(left, right, **kw)
     print(save_image(out.refocused, args.output))
     if args.aif_output:
         print(save_image(out.aif, args.aif_output))
@@ -242,8 +369,9 @@ def _cmd_dp_refocus(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="genrefocus", description="Refocus one photo: a virtual camera.")
+    p = ArgumentParser(prog="genrefocus", description="Refocus one photo: a virtual camera.")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="refocus scikit-image's motorcycle (no downloads) and write a PNG grid")
@@ -280,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--lora-dir", default=None, help="folder with the official LoRA files "
                                                          "(default $GENREFOCUS_LORA_DIR or ./weights)")
         g.add_argument("--prompt-cache", default=None, help="safetensors of cached prompt embeddings (no T5/CLIP)")
+        g.add_argument("--allow-download", action="store_true",
+                       help="let missing Hub models download (default: local folders and the HF cache only)")
         g.add_argument("--steps", type=int, default=28)
         g.add_argument("--long_side", type=int, default=None, help="resize the long side before processing")
         g.add_argument("--disable_tiling", action="store_true")
@@ -304,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--pre_deblur_input", default=None, help="pre-deblurred image (pre-deblur LoRA)")
         if name in ("bokeh", "refocus"):
             foc = g.add_mutually_exclusive_group()
-            foc.add_argument("--mask", help="in-focus mask image")
+            foc.add_argument("--mask", help="in-focus mask image (8-bit grey > 0 is in focus)")
             foc.add_argument("--point", help="focus point x,y (input pixels)")
             foc.add_argument("--box", help="focus box x0,y0,x1,y1 (input pixels)")
             g.add_argument("--depth", help="metric depth .npy/.pfm (m); else Depth Pro (--depth-model)")
@@ -313,8 +443,6 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--aperture", default=None, help="aperture shape (needs the shape LoRA)")
             g.add_argument("--depth-model", default=None, help="Depth Pro folder or hub id (apple/DepthPro-hf)")
             g.add_argument("--sam-model", default=None, help="SAM folder: turn --point/--box into a mask")
-        else:
-            g.add_argument("--depth-model", default=None, help=argparse.SUPPRESS)
         g.set_defaults(func=_cmd_generative)
 
     dp = sub.add_parser("dp-refocus", help="refocus a dual-pixel capture with the UiD model")
@@ -330,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--checkpoint", default=None, help="UiD checkpoint folder (default: the shipped one)")
     dp.add_argument("--sam-model", default=None)
     dp.add_argument("--owlv2-model", default="google/owlv2-base-patch16-ensemble")
+    dp.add_argument("--allow-download", action="store_true", help="let missing Hub models download")
     dp.add_argument("--aif-output", default=None)
     dp.add_argument("--disparity-output", default=None,
                     help="signed DP disparity: .npy (px, float32) or an image (red in front, blue behind)")
@@ -339,14 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    warnings.simplefilter("default")
-    try:
-        return args.func(args)
-    except (InputError, MissingWeightsError) as exc:
-        print(f"genrefocus: error: {exc}", file=sys.stderr)
-        return 2
+    return run_main("genrefocus", build_parser(), lambda args: args.func(args), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
+    import sys
+
     sys.exit(main())

@@ -161,11 +161,15 @@ def load_disparity(path: PathLike, png_8bit: bool = False, name: str = "disparit
 
 
 def load_depth(path: PathLike, name: str = "depth") -> torch.Tensor:
-    """Metric depth (m) ``(1, 1, H, W)`` from ``.npy`` or ``.pfm``; NaN/inf/negative → error."""
+    """Metric depth (m) ``(1, 1, H, W)`` from ``.npy`` or ``.pfm``; NaN/inf/negative → error, and so is
+    a map with no positive value (zeros mean "no depth here" and are treated as infinitely far)."""
     p = _check_file(path, name)
     if p.suffix.lower() not in (".npy", ".pfm"):
         raise InputError(name, f"{str(p)!r}: depth must be a float .npy or .pfm file in metres")
-    return _finite_nonneg(_load_float_map(p, name), name)
+    depth = _finite_nonneg(_load_float_map(p, name), name)
+    if not bool((depth > 0).any()):
+        raise InputError(name, f"{str(p)!r} has no positive depth value (all zero): nothing to focus on")
+    return depth
 
 
 def _load_float_map(p: Path, name: str) -> np.ndarray:
@@ -177,8 +181,8 @@ def _load_float_map(p: Path, name: str) -> np.ndarray:
         except (ValueError, OSError, EOFError) as exc:
             raise InputError(name, f"{str(p)!r} is not a readable .npy array ({exc})") from None
     arr = np.squeeze(np.asarray(arr))
-    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
-        raise InputError(name, f"{str(p)!r} must hold a numeric (H, W) map, got shape {arr.shape} {arr.dtype}")
+    if arr.ndim != 2 or arr.dtype.kind not in "fiu":
+        raise InputError(name, f"{str(p)!r} must hold a real-valued (H, W) map, got shape {arr.shape} {arr.dtype}")
     if min(arr.shape) < MIN_SIDE:
         raise InputError(name, f"{str(p)!r} is {arr.shape[1]}×{arr.shape[0]}, smaller than {MIN_SIDE} px")
     return arr.astype(np.float32)
@@ -243,16 +247,30 @@ def check_output_path(path: PathLike, name: str = "output", suffixes=None) -> Pa
                                f"{', '.join(sorted(set(suffixes)))}")
     if p.is_dir():
         raise InputError(name, f"{str(p)!r} is a folder, not a file name")
+    _check_parents(p, name)
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(name, f"{str(p)!r} exists and is not writable")
+    return p
+
+
+def check_output_dir(path: PathLike, name: str = "--out") -> Path:
+    """A folder the run may create or write into: not a file, no file among its parents, the
+    nearest existing parent writable."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(name, f"{str(p)!r} is a file, not a folder")
+    _check_parents(p, name)
+    return p
+
+
+def _check_parents(p: Path, name: str) -> None:
     for parent in p.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(name, f"{str(p)!r}: {str(parent)!r} is a file, not a folder")
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise InputError(name, f"{str(p)!r}: folder {str(parent)!r} is not writable")
-            break
-    if p.exists() and not os.access(p, os.W_OK):
-        raise InputError(name, f"{str(p)!r} exists and is not writable")
-    return p
+            return
 
 
 def save_image(image: Union[torch.Tensor, np.ndarray], path: PathLike, quality: int = 95) -> Path:

@@ -19,3 +19,45 @@ def parse_floats(text: str, n: int, name: str, finite: bool = True) -> tuple:
     if finite and not all(math.isfinite(v) for v in vals):
         raise InputError(name, f"values must be finite numbers, got {text!r}")
     return vals
+
+
+def check_int(name: str, value, low: int = 1, high=None) -> int:
+    """An integer option within ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        rng = f"≥ {low}" if high is None else f"in [{low}, {high}]"
+        raise InputError(name, f"must be an integer {rng}, got {value!r}")
+    return value
+
+
+def check_float(name: str, value, low=None, high=None, open_low: bool = False) -> float:
+    """A finite number option within the given bounds."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low is None or (value > low if open_low else value >= low)) and (high is None or value <= high)
+    if not ok:
+        bounds = " ".join(x for x in ((f"> {low:g}" if open_low else f"≥ {low:g}") if low is not None else "",
+                                      f"≤ {high:g}" if high is not None else "") if x)
+        raise InputError(name, f"must be a finite number {bounds}".rstrip() + f", got {value!r}")
+    return float(value)
+
+
+def parse_size(text: str, name: str, order: str = "WxH", minimum: int = 16) -> tuple:
+    """``"640x480"`` → ``(H, W)`` (``order`` says which side comes first in the text)."""
+    parts = str(text).lower().split("x")
+    try:
+        a, b = (int(v) for v in parts)
+    except ValueError:
+        raise InputError(name, f"expected {order} (two integers joined by x), got {text!r}") from None
+    h, w = (b, a) if order == "WxH" else (a, b)
+    if min(h, w) < minimum or max(h, w) > 65536:
+        raise InputError(name, f"sides must be in [{minimum}, 65536] px, got {text!r}")
+    return h, w
+
+
+def check_dir(path, name: str):
+    """An existing folder."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_dir():
+        raise InputError(name, f"{str(p)!r} is not an existing folder")
+    return p

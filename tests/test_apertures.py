@@ -105,7 +105,7 @@ def test_bad_apertures(tmp_path):
         parse_aperture(str(p))
     with pytest.raises(InputError, match="unknown aperture"):
         parse_aperture("hexagon")
-    with pytest.raises(InputError, match="at least 3"):
+    with pytest.raises(InputError, match="3 to 64 blades"):
         parse_aperture("polygon:2")
     with pytest.raises(InputError, match="cannot parse"):
         parse_aperture("polygon:x")

@@ -1,10 +1,6 @@
 """genrefocus-data: readers for the public layouts, every builder on real photos, crash safety."""
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -207,37 +203,6 @@ def test_bad_files_are_reported_and_do_not_stop_the_build(tmp_path):
     assert [r["id"] for r in read_jsonl(tmp_path / "o" / "manifest.jsonl")] == ["p0_v0", "p1_v0"]
     errs = {e["id"]: e["reason"] for e in read_jsonl(tmp_path / "o" / "errors.jsonl")}
     assert "empty" in errs["zero"] and "not a readable image" in errs["text"] and "truncated" in errs["trunc"]
-
-
-def test_killed_run_restarts_to_the_same_manifest(tmp_path):
-    src = _photo_folder(tmp_path / "src", n=8, size=(192, 256))
-    args = ["synthetic", "--input", str(src / "img"), "--depth-dir", str(src / "depth"), "--variants", "2",
-            "--renderer", "layered", "--k-range", "10,30"]
-    cmd = [sys.executable, "-m", "genrefocus.data.cli"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    subprocess.run(cmd + args + ["--out", str(tmp_path / "full")], check=True, env=env, capture_output=True, timeout=600)
-    partial = tmp_path / "killed" / "manifest.partial.jsonl"
-    p = subprocess.Popen(cmd + args + ["--out", str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    t0 = time.time()
-    while time.time() - t0 < 300 and (not partial.is_file() or len(partial.read_text().splitlines()) < 4):
-        time.sleep(0.05)
-    p.kill()
-    p.wait()
-    done = len(read_jsonl(partial))
-    assert 0 < done < 16, done  # killed midway
-    subprocess.run(cmd + args + ["--out", str(tmp_path / "killed")], check=True, env=env, capture_output=True,
-                   timeout=600)
-
-    def norm(path, root):
-        return (path.read_text().replace(str(root), "<out>"))
-
-    assert norm(tmp_path / "killed" / "manifest.jsonl", tmp_path / "killed") == \
-        norm(tmp_path / "full" / "manifest.jsonl", tmp_path / "full")
-    for r in read_jsonl(tmp_path / "killed" / "manifest.jsonl"):
-        a = np.asarray(Image.open(r["target"]))
-        b = np.asarray(Image.open(r["target"].replace(str(tmp_path / "killed"), str(tmp_path / "full"))))
-        assert np.array_equal(a, b)
 
 
 def test_itw_with_deblurnet_for_the_aif(tmp_path):

@@ -5,17 +5,16 @@
     python training/train_dp.py --sources scene_lab aif_depth:data/synth/manifest.jsonl dpdd:/data/DPDD
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genrefocus.training.dp import DPTrainConfig, train_dp  # noqa: E402
+from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    ap = ArgumentParser(prog="train_dp", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/uid")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch-size", type=int, default=4)
@@ -39,16 +38,31 @@ def main():
     ap.add_argument("--kernel-size", type=int, default=5)
     ap.add_argument("--variant", default="full", choices=["full", "v1", "v2"], help="invertible block (appendix)")
     ap.add_argument("--log-every", type=int, default=50)
-    args = ap.parse_args()
+    ap.add_argument("--checkpointing-steps", type=int, default=500, help="checkpoint every N steps (0: never)")
+    ap.add_argument("--checkpoints-total-limit", type=int, default=2)
+    ap.add_argument("--resume_from_checkpoint", "--resume", default=None, help="'latest' or a checkpoint folder")
+    return ap
+
+
+def run(args) -> int:
+    from genrefocus.training.dp import DPTrainConfig, train_dp
+
     cfg = DPTrainConfig(output_dir=args.out, steps=args.steps, batch_size=args.batch_size, size=args.size,
                         learning_rate=args.lr, warmup=args.warmup, seed=args.seed, sources=tuple(args.sources),
                         scene_cache=args.scene_cache, k_range=tuple(args.k_range), lam_disp=args.lam_disp,
                         lam_refocus=args.lam_refocus, init_from=args.init_from, log_every=args.log_every,
                         softness_max=args.softness_max,
                         model={"stages": args.stages, "feat": args.feat, "cost": args.cost, "hidden": args.hidden,
-                               "max_disp": args.max_disp, "kernel_size": args.kernel_size, "variant": args.variant})
+                               "max_disp": args.max_disp, "kernel_size": args.kernel_size, "variant": args.variant},
+                        checkpointing_steps=args.checkpointing_steps, checkpoints_total_limit=args.checkpoints_total_limit,
+                        resume_from_checkpoint=args.resume_from_checkpoint)
     print(train_dp(cfg))
+    return 0
+
+
+def main(argv=None) -> int:
+    return run_main("train_dp", build_parser(), run, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

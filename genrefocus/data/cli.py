@@ -10,32 +10,94 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import math
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..errors import InputError, MissingWeightsError
+from ..entry import ArgumentParser, run_main
+from ..errors import InputError
 from ..parsing import parse_floats
 
 
 def _items(args) -> list:
     from . import readers
 
-    kw = {}
-    if args.source in ("dpdd", "realbokeh", "ebb") and args.split:
-        kw["split"] = args.split
-    items = list(readers.READERS[args.source](args.input, **kw))
+    items = readers.read_items(args.source, args.input, args.split)
     return items[: args.limit] if args.limit else items
 
 
-def _sources(args, out: Path):
+def _check(args) -> dict:
+    """Every option of the command checked before any item is processed; returns parsed values."""
+    from ..optics.apertures import parse_aperture
+    from ..optics.defocus import MAX_K
+
+    def at_least(name, value, low):
+        if value is not None and value < low:
+            raise InputError(f"--{name.replace('_', '-')}", f"must be ≥ {low}, got {value}")
+
+    at_least("limit", args.limit, 1)
+    at_least("workers", args.workers, 1)
+    at_least("shards", args.shards, 0)
+    for name in ("variants", "top", "min_lights", "max_side"):
+        at_least(name, getattr(args, name, None), {"min_lights": 0, "max_side": 16}.get(name, 1))
+    parsed = {}
+    if hasattr(args, "k_range"):
+        lo, hi = parse_floats(args.k_range, 2, "--k-range")
+        if not (0 <= lo < hi <= MAX_K):
+            raise InputError("--k-range", f"need 0 ≤ K_min < K_max ≤ {MAX_K:g}, got {args.k_range!r}")
+        parsed["k_range"] = (lo, hi)
+    if hasattr(args, "apertures"):
+        names = [a.strip() for a in args.apertures.split(",")]
+        if not all(names):
+            raise InputError("--apertures", f"empty name in {args.apertures!r}")
+        for a in names:
+            parse_aperture(a)
+        parsed["apertures"] = names
+    if getattr(args, "threshold", None) is not None and not (math.isfinite(args.threshold) and
+                                                             -1.0 <= args.threshold <= 1.0):
+        raise InputError("--threshold", f"an SSIM threshold in [-1, 1], got {args.threshold}")
+    for name in ("depth_dir", "mask_dir", "aif_dir"):
+        folder = getattr(args, name, None)
+        if folder and not Path(folder).is_dir():
+            raise InputError(f"--{name.replace('_', '-')}", f"{folder!r} is not a folder")
+    from ..io import check_output_dir
+
+    check_output_dir(args.out, "--out")
+    return parsed
+
+
+def _check_models(args) -> dict:
+    """Where each requested model comes from (checked before any work; no download unless allowed)."""
+    from ..hub import weights_source
+
+    kw = {}
+    for name, marker in (("depth_model", "config.json"), ("birefnet", "config.json"), ("flux", "model_index.json")):
+        value = getattr(args, name, None)
+        if value:
+            kw[name] = weights_source(value, f"--{name.replace('_', '-')}", args.allow_download, marker=marker)
+    if getattr(args, "flux", None):
+        from ..models.lora import precheck_lora_file
+        from ..models.tasks import LORA_FILES
+        from ..pipelines.generative import default_lora_dir
+
+        lora = Path(args.lora_dir or default_lora_dir()) / LORA_FILES["deblur"]
+        precheck_lora_file(lora, "deblur")
+        kw["lora"] = lora
+        if args.prompt_cache:
+            from ..models.tasks import load_prompt_cache
+
+            load_prompt_cache(args.prompt_cache)
+    return kw
+
+
+def _sources(args, out: Path, models: dict):
     from .builders import Sources
 
     depth_estimator = segmenter = None
     if getattr(args, "depth_model", None):
         from ..perception import DepthPro
 
-        depth_estimator = DepthPro.from_pretrained(args.depth_model)
+        depth_estimator = DepthPro.from_pretrained(args.depth_model, **models["depth_model"])
     if getattr(args, "birefnet", None):
         from ..perception import BiRefNetSegmenter
 
@@ -44,13 +106,12 @@ def _sources(args, out: Path):
     if getattr(args, "flux", None):  # DeblurNet for photos without a given AIF image
         import torch
 
-        from ..models.tasks import LORA_FILES
-        from ..pipelines.generative import GenRefocusPipeline, default_lora_dir
+        from ..pipelines.generative import GenRefocusPipeline
 
-        lora = Path(args.lora_dir or default_lora_dir()) / LORA_FILES["deblur"]
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        pipe = GenRefocusPipeline.from_pretrained(args.flux, deblur_lora=lora, prompt_cache=args.prompt_cache,
-                                                  dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+        pipe = GenRefocusPipeline.from_pretrained(args.flux, deblur_lora=models["lora"], prompt_cache=args.prompt_cache,
+                                                  dtype=torch.bfloat16 if device == "cuda" else torch.float32,
+                                                  **models["flux"])
         pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         deblur = lambda photo: pipe.deblur(photo).aif  # noqa: E731
@@ -60,45 +121,56 @@ def _sources(args, out: Path):
 
 
 def run(args) -> int:
-    from . import builders
-    from .manifest import ManifestBuilder, write_shards
+    import sys
 
+    from . import builders
+    from .manifest import ManifestBuilder, OutputLock, write_shards
+
+    # 1. options, items and model sources, before any work
+    parsed = _check(args)
     out = Path(args.out)
     items = _items(args)
     if not items:
         raise InputError("--input", f"no items found for source {args.source!r} in {args.input!r}")
+    models = _check_models(args)
     cmd = args.command
-    if cmd == "synthetic":
-        proc = builders.synthetic(out, _sources(args, out), parse_floats(args.k_range, 2, "--k-range"),
-                                  args.apertures.split(","), args.renderer, args.variants, args.seed)
-    elif cmd == "itw":
-        proc = builders.itw(out, _sources(args, out))
-    elif cmd == "calibrate":
-        proc = builders.calibrate(out, _sources(args, out), parse_floats(args.k_range, 2, "--k-range"), args.threshold,
-                                  args.max_side)
-    elif cmd == "filter-sharp":
-        proc = builders.sharpness_score()
-    else:
-        proc = builders.pointlight(out, args.apertures.split(","), parse_floats(args.k_range, 2, "--k-range"),
-                                   args.min_lights, args.variants, args.seed)
-    mb = ManifestBuilder(out, name="scores" if cmd == "filter-sharp" else "manifest")
-    counts = mb.run(items, proc, workers=args.workers, desc=cmd)
-    records = mb.records()
-    if cmd == "filter-sharp":  # keep the top N by Laplacian variance
-        records = sorted(records, key=lambda r: (-r["lv"], r["id"]))[: args.top]
-        ManifestBuilder(out, name="manifest").finalize(sorted(records, key=lambda r: r["id"]))
-    if args.shards:
-        write_shards(records, out / "shards", per_shard=args.shards)
+    # 2. the build, one run per output folder at a time
+    with OutputLock(out):
+        if cmd == "synthetic":
+            proc = builders.synthetic(out, _sources(args, out, models), parsed["k_range"], parsed["apertures"],
+                                      args.renderer, args.variants, args.seed)
+        elif cmd == "itw":
+            proc = builders.itw(out, _sources(args, out, models))
+        elif cmd == "calibrate":
+            proc = builders.calibrate(out, _sources(args, out, models), parsed["k_range"], args.threshold,
+                                      args.max_side)
+        elif cmd == "filter-sharp":
+            proc = builders.sharpness_score()
+        else:
+            proc = builders.pointlight(out, parsed["apertures"], parsed["k_range"], args.min_lights, args.variants,
+                                       args.seed)
+        mb = ManifestBuilder(out, name="scores" if cmd == "filter-sharp" else "manifest")
+        counts = mb.run(items, proc, workers=args.workers, desc=cmd)
+        records = mb.records()
+        if cmd == "filter-sharp":  # keep the top N by Laplacian variance
+            records = sorted(records, key=lambda r: (-r["lv"], r["id"]))[: args.top]
+            ManifestBuilder(out, name="manifest").finalize(sorted(records, key=lambda r: r["id"]))
+        if args.shards:
+            write_shards(records, out / "shards", per_shard=args.shards)
     print(f"{cmd}: {len(records)} records in {out / 'manifest.jsonl'} (new {counts['ok']}, already done "
           f"{counts['done_before']}, skipped {counts['skipped']}, failed {counts['failed']}; reasons in "
           f"{out / 'errors.jsonl'})")
+    if not counts["ok"] and not counts["done_before"] and (counts["failed"] or counts["skipped"]):
+        print(f"genrefocus-data: error: no item gave a record (failed {counts['failed']}, skipped "
+              f"{counts['skipped']}); the reasons are in {out / 'errors.jsonl'}", file=sys.stderr)
+        return 1
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .readers import READERS
 
-    p = argparse.ArgumentParser(prog="genrefocus-data", description="Build datasets with JSONL manifests.")
+    p = ArgumentParser(prog="genrefocus-data", description="Build datasets with JSONL manifests.")
     sub = p.add_subparsers(dest="command", required=True)
     for name, helptext in (("synthetic", "AIF + depth → random K / focus / aperture → rendered pairs"),
                            ("itw", "real bokeh photos + EXIF → K by the thin-lens model"),
@@ -114,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--limit", type=int, default=None, help="first N items only")
         s.add_argument("--shards", type=int, default=0, help="also write webdataset tar shards of N samples")
+        s.add_argument("--allow-download", action="store_true", help="let missing Hub models download")
         if name in ("synthetic", "itw", "calibrate"):
             s.add_argument("--depth-dir", help="metric depth <id>.npy per item")
             s.add_argument("--depth-model", help="Depth Pro folder / hub id when no depth file exists")
@@ -144,13 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (InputError, MissingWeightsError) as exc:
-        print(f"genrefocus-data: error: {exc}", file=sys.stderr)
-        return 2
+    return run_main("genrefocus-data", build_parser(), run, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
+    import sys
+
     sys.exit(main())

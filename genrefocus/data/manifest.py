@@ -58,6 +58,58 @@ def read_jsonl(path: Path) -> list:
     return out
 
 
+LOCK_NAME = ".genrefocus-data.lock"
+
+
+class OutputLock:
+    """One build per output folder at a time: ``<out>/.genrefocus-data.lock`` holds the owner's host
+    and pid. A second run on the same folder stops with a clear :class:`InputError`; a lock left by a
+    run that died (same host, pid gone) is taken over. On entry, temporary files (``.tmp-*``) that a
+    killed run left behind are removed — no live run can own them while the lock is held."""
+
+    def __init__(self, out_dir):
+        self.out = Path(out_dir)
+        self.path = self.out / LOCK_NAME
+
+    def __enter__(self) -> "OutputLock":
+        import socket
+
+        from ..errors import InputError
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                host, _, pid = self.path.read_text().strip().partition(" ")
+                if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+                    self.path.unlink(missing_ok=True)  # stale: its run died
+                    continue
+                raise InputError("--out", f"another genrefocus-data run ({host} pid {pid}) is writing to "
+                                          f"{str(self.out)!r}; wait for it, or delete {LOCK_NAME} there if it is gone")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(me)
+            break
+        for tmp in self.out.rglob(".tmp-*"):  # orphans of a killed run
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class ManifestBuilder:
     """Process items into ``out_dir`` with a resumable manifest (see module doc)."""
 

@@ -103,11 +103,19 @@ def realbokeh(root: PathLike, split: str = "train") -> Iterator[dict]:
             continue
         sid = m.group(1)
         meta_p = r / "metadata" / f"{sid}.json"
-        meta = json.loads(meta_p.read_text()) if meta_p.is_file() else {}
+        meta, meta_error = {}, None
+        if meta_p.is_file():  # a broken metadata file is this item's problem, not the whole build's
+            try:
+                meta = json.loads(meta_p.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+                meta, meta_error = None, f"{meta_p}: {exc}"
         for g in _images(r / "gt" / sid):
             av = re.search(r"_f([\d.]+)$", g.stem)
-            yield {"id": f"realbokeh_{split}_{g.stem}", "source": "RealBokeh_3MP", "aif": str(f), "target": str(g),
+            rec = {"id": f"realbokeh_{split}_{g.stem}", "source": "RealBokeh_3MP", "aif": str(f), "target": str(g),
                    "f_number": float(av.group(1)) if av else None, "metadata": meta}
+            if meta_error:
+                rec["metadata_error"] = meta_error
+            yield rec
 
 
 def ebb(root: PathLike, split: str = "train") -> Iterator[dict]:
@@ -125,6 +133,45 @@ def hci(root: PathLike) -> Iterator[dict]:
     for cam in sorted(r.glob("*/*/input_Cam000.png")):
         scene = cam.parent
         yield {"id": f"hci_{scene.parent.name}_{scene.name}", "source": "HCI", "scene": str(scene)}
+
+
+def unique_ids(items: list) -> list:
+    """Records with distinct ids: where several share one (``coffee.png`` / ``coffee.jpg``, or
+    ``a/b__c.png`` / ``a__b/c.png``), each gets ``-`` and 8 hex digits of its file path's hash, so
+    no item overwrites another's outputs. Unique ids are left as they are."""
+    import hashlib
+    from collections import Counter
+
+    counts = Counter(r["id"] for r in items)
+    out = []
+    for r in items:
+        if counts[r["id"]] > 1:
+            key = next(str(r[k]) for k in ("image", "input", "target", "aif", "scene", "left") if r.get(k))
+            r = {**r, "id": f"{r['id']}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"}
+        out.append(r)
+    if len({r["id"] for r in out}) != len(out):  # the same file listed twice
+        raise InputError("--input", "the same file is listed twice")
+    return out
+
+
+SPLITS = {"dpdd": ("train", "val", "test")}  # the others: any sub-folder name (missing folders are reported)
+SPLIT_SOURCES = ("dpdd", "realbokeh", "ebb")
+
+
+def read_items(source: str, root: PathLike, split: str = None) -> list:
+    """The records of ``source`` under ``root`` (``split`` for dpdd / realbokeh / ebb), ids made unique."""
+    if source not in READERS:
+        raise InputError("--source", f"unknown source {source!r}; use one of {', '.join(sorted(READERS))}")
+    kw = {}
+    if split is not None:
+        if source not in SPLIT_SOURCES:
+            raise InputError("--split", f"the {source} source has no splits")
+        if source in SPLITS and split not in SPLITS[source]:
+            raise InputError("--split", f"{split!r}: {source} has {', '.join(SPLITS[source])}")
+        kw["split"] = split
+    if not Path(root).exists():
+        raise InputError("--input", f"{str(root)!r} does not exist")
+    return unique_ids(list(READERS[source](root, **kw)))
 
 
 READERS = {"folder": image_folder, "dpdd": dpdd, "realdof": realdof, "lfdof": lfdof, "realbokeh": realbokeh,

@@ -24,6 +24,7 @@ Structure (DESIGN §7):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -49,6 +50,22 @@ class UiDConfig:
     hidden: int = 16        # coupling sub-network width
     rho: float = 2.0
     variant: str = "full"   # invertible block: full | v1 | v2
+
+    def __post_init__(self):
+        problems = []
+        for name, low, high in (("feat", 1, 1024), ("max_disp", 1, 64), ("cost", 1, 1024), ("n_kernels", 1, 4096),
+                                ("kernel_size", 1, 31), ("stages", 1, 8), ("hidden", 1, 1024)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                problems.append(f"{name}: an integer in [{low}, {high}], got {v!r}")
+        if isinstance(self.kernel_size, int) and self.kernel_size % 2 == 0:
+            problems.append(f"kernel_size: must be odd, got {self.kernel_size}")
+        if not (isinstance(self.rho, (int, float)) and math.isfinite(self.rho) and self.rho > 0):
+            problems.append(f"rho: a finite number > 0, got {self.rho!r}")
+        if self.variant not in ("full", "v1", "v2"):
+            problems.append(f"variant: full, v1 or v2, got {self.variant!r}")
+        if problems:
+            raise InputError("UiD config", "; ".join(problems))
 
 
 def _conv(ci, co, k=3):
@@ -220,19 +237,22 @@ class UiDModel(nn.Module):
         return model.eval()
 
 
+MIN_DP_SIDE = 32  # px: smaller pairs carry no usable dual-pixel disparity
+
+
 def load_dp_pair(path_or_left, right=None) -> tuple:
     """A DP pair as two ``(1, 3, H, W)`` tensors: two image files, or one multi-frame file (GIF/TIFF,
-    frames 0 and 1). Errors: a single frame, mismatched sizes."""
+    frames 0 and 1). Errors (:class:`InputError`): unreadable files (every check of
+    :func:`genrefocus.io.read_image_array`), a single frame, mismatched sizes, sides < 32 px."""
     from PIL import Image, ImageSequence
 
-    from ..io import load_image
+    from ..io import load_image, read_image_array
 
     if right is not None:
         left_t, right_t = load_image(path_or_left, name="left view"), load_image(right, name="right view")
     else:
         p = Path(path_or_left)
-        if not p.is_file():
-            raise InputError(str(p), "file does not exist")
+        read_image_array(p, name=str(p))  # exists, not empty, not truncated, not a bomb
         with Image.open(p) as im:
             frames = [f.convert("RGB") for _, f in zip(range(2), ImageSequence.Iterator(im))]
         if len(frames) < 2:
@@ -242,4 +262,7 @@ def load_dp_pair(path_or_left, right=None) -> tuple:
         left_t, right_t = (torch.from_numpy(np.asarray(f, np.float32) / 255.0).permute(2, 0, 1)[None] for f in frames)
     if left_t.shape != right_t.shape:
         raise InputError("dual-pixel pair", f"views differ in size: {tuple(left_t.shape[-2:])} vs {tuple(right_t.shape[-2:])}")
+    if min(left_t.shape[-2:]) < MIN_DP_SIDE:
+        raise InputError("dual-pixel pair", f"{left_t.shape[-1]}×{left_t.shape[-2]} is smaller than {MIN_DP_SIDE} px "
+                                            "on a side")
     return left_t, right_t

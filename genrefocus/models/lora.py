@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Union
 
+import torch
+
 from ..errors import InputError, MissingWeightsError
 from .tasks import HF_LORA_REPO, LORA_FILES
 
@@ -36,12 +38,11 @@ def missing_lora_message(kind: str, path: Path) -> str:
             f"and pass its path (or put it in the --lora-dir folder).")
 
 
-def validate_lora_file(path: Union[str, Path], transformer, kind: str = "lora") -> dict:
-    """Check an official-format LoRA file against ``transformer`` without loading it into the model.
-
-    Returns ``{"rank": r, "modules": [...], "metadata": {...}}``. Raises :class:`MissingWeightsError`
-    for a missing file and :class:`InputError` for unknown keys, mixed ranks or wrong shapes.
-    """
+def precheck_lora_file(path: Union[str, Path], kind: str = "lora") -> dict:
+    """Check a LoRA file before any model is loaded: it exists, is safetensors (never a pickle), its
+    keys are ``transformer.<routed module>.lora_A/B.weight`` and its values are finite. Returns
+    ``{key: shape}`` and the metadata; the shapes are checked against the transformer by
+    :func:`validate_lora_file` once it is loaded."""
     from safetensors import safe_open
 
     p = Path(path)
@@ -54,6 +55,32 @@ def validate_lora_file(path: Union[str, Path], transformer, kind: str = "lora") 
     with fh:
         meta = fh.metadata() or {}
         shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+        unknown = [k for k in shapes if not (_KEY.match(k) and ROUTED_MODULES.match(_KEY.match(k)["module"]))]
+        if unknown:
+            raise InputError(str(p), f"{len(unknown)} unknown LoRA keys (not transformer.<routed module>."
+                                     f"lora_A/B.weight), e.g. {', '.join(sorted(unknown)[:4])}")
+        if not shapes:
+            raise InputError(str(p), "contains no LoRA weights")
+        bad = []
+        for k in shapes:  # a file of NaN/inf loads fine and renders black: refuse it here
+            t = fh.get_tensor(k)
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                bad.append(k)
+    if bad:
+        raise InputError(str(p), f"{len(bad)} LoRA tensors hold NaN/inf values (a corrupt or diverged file), "
+                                 f"e.g. {', '.join(sorted(bad)[:3])}")
+    return {"shapes": shapes, "metadata": meta}
+
+
+def validate_lora_file(path: Union[str, Path], transformer, kind: str = "lora") -> dict:
+    """Check an official-format LoRA file against ``transformer`` without loading it into the model.
+
+    Returns ``{"rank": r, "modules": [...], "metadata": {...}}``. Raises :class:`MissingWeightsError`
+    for a missing file and :class:`InputError` for unknown keys, mixed ranks or wrong shapes.
+    """
+    p = Path(path)
+    checked = precheck_lora_file(p, kind)
+    meta, shapes = checked["metadata"], checked["shapes"]
     modules = dict(transformer.named_modules())
     unknown, bad_shape, ranks, seen = [], [], set(), {}
     for key, shape in shapes.items():

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from ..errors import InputError
 
 EDGE_SHARPNESS = 4.0  # BokehMe's tanh edge sharpness (1/px)
+MAX_BLADES = 64      # polygons and stars: more blades than this is a disk
+MAX_SPEC_LENGTH = 4096
 
 
 def support_radius(radius: float) -> int:
@@ -87,8 +89,10 @@ class Polygon(Aperture):
     formula ``e = r·sin(α₂)/sin(a + α₂) − |δ|`` with ``α₂ = π/2 − π/n``."""
 
     def __init__(self, n_blades: int, rotation: float = 90.0):
-        if int(n_blades) < 3:
-            raise InputError("aperture", f"a polygon needs at least 3 blades, got {n_blades}")
+        if not 3 <= int(n_blades) <= MAX_BLADES:
+            raise InputError("aperture", f"a polygon needs 3 to {MAX_BLADES} blades, got {n_blades}")
+        if not math.isfinite(float(rotation)):
+            raise InputError("aperture", f"the polygon rotation must be a finite angle (degrees), got {rotation!r}")
         self.n = int(n_blades)
         self.rotation = float(rotation)
         self.name = f"polygon:{self.n}" + ("" if self.rotation == 90.0 else f":{self.rotation:g}")
@@ -215,17 +219,27 @@ def parse_aperture(spec: Union[str, Aperture, None]) -> Aperture:
     if isinstance(spec, Aperture):
         return spec
     s = str(spec).strip()
+    if not s or len(s) > MAX_SPEC_LENGTH:
+        raise InputError("aperture", "empty or absurdly long aperture spec")
     head, _, rest = s.partition(":")
     try:
         if head == "disk" and not rest:
             return Disk()
         if head == "polygon":
             parts = rest.split(":")
-            return Polygon(int(parts[0]), float(parts[1]) if len(parts) > 1 else 90.0)
+            if len(parts) > 2 or not parts[0]:
+                raise ValueError("use polygon:N or polygon:N:ROTATION_DEGREES")
+            n, rot = int(parts[0]), float(parts[1]) if len(parts) > 1 else 90.0
+            return Polygon(n, rot)
         if head == "heart" and not rest:
             return heart()
         if head == "star":
-            return star(int(rest) if rest else 5)
+            n = int(rest) if rest else 5
+            if not 3 <= n <= MAX_BLADES:
+                raise ValueError(f"a star needs 3 to {MAX_BLADES} points, got {n}")
+            return star(n)
+    except InputError:
+        raise
     except ValueError as exc:
         raise InputError("aperture", f"cannot parse {s!r}: {exc}") from None
     if Path(s).is_file():

@@ -52,6 +52,8 @@ def depth_to_disparity(depth_m: ArrayLike) -> torch.Tensor:
     """
     d = _as_map(depth_m, "depth")
     ok = torch.isfinite(d) & (d > 0)
+    if not bool(ok.any()):
+        raise InputError("depth", "no finite positive depth value (all zero, negative or NaN): nothing to focus on")
     return torch.where(ok, 1.0 / torch.where(ok, d, torch.ones_like(d)), torch.zeros_like(d))
 
 
@@ -85,6 +87,8 @@ def disparity_at_size(depth_m: ArrayLike, size: Sequence[int]) -> torch.Tensor:
     import cv2
 
     d = _as_map(depth_m, "depth")[0, 0].cpu().numpy().astype(np.float32)
+    if not bool((d > 0).any()):
+        raise InputError("depth", "no positive depth value (all zero, negative or NaN): nothing to focus on")
     h, w = int(size[0]), int(size[1])
     if d.shape != (h, w):
         d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)

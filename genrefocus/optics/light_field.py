@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

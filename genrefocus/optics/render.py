@@ -17,6 +17,29 @@ from .scatter import scatter_fast, scatter_reference
 
 MODES = ("bokehme", "fast", "layered")
 Gamma = Union[float, str]
+#: The largest CoC radius rendered, as a fraction of the image's long side. A larger blur says the
+#: inputs are wrong (K, the focus disparity or the depth units); it is clamped with a warning, so
+#: the renderers' cost stays bounded (their loops run over radii up to this value).
+MAX_COC_FRACTION = 0.25
+
+
+def cap_coc(coc: torch.Tensor, size) -> torch.Tensor:
+    """Check a signed CoC map (px): NaN/inf is an :class:`InputError`; radii beyond
+    ``MAX_COC_FRACTION × long side`` are clamped with a warning."""
+    from ..errors import InputError
+
+    if not bool(torch.isfinite(coc).all()):
+        raise InputError("CoC", "the circle of confusion has NaN/inf values: check K, the focus disparity and "
+                                "the depth/disparity map")
+    limit = MAX_COC_FRACTION * max(int(size[0]), int(size[1]))
+    peak = float(coc.abs().max()) if coc.numel() else 0.0
+    if peak > limit:
+        import warnings
+
+        warnings.warn(f"CoC radius up to {peak:.3g} px clamped to {limit:.0f} px (a quarter of the long side): "
+                      "check K, the focus disparity and the depth units", stacklevel=3)
+        coc = coc.clamp(-limit, limit)
+    return coc
 
 
 def to_linear(image: torch.Tensor, gamma: Gamma = 4.0) -> torch.Tensor:
@@ -70,6 +93,7 @@ def render_bokeh(image: torch.Tensor, coc: torch.Tensor, mode: str = "fast", gam
 
         raise InputError("mode", f"unknown renderer {mode!r}; choose one of {', '.join(MODES)}")
     gamma = _check_gamma(gamma)
+    coc = cap_coc(coc, image.shape[-2:])
     if not bool((coc != 0).any()):
         return image.clone()
     ap = parse_aperture(aperture)

@@ -97,7 +97,11 @@ def radius_bins(r_max: float, step: float | None = None, rel: float = 0.25,
 
     Default spacing ``clamp(r/4, 0.5, 2)`` px (≈ 46 dB against BokehMe on its demo image); a fixed ``step`` gives a uniform grid.
     """
+    if not (math.isfinite(r_max) and r_max >= 0):
+        raise ValueError(f"r_max must be finite and ≥ 0, got {r_max}")
     if step is not None:
+        if not (math.isfinite(step) and step > 0):
+            raise ValueError(f"step must be finite and > 0, got {step}")
         n = max(1, math.ceil(r_max / step))
         return torch.arange(n + 1, dtype=torch.float64) * step
     out, r = [0.0], 0.0

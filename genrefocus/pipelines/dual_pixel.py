@@ -35,11 +35,12 @@ class TextBoxDetector:
         self.processor, self.model = processor, model.eval()
 
     @classmethod
-    def from_pretrained(cls, path: Union[str, Path] = OWLV2_ID):
+    def from_pretrained(cls, path: Union[str, Path] = OWLV2_ID, **kwargs):
         from transformers import Owlv2ForObjectDetection, Owlv2Processor
 
         try:
-            return cls(Owlv2Processor.from_pretrained(str(path)), Owlv2ForObjectDetection.from_pretrained(str(path)))
+            return cls(Owlv2Processor.from_pretrained(str(path), **kwargs),
+                       Owlv2ForObjectDetection.from_pretrained(str(path), **kwargs))
         except (OSError, ValueError) as exc:
             raise MissingWeightsError(f"OWLv2 {str(path)!r} could not be loaded ({type(exc).__name__}); download "
                                       f"{OWLV2_ID} or give a point, box or mask instead of text") from None

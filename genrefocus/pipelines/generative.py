@@ -139,9 +139,10 @@ class GenRefocusPipeline(FluxPipeline):
             if prompt_cache is not None:  # the cache replaces T5/CLIP: do not load them
                 for name in ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"):
                     kwargs.setdefault(name, None)
+        kwargs.setdefault("use_safetensors", True)  # never unpickle weights
         try:
             pipe = super().from_pretrained(path, **kwargs)
-        except (OSError, EnvironmentError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - missing, truncated or pickled weights all mean: fetch them again
             if Path(path).exists() and index.is_file():
                 raise MissingWeightsError(
                     f"FLUX folder {path!r} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}): its weights "

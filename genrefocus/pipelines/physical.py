@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
@@ -78,11 +79,16 @@ class PhysicalRefocusPipeline:
                           f"image is {tuple(image.shape[-2:])}: resizing it bilinearly", stacklevel=2)
             disp = resize_map(disp, image.shape[-2:])
         disp = disp.to(image.device)
+        if float(disp.max() - disp.min()) == 0.0 and K > 0:
+            warnings.warn("the depth/disparity map is constant: every pixel is at the same distance, so the "
+                          "render is uniform (check the file)", stacklevel=2)
         # 3. focus plane
         if focus_disparity_value is not None:
             if any(v is not None for v in (focus_point, focus_box, focus_mask)):
                 raise InputError("focus", "give focus_disparity_value alone, not with a point, box or mask")
             d_f = float(focus_disparity_value)
+            if not math.isfinite(d_f):
+                raise InputError("focus_disparity_value", f"must be finite, got {focus_disparity_value!r}")
         else:
             d_f = focus_disparity(disp, mask=focus_mask, point=focus_point, box=focus_box)
         # 4. signed CoC (px) and 5. render

@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from .checkpoints import Checkpoints
 from ..models.dp_losses import uid_loss
 from ..models.dp_model import UiDConfig, UiDModel
 from ..optics.dp_disparity import HALF_DISK_DISPARITY, dp_disparity_factor
@@ -57,6 +58,50 @@ class DPTrainConfig:
     lam_disp: float = 0.5     # auxiliary disparity supervision (ours; 0 = the paper's losses only)
     lam_refocus: float = 1.0  # refocus term (ours; 0 = the paper's losses only)
     init_from: Optional[str] = None  # continue from a checkpoint folder's weights
+    checkpointing_steps: int = 500   # 0: no checkpoints
+    checkpoints_total_limit: Optional[int] = 2
+    resume_from_checkpoint: Optional[str] = None  # "latest" or a checkpoint folder
+
+    def __post_init__(self):
+        problems = []
+        for name, low in (("steps", 1), ("batch_size", 1), ("size", 32), ("warmup", 0), ("scene_cache", 0),
+                          ("log_every", 1), ("checkpointing_steps", 0), ("seed", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                problems.append(f"{name}: must be an integer ≥ {low}, got {v!r}")
+        for name in ("learning_rate", "spacing_px"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                problems.append(f"{name}: must be a finite number > 0, got {v!r}")
+        for name in ("softness_max", "lam_disp", "lam_refocus"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                problems.append(f"{name}: must be a finite number ≥ 0, got {v!r}")
+        kr = tuple(self.k_range)
+        if not (len(kr) == 2 and all(math.isfinite(float(v)) for v in kr) and 0 <= kr[0] < kr[1]):
+            problems.append(f"k_range: need 0 ≤ K_min < K_max, got {self.k_range!r}")
+        if self.checkpoints_total_limit is not None and self.checkpoints_total_limit < 1:
+            problems.append(f"checkpoints_total_limit: ≥ 1 or None, got {self.checkpoints_total_limit}")
+        if self.init_from and not (Path(self.init_from) / "config.json").is_file():
+            problems.append(f"init_from: {self.init_from!r} is not a checkpoint folder (no config.json)")
+        if not self.sources:
+            problems.append("sources: at least one data source")
+        for spec in self.sources:
+            kind, _, arg = str(spec).partition(":")
+            if kind == "scene_lab" and not arg:
+                continue
+            if kind == "aif_depth" and arg and not Path(arg).is_file():
+                problems.append(f"sources: {spec!r}: manifest {arg!r} does not exist")
+            elif kind == "dpdd" and arg and not Path(arg).is_dir():
+                problems.append(f"sources: {spec!r}: folder {arg!r} does not exist")
+            elif kind not in ("aif_depth", "dpdd") or not arg:
+                problems.append(f"sources: unknown DP data source {spec!r} (scene_lab, aif_depth:<manifest>, "
+                                "dpdd:<root>)")
+        resume = self.resume_from_checkpoint
+        if resume and resume != "latest" and not Path(resume).is_dir():
+            problems.append(f"resume_from_checkpoint: 'latest' or a checkpoint folder, got {resume!r}")
+        if problems:
+            raise InputError("DP training config", "; ".join(problems))
 
 
 def _batch(items: list) -> dict:
@@ -234,7 +279,12 @@ def dp_step_loss(model, batch: dict, lam_disp: float = 0.5, lam_refocus: float =
 
 
 def train_dp(cfg: DPTrainConfig, progress: bool = True) -> Path:
-    """Train and save the checkpoint folder (``config.json`` + ``model.safetensors`` + ``train_log.json``)."""
+    """Train and save the checkpoint folder (``config.json`` + ``model.safetensors`` + ``train_log.json``).
+
+    Checkpoints (model, optimizer, LR schedule, every RNG — torch, NumPy, the data stream — step and
+    log) every ``checkpointing_steps``, written atomically (:mod:`genrefocus.training.checkpoints`);
+    ``resume_from_checkpoint="latest"`` continues exactly where an interrupted run stopped.
+    """
     from accelerate import Accelerator
 
     acc = Accelerator(cpu=not torch.cuda.is_available())
@@ -256,10 +306,29 @@ def train_dp(cfg: DPTrainConfig, progress: bool = True) -> Path:
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     model, opt = acc.prepare(model, opt)
+    acc.register_for_checkpointing(sched)
     rng = np.random.default_rng([cfg.seed, acc.process_index])
     out = Path(cfg.output_dir)
-    log = []
-    bar = tqdm(range(cfg.steps), desc="train UiD", disable=not progress or not acc.is_main_process)
+    checkpoints = Checkpoints(out)
+    if acc.is_main_process:
+        checkpoints.remove_orphans()
+    log, start = [], 0
+    ck = checkpoints.resolve(cfg.resume_from_checkpoint)
+    if ck is not None:
+        acc.load_state(str(ck))
+        start = Checkpoints.step_of(ck)
+        rng.bit_generator.state = json.loads((ck / f"data_rng_{acc.process_index}.json").read_text())
+        log = json.loads((ck / "log.json").read_text())
+        acc.print(f"resumed from {ck} at step {start}")
+
+    def write_checkpoint(folder: Path) -> None:
+        acc.save_state(str(folder))
+        (folder / f"data_rng_{acc.process_index}.json").write_text(json.dumps(rng.bit_generator.state))
+        if acc.is_main_process:
+            (folder / "log.json").write_text(json.dumps(log))
+
+    bar = tqdm(range(start, cfg.steps), desc="train UiD", initial=start, total=cfg.steps,
+               disable=not progress or not acc.is_main_process)
     for step in bar:
         batch = {k: (v.to(acc.device) if v is not None else None) for k, v in data(rng, cfg.batch_size).items()}
         total, parts = dp_step_loss(model, batch, cfg.lam_disp, cfg.lam_refocus)
@@ -271,8 +340,21 @@ def train_dp(cfg: DPTrainConfig, progress: bool = True) -> Path:
         if step % cfg.log_every == 0 or step == cfg.steps - 1:
             log.append({"step": step, "loss": float(total.detach()), **parts})
             bar.set_postfix(loss=f"{float(total.detach()):.4f}")
+        done = step + 1
+        if cfg.checkpointing_steps and done % cfg.checkpointing_steps == 0 and done < cfg.steps:
+            checkpoints.save(done, write_checkpoint, cfg.checkpoints_total_limit, acc.is_main_process,
+                             acc.wait_for_everyone)
     if acc.is_main_process:
         folder = acc.unwrap_model(model).save_pretrained(out)
-        (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "log": log}, indent=2, default=list))
+        _write_text_atomic(out / "train_log.json", json.dumps({"config": asdict(cfg), "log": log}, indent=2,
+                                                              default=list))
         return folder
     return out
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    import os
+
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

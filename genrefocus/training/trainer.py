@@ -13,7 +13,7 @@ diffusers key format that :class:`~genrefocus.pipelines.GenRefocusPipeline` and 
 from __future__ import annotations
 
 import json
-import shutil
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -26,6 +26,7 @@ from ..errors import InputError, MissingWeightsError
 from ..models.branches import Branch, group_mask, multibranch_forward
 from ..models.lora import routed_module_names, validate_lora_file
 from ..models.tasks import ADAPTERS, Condition, encode_condition, flux_scheduler, get_task, load_prompt_cache
+from .checkpoints import Checkpoints, append_log, truncate_log
 from .config import TrainConfig
 from .data import RefocusDataset
 
@@ -61,13 +62,14 @@ def load_lora_state(transformer, state: dict, adapter: str) -> None:
             layer.weight.copy_(value.to(layer.weight.dtype))
 
 
-def _load_components(cfg: TrainConfig, device, dtype):
+def _load_components(cfg: TrainConfig, device, dtype, extra: dict):
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
 
     try:
-        transformer = FluxTransformer2DModel.from_pretrained(cfg.model, subfolder="transformer", dtype=dtype)
-        vae = AutoencoderKL.from_pretrained(cfg.model, subfolder="vae", dtype=dtype)
-    except (OSError, ValueError) as exc:
+        transformer = FluxTransformer2DModel.from_pretrained(cfg.model, subfolder="transformer", dtype=dtype,
+                                                             use_safetensors=True, **extra)
+        vae = AutoencoderKL.from_pretrained(cfg.model, subfolder="vae", dtype=dtype, use_safetensors=True, **extra)
+    except Exception as exc:  # noqa: BLE001 - missing, truncated or pickled weights: fetch them again
         raise MissingWeightsError(f"cannot load the FLUX backbone from {cfg.model!r} ({type(exc).__name__}); "
                                   "download black-forest-labs/FLUX.1-dev (gated) and set model: to its folder") from None
     try:
@@ -85,8 +87,14 @@ def _prompt_embeddings(cfg: TrainConfig, prompts, device, dtype) -> dict:
         from diffusers import FluxPipeline
 
         try:
-            enc = FluxPipeline.from_pretrained(cfg.model, transformer=None, vae=None).to(device)
-        except (OSError, ValueError) as exc:
+            from ..hub import weights_source
+
+            extra = weights_source(cfg.model, "model", cfg.allow_download, marker="model_index.json")
+            enc = FluxPipeline.from_pretrained(cfg.model, transformer=None, vae=None, use_safetensors=True,
+                                               **extra).to(device)
+        except MissingWeightsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - missing or broken text encoders
             raise MissingWeightsError(f"no prompt_cache and the text encoders of {cfg.model!r} could not be "
                                       f"loaded ({type(exc).__name__})") from None
         cache = {}
@@ -142,15 +150,19 @@ def _position_sample(dataset: RefocusDataset, cfg: TrainConfig, position: int):
     return dataset.sample(index, rng), rng
 
 
-def _checkpoints(out: Path) -> list:
-    return sorted((p for p in out.glob("checkpoint-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
-
-
 def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
     """Run training; returns the exported LoRA path on the main process (None elsewhere)."""
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
 
+    from .config import missing_files
+
+    problems = missing_files(cfg)
+    if problems:
+        raise InputError("training config", "; ".join(problems))
+    from ..hub import weights_source
+
+    model_kw = weights_source(cfg.model, "model", cfg.allow_download, marker="transformer/config.json")
     out = Path(cfg.output_dir)
     log_with = None
     try:
@@ -176,7 +188,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
     from accelerate.utils import set_seed
 
     set_seed(cfg.seed)
-    transformer, vae, scheduler = _load_components(cfg, device, weight_dtype)
+    transformer, vae, scheduler = _load_components(cfg, device, weight_dtype, model_kw)
     vae.requires_grad_(False)
     task = get_task(cfg.task)
     prompt = task.prompt
@@ -215,15 +227,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
     accelerator.register_load_state_pre_hook(load_hook)
     dataset = RefocusDataset(cfg.task, cfg.data, cfg.resolution)
     global_step = 0
-    if cfg.resume_from_checkpoint:
-        ck = _checkpoints(out)[-1] if cfg.resume_from_checkpoint == "latest" and _checkpoints(out) else \
-            (Path(cfg.resume_from_checkpoint) if cfg.resume_from_checkpoint != "latest" else None)
-        if ck is not None:
-            accelerator.load_state(str(ck))
-            global_step = json.loads((ck / "step.json").read_text())["step"]
-            accelerator.print(f"resumed from {ck} at step {global_step}")
+    checkpoints = Checkpoints(out)
+    if accelerator.is_main_process:
+        checkpoints.remove_orphans()  # half-written by a killed run
+    ck = checkpoints.resolve(cfg.resume_from_checkpoint)
+    if ck is not None:
+        accelerator.load_state(str(ck))
+        global_step = Checkpoints.step_of(ck)
+        accelerator.print(f"resumed from {ck} at step {global_step}")
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
+        truncate_log(out / "loss.jsonl", global_step)  # the steps after the checkpoint are redone
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         if log_with:
             accelerator.init_trackers("genrefocus-lora", config={k: v for k, v in cfg.to_dict().items()
@@ -251,12 +265,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
         bar.update()
         bar.set_postfix(loss=f"{step_loss:.4f}")
         if accelerator.is_main_process:
-            with open(out / "loss.jsonl", "a") as fh:
-                fh.write(json.dumps({"step": global_step, "loss": step_loss}) + "\n")
+            append_log(out / "loss.jsonl", {"step": global_step, "loss": step_loss})
         if log_with:
             accelerator.log({"loss": step_loss}, step=global_step)
         if cfg.checkpointing_steps and global_step % cfg.checkpointing_steps == 0:
-            _save_checkpoint(accelerator, out, global_step, cfg.checkpoints_total_limit)
+            checkpoints.save(global_step, lambda folder: accelerator.save_state(str(folder)),
+                             cfg.checkpoints_total_limit, accelerator.is_main_process, accelerator.wait_for_everyone)
         if cfg.validation_steps and global_step % cfg.validation_steps == 0 and accelerator.is_main_process:
             _validate(accelerator.unwrap_model(model).transformer, vae, scheduler, embeds, dataset, cfg, task,
                       out / "validation" / f"step-{global_step:06d}.png")
@@ -304,18 +318,6 @@ def _loss(model, vae, items, embeds, task, cfg, gmask, device, dtype) -> torch.T
     return F.mse_loss(pred.float(), target.float())
 
 
-def _save_checkpoint(accelerator, out: Path, step: int, limit: Optional[int]) -> None:
-    folder = out / f"checkpoint-{step}"
-    if accelerator.is_main_process and limit:
-        old = _checkpoints(out)
-        for p in old[: max(0, len(old) - limit + 1)]:
-            shutil.rmtree(p)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(folder))
-    if accelerator.is_main_process:
-        (folder / "step.json").write_text(json.dumps({"step": step}))
-
-
 @torch.no_grad()
 def _validate(transformer, vae, scheduler, embeds, dataset, cfg, task, path: Path) -> None:
     """Sample the first training item with the current LoRA and save a PNG (condition | result | target)."""
@@ -353,7 +355,9 @@ def export_lora(transformer, adapter: str, path: Path, cfg: TrainConfig, steps: 
     meta = {"format": "genrefocus-lora", "task": cfg.task, "rank": str(cfg.rank), "steps": str(steps),
             "independent_conditions": "true" if cfg.independent_conditions else "false"}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(sd, str(path), metadata=meta)
+    tmp = path.with_name(f".tmp-{path.name}")
+    save_file(sd, str(tmp), metadata=meta)
+    os.replace(tmp, path)
     return path
 
 
