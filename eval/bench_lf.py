@@ -17,6 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.benchmark import machine  # noqa: E402
+from genrefocus.parsing import RENDER_MODES  # noqa: E402
 from genrefocus.data.lf_bench import build_samples, hci_light_fields, scene_lab_light_fields  # noqa: E402
 from genrefocus.metrics.evaluate import (evaluate, generative_backend, lv_curve, physical_backend,  # noqa: E402
                                          write_report)
@@ -42,7 +43,8 @@ def build_parser():
     ap.add_argument("--per-scene", type=int, default=2)
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--k-max", type=float, default=20.0, help="K search range [0, k-max] (px per px/view)")
-    ap.add_argument("--methods", default="physical-fast,physical-layered")
+    ap.add_argument("--methods", default="physical-scatter,physical-fast,physical-layered",
+                    help="physical-<mode> for any render mode (bokehme, scatter, fast, layered)")
     ap.add_argument("--model", help="FLUX.1-dev folder: add the generative method")
     ap.add_argument("--lora-dir", default="weights")
     ap.add_argument("--tiny-generative", action="store_true", help="tiny random generative model (CI)")
@@ -69,8 +71,9 @@ def run(args) -> int:
         check_dir(args.hci, "--hci")
     methods = [m for m in args.methods.split(",") if m]
     for m in methods:
-        if m not in ("physical-fast", "physical-layered", "physical-bokehme"):
-            raise InputError("--methods", f"unknown method {m!r}; use physical-fast, physical-layered, physical-bokehme")
+        if m not in [f"physical-{mode}" for mode in RENDER_MODES]:
+            raise InputError("--methods", f"unknown method {m!r}; use "
+                             + ", ".join(f"physical-{mode}" for mode in RENDER_MODES))
     extra = {}
     if args.model:
         from genrefocus.hub import weights_source

@@ -9,15 +9,18 @@ import torch
 from tqdm.auto import tqdm
 
 from .data.samples import motorcycle
+from .optics.defocus import depth_regions
+from .optics.render import DEFAULT_MODE, render_bokeh
 from .pipelines.physical import PhysicalRefocusPipeline
 
-FOCUS_POINTS = {"front wheel": (610, 330), "engine": (390, 300), "background": (300, 40)}
 KS = (0.0, 15.0, 30.0, 45.0)
 APERTURES = ("disk", "polygon:6", "heart", "star")
 
 
-def run_demo(output: str | Path = "genrefocus_demo.png", mode: str = "fast") -> Path:
-    """Render the demo grid (rows: focus planes × K, then aperture shapes) and write it as PNG."""
+def run_demo(output: str | Path = "genrefocus_demo.png", mode: str = DEFAULT_MODE) -> Path:
+    """Render the demo grid and write it as PNG: focus on each depth region of the disparity map
+    (:func:`~genrefocus.optics.defocus.depth_regions`) × K, the aperture shapes on the photo's own
+    background highlights, and on point lights."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,21 +28,27 @@ def run_demo(output: str | Path = "genrefocus_demo.png", mode: str = "fast") -> 
 
     image, disp = motorcycle()
     pipe = PhysicalRefocusPipeline(mode=mode)
-    jobs = [(name, pt, k, "disk") for name, pt in FOCUS_POINTS.items() for k in KS]
-    jobs += [("engine", FOCUS_POINTS["engine"], 60.0, ap) for ap in APERTURES]
+    regions = depth_regions(disp, 3)  # near (the motorcycle), middle (the floor), far (the wall)
+    jobs = [(r, k, "disk") for r in regions for k in KS]
     tiles = []
-    for name, pt, k, ap in tqdm(jobs, desc="demo renders", unit="image"):
-        out = pipe(image, disparity=disp, K=k, focus_point=pt, aperture=ap, flip_front=True)
-        tiles.append((f"focus: {name}, K={k:g}" + ("" if ap == "disk" else f", {ap}"), out.image, pt))
+    for r, k, ap in tqdm(jobs, desc="demo renders", unit="image"):
+        out = pipe(image, disparity=disp, K=k, focus_disparity_value=r.disparity, aperture=ap, flip_front=True)
+        tiles.append((f"focus: {r.name} (d={r.disparity:.2f}), K={k:g}", out.image, r.point))
+    # the aperture shapes on the photo itself: focus on the motorcycle, zoom on the brightest
+    # highlights of the defocused background (this scene has no point lights, so they are faint;
+    # the point lights below show them clearly)
+    y0, x0 = _highlight_crop(image, regions[-1].mask, 200)
+    for ap in APERTURES:
+        out = pipe(image, disparity=disp, K=60.0, focus_disparity_value=regions[0].disparity, aperture=ap)
+        tiles.append((f"focus near, K=60, {ap}: background zoom", out.image[..., y0:y0 + 200, x0:x0 + 200], None))
     # Aperture shapes are easiest to see on point lights: Hubble deep field, uniform 10 px defocus.
     from skimage import data
 
     stars = torch.from_numpy(data.hubble_deep_field()[300:600, 300:600].astype("float32") / 255.0)
     stars = stars.permute(2, 0, 1)[None].contiguous()
     for ap in APERTURES:
-        out = pipe(stars, disparity=torch.ones(1, 1, 300, 300), K=10.0, focus_disparity_value=0.0,
-                   aperture=ap)
-        tiles.append((f"point lights, CoC 10 px, {ap}", out.image, None))
+        out = render_bokeh(stars, torch.full((1, 1, 300, 300), -10.0), mode=mode, aperture=ap)  # behind focus
+        tiles.append((f"point lights, CoC 10 px, {ap}", out, None))
     cols = len(KS)
     rows = -(-len(tiles) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows))
@@ -51,7 +60,7 @@ def run_demo(output: str | Path = "genrefocus_demo.png", mode: str = "fast") -> 
             ax.plot(*pt, marker="+", color="yellow", markersize=10, mew=2)
         ax.set_title(title, fontsize=9)
     fig.suptitle(f"genrefocus physical renderer ({mode}) on Middlebury 'motorcycle' with GT disparity "
-                 "(+ = focus point; K in px per unit normalized disparity)", fontsize=10)
+                 "(+ marks the focus region, focus = its median disparity; K in px per unit normalized disparity)", fontsize=10)
     fig.tight_layout()
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +69,19 @@ def run_demo(output: str | Path = "genrefocus_demo.png", mode: str = "fast") -> 
     plt.close(fig)
     tmp.replace(output)
     return output.resolve()
+
+
+def _highlight_crop(image: torch.Tensor, region, size: int) -> tuple:
+    """Top-left corner ``(y, x)`` of the ``size``-px square centred on the brightest isolated
+    highlight (9-px mean minus 61-px mean of linear luminance) inside ``region`` ``(H, W)`` bool."""
+    import numpy as np
+    from scipy import ndimage
+
+    lum = (image[0].mean(0) ** 4).numpy()
+    score = np.where(region, ndimage.uniform_filter(lum, 9) - ndimage.uniform_filter(lum, 61), -np.inf)
+    y, x = np.unravel_index(int(np.argmax(score)), score.shape)
+    H, W = lum.shape
+    return min(max(0, y - size // 2), H - size), min(max(0, x - size // 2), W - size)
 
 
 if __name__ == "__main__":  # pragma: no cover

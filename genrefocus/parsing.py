@@ -6,6 +6,11 @@ import math
 
 from .errors import InputError
 
+#: the physical renderers (:func:`genrefocus.optics.render.render_bokeh`), named here so command
+#: lines can offer them without importing torch
+RENDER_MODES = ("bokehme", "scatter", "fast", "layered")
+DEFAULT_RENDER_MODE = "layered"
+
 
 def parse_floats(text: str, n: int, name: str, finite: bool = True) -> tuple:
     """``"1,2"`` → ``(1.0, 2.0)``: exactly ``n`` comma-separated numbers, finite unless

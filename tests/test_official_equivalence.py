@@ -136,7 +136,15 @@ def test_compat_equals_the_official_code(official_pipe, case):
         d = (ours[f"condition.{i}.vae_sample"] - ref[f"vae_sample.{i}"]).abs().max()
         assert d <= TOL * ref[f"vae_sample.{i}"].abs().max(), f"{case}: VAE sample {i} differs by {d:.3g}"
     for i, z in enumerate(direct):
-        assert torch.equal(ours[f"condition.{i}.vae_sample"], z), f"{case}: VAE sample {i} != direct encode"
+        got = ours[f"condition.{i}.vae_sample"]
+        # bit for bit when our condition is bit-identical to the recorded one; a float condition may
+        # differ by ≤ 1e-6 (checked above), and then the VAE's output by float rounding only
+        if torch.equal(ours[f"condition.{i}.vae_input"], _condition(ref, i)):
+            assert torch.equal(got, z), f"{case}: VAE sample {i} != direct encode"
+        else:
+            d = float((got - z).abs().max())
+            print(f"{case}: condition {i} within 1e-6 of the recording; VAE sample vs direct encode {d:.3g}")
+            assert d <= 1e-5 * float(z.abs().max()), f"{case}: VAE sample {i} differs from direct encode by {d:.3g}"
     assert torch.equal(ours["init_latents"], ref["init_latents"]), f"{case}: initial noise differs"
     steps = [int(n.split(".")[1]) for n in ref if n.startswith("velocity.")]
     for s in steps:

@@ -22,7 +22,7 @@ from ..metrics.calibration import calibrate_k
 from ..optics.defocus import depth_to_disparity, signed_coc
 from ..optics.exif_k import focus_distance_from_mask, k_from_exif, read_exif
 from ..optics.focus_measure import sharpness_mask, variance_of_laplacian
-from ..optics.render import render_bokeh
+from ..optics.render import DEFAULT_MODE, render_bokeh
 from .manifest import SkipItem, atomic_save_npy, item_rng
 
 
@@ -93,7 +93,7 @@ def _stem(item) -> str:
     return item["id"]
 
 
-def synthetic(out: Path, sources: Sources, k_range=(5.0, 40.0), apertures=("disk",), renderer: str = "fast",
+def synthetic(out: Path, sources: Sources, k_range=(5.0, 40.0), apertures=("disk",), renderer: str = DEFAULT_MODE,
               variants: int = 1, seed: int = 0, gamma=4.0):
     """AIF + depth → random K, focus plane (a random pixel's disparity) and aperture → rendered target."""
     def process(item):
@@ -207,7 +207,7 @@ def pointlight(out: Path, apertures=("disk", "polygon:6", "heart", "star"), k_ra
             for v in range(variants):
                 K = float(rng.uniform(*k_range))
                 coc = signed_coc(torch.full((1, 1, *img.shape[-2:]), 0.5), K, 1.0)  # behind the focal plane
-                target = render_bokeh(img, coc, mode="fast", aperture=ap, gamma=gamma)
+                target = render_bokeh(img, coc, aperture=ap, gamma=gamma)
                 safe = ap.replace(":", "-").replace("/", "_")
                 tp = save_image(target, out / "images" / f"{item['id']}_{safe}_v{v}.png")
                 recs.append({"id": f"{item['id']}_{safe}_v{v}", "route": "pointlight", "aif": item_image(item),

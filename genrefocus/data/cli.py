@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 from ..entry import ArgumentParser, run_main
 from ..errors import InputError
-from ..parsing import parse_floats
+from ..parsing import DEFAULT_RENDER_MODE, RENDER_MODES, parse_floats
 
 
 def _items(args) -> list:
@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--apertures", default="disk" if name == "synthetic" else "disk,polygon:6,heart,star")
             s.add_argument("--variants", type=int, default=1)
         if name == "synthetic":
-            s.add_argument("--renderer", default="fast", choices=["fast", "layered", "bokehme"])
+            s.add_argument("--renderer", default=DEFAULT_RENDER_MODE, choices=RENDER_MODES)
         if name == "calibrate":
             s.add_argument("--threshold", type=float, default=0.8)
             s.add_argument("--max-side", type=int, default=512)

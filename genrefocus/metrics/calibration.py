@@ -17,7 +17,7 @@ import torch
 
 from ..errors import InputError
 from ..optics.defocus import signed_coc, validate_disparity
-from ..optics.render import Gamma, render_bokeh
+from ..optics.render import DEFAULT_MODE, Gamma, render_bokeh
 from .fidelity import ssim
 
 
@@ -34,7 +34,7 @@ class Calibration:
 
 def calibrate_k(aif: torch.Tensor, disparity: torch.Tensor, focus_disp: float, target: torch.Tensor,
                 k_range: Sequence[float] = (0.0, 100.0), grid: int = 11, tol: float = 0.05,
-                threshold: Optional[float] = None, mode: str = "fast", gamma: Gamma = 4.0,
+                threshold: Optional[float] = None, mode: str = DEFAULT_MODE, gamma: Gamma = 4.0,
                 aperture=None) -> Calibration:
     """Find the K whose render of ``aif`` best matches ``target`` in SSIM.
 

@@ -18,7 +18,7 @@ import torch
 
 from .calibration import search_k
 from ..optics.focus_measure import variance_of_laplacian
-from ..optics.render import render_bokeh
+from ..optics.render import DEFAULT_MODE, render_bokeh
 from .fidelity import psnr, ssim
 from .lvcorr import pearson
 from .perceptual import LOWER_IS_BETTER, PerceptualMetrics
@@ -26,7 +26,7 @@ from .perceptual import LOWER_IS_BETTER, PerceptualMetrics
 Backend = Callable[[object, float], torch.Tensor]
 
 
-def physical_backend(mode: str = "fast", gamma=4.0, aperture=None) -> Backend:
+def physical_backend(mode: str = DEFAULT_MODE, gamma=4.0, aperture=None) -> Backend:
     """The physical renderer on the source image: ``c = K·(d − d_f)``."""
     def run(sample, K):
         coc = K * (sample.disparity - sample.focus)

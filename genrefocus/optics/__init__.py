@@ -10,7 +10,7 @@ from .exif_k import KEstimate, focus_distance_from_mask, k_from_exif, read_exif,
 from .focus_measure import local_variance_of_laplacian, sharpness_mask, variance_of_laplacian
 from .layered import render_layered
 from .light_field import aperture_mask, load_hci_light_field, shift_and_add
-from .render import MODES, from_linear, render_bokeh, to_linear
+from .render import DEFAULT_MODE, MODES, from_linear, render_bokeh, to_linear
 from .scatter import scatter_fast, scatter_reference
 from .scene_lab import Plane, Scene, make_scene
 
@@ -19,6 +19,6 @@ __all__ = [
     "defocus_condition", "depth_to_disparity", "focus_disparity", "scale_k", "signed_coc",
     "validate_k", "KEstimate", "focus_distance_from_mask", "k_from_exif", "read_exif", "thin_lens_k",
     "local_variance_of_laplacian", "sharpness_mask", "variance_of_laplacian", "render_layered",
-    "aperture_mask", "load_hci_light_field", "shift_and_add", "MODES", "from_linear", "render_bokeh",
+    "aperture_mask", "load_hci_light_field", "shift_and_add", "DEFAULT_MODE", "MODES", "from_linear", "render_bokeh",
     "to_linear", "scatter_fast", "scatter_reference", "Plane", "Scene", "make_scene",
 ]

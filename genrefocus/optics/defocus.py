@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -168,6 +169,46 @@ def focus_disparity(disparity: ArrayLike, *, mask: Optional[ArrayLike] = None,
         r1 = min(H, max(r0 + 1, int(np.ceil(y1 * H / oh))))
         return float(np.median(dn[r0:r1, c0:c1]))
     return float(dn[H // 2, W // 2])
+
+
+@dataclass(frozen=True)
+class DepthRegion:
+    """One depth region of a disparity map: ``mask`` ``(H, W)`` bool (its largest connected part),
+    ``disparity`` the median over it (1/m, the focus value that puts it in focus) and ``point``
+    ``(x, y)`` its most interior pixel (for marking it)."""
+
+    name: str
+    mask: np.ndarray
+    disparity: float
+    point: tuple
+
+
+def depth_regions(disparity: ArrayLike, n: int = 3) -> list:
+    """Split a disparity map into ``n`` depth classes (multi-Otsu thresholds) and return the largest
+    connected region of each, nearest first, named ``near`` / ``middle`` / ``far`` (``n = 3``) or
+    ``depth 1..n``. A focus value taken as a region's median stays on the object even where a single
+    pixel would fall between the spokes of a wheel."""
+    from scipy import ndimage
+    from skimage.filters import threshold_multiotsu
+
+    if not (isinstance(n, int) and 2 <= n <= 5):
+        raise InputError("n", f"must be an integer in [2, 5], got {n!r}")
+    d = _as_map(disparity, "disparity")[0, 0].detach().cpu().numpy().astype(np.float64)
+    if float(d.max() - d.min()) == 0.0:
+        raise InputError("disparity", "is constant: it has no depth regions")
+    classes = np.digitize(d, threshold_multiotsu(d, classes=n))  # 0 = farthest
+    names = ["near", "middle", "far"] if n == 3 else [f"depth {i + 1}" for i in range(n)]
+    out = []
+    for rank, c in enumerate(range(n - 1, -1, -1)):
+        labels, count = ndimage.label(classes == c)
+        if count == 0:
+            continue
+        sizes = np.bincount(labels.ravel())[1:]
+        mask = labels == (1 + int(np.argmax(sizes)))
+        inner = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]  # the border counts as outside
+        y, x = np.unravel_index(int(np.argmax(inner)), mask.shape)
+        out.append(DepthRegion(names[rank], mask, float(np.median(d[mask])), (int(x), int(y))))
+    return out
 
 
 def validate_k(K: float) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from ..errors import InputError
+from ..parsing import DEFAULT_RENDER_MODE, RENDER_MODES
 from ..models.tasks import TASKS
 
 #: field → (check, requirement) for values beyond their type
@@ -142,8 +143,8 @@ def _data_problems(data: dict) -> list:
                                                                        not isinstance(v, bool) for v in kr)
                 and all(math.isfinite(v) for v in kr) and 0 <= kr[0] < kr[1]):
             problems.append(f"data.synthetic.k_range: need [K_min, K_max] with 0 ≤ K_min < K_max, got {kr!r}")
-        if syn.get("renderer", "fast") not in ("fast", "layered", "bokehme"):
-            problems.append(f"data.synthetic.renderer: fast, layered or bokehme, got {syn.get('renderer')!r}")
+        if syn.get("renderer", DEFAULT_RENDER_MODE) not in RENDER_MODES:
+            problems.append(f"data.synthetic.renderer: one of {', '.join(RENDER_MODES)}, got {syn.get('renderer')!r}")
         aps = syn.get("apertures", ["disk"])
         if not isinstance(aps, list) or not aps:
             problems.append(f"data.synthetic.apertures: a non-empty list, got {aps!r}")

@@ -28,7 +28,7 @@ from ..io import load_depth, load_image
 from ..models.tasks import aperture_condition
 from ..optics.apertures import parse_aperture
 from ..optics.defocus import defocus_condition, depth_to_disparity, signed_coc
-from ..optics.render import render_bokeh
+from ..optics.render import DEFAULT_MODE, render_bokeh
 
 
 def read_manifest(path) -> list:
@@ -117,7 +117,7 @@ class RefocusDataset:
             choices = self.synthetic.get("apertures", ["disk"])
             aperture = choices[int(rng.integers(0, len(choices)))]
             coc = signed_coc(disp, K, d_f)
-            target = render_bokeh(aif[None], coc, mode=self.synthetic.get("renderer", "fast"),
+            target = render_bokeh(aif[None], coc, mode=self.synthetic.get("renderer", DEFAULT_MODE),
                                   aperture=aperture)[0]
         else:
             target = load_image(rec["target"])[0]
