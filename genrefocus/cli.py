@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 from .entry import ArgumentParser, run_main
 from .errors import InputError, MissingWeightsError
-from .parsing import parse_floats
+from .parsing import DEFAULT_RENDER_MODE, RENDER_MODES, check_int, parse_floats
 
 
 # ------------------------------------------------------------------------------------- shared checks
@@ -79,10 +79,45 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _depth_source(args) -> tuple:
+    """``(kw, estimate)``: ``kw`` holds the loaded ``depth`` or ``disparity``; with neither given,
+    ``estimate(image, device)`` runs the depth model — whose weights are checked here, before any
+    heavy work — and returns the relative disparity."""
+    from .io import load_depth, load_disparity
+
+    if args.depth:
+        return {"depth": load_depth(args.depth)}, None
+    if args.disparity:
+        return {"disparity": load_disparity(args.disparity, png_8bit=args.png_8bit)}, None
+    from .hub import weights_source
+    from .perception import DEPTH_ANYTHING_ID
+
+    depth_model = args.depth_model or DEPTH_ANYTHING_ID
+    try:
+        depth_kw = weights_source(depth_model, "--depth-model", args.allow_download)
+    except MissingWeightsError as exc:
+        raise MissingWeightsError(f"{exc} — or give --depth (metres) / --disparity yourself") from None
+
+    def estimate(image, device):
+        import torch
+
+        from .entry import no_loading_bars
+        from .perception import DepthAnything
+
+        no_loading_bars()
+        estimator = DepthAnything.from_pretrained(depth_model, device=device, **depth_kw)
+        with torch.no_grad():
+            disp = estimator.estimate(image.to(device) if device else image).disparity.cpu()
+        print(f"relative disparity estimated with {depth_model}")
+        return disp
+
+    return {}, estimate
+
+
 def _cmd_render(args) -> int:
     import torch
 
-    from .io import check_output_path, load_depth, load_disparity, load_image, load_mask, save_image
+    from .io import check_output_path, load_image, load_mask, save_image
     from .optics.apertures import parse_aperture
     from .optics.defocus import validate_k
     from .pipelines.physical import PhysicalRefocusPipeline
@@ -95,11 +130,7 @@ def _cmd_render(args) -> int:
     gamma = _gamma(args.gamma)
     aperture = parse_aperture(args.aperture)
     device = _check_device(args.device) if args.device else None
-    kw = {}
-    if args.depth:
-        kw["depth"] = load_depth(args.depth)
-    else:
-        kw["disparity"] = load_disparity(args.disparity, png_8bit=args.png_8bit)
+    kw, estimate = _depth_source(args)
     if args.focus:
         kw["focus_point"] = parse_floats(args.focus, 2, "--focus")
         _point_inside(kw["focus_point"], (H, W), "--focus")
@@ -110,12 +141,54 @@ def _cmd_render(args) -> int:
         _box_inside(kw["focus_box"], (H, W), "--box")
     elif args.focus_disparity is not None:
         kw["focus_disparity_value"] = _finite(args.focus_disparity, "--focus-disparity")
-    # 2. render
+    # 2. depth (when estimated), render
+    if estimate:
+        kw["disparity"] = estimate(image, device)
     pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
     with torch.no_grad():
         out = pipe(image, K=K, aperture=aperture, progress=True, **kw)
     path = save_image(out.image, args.output)
     print(f"{path}  ({W}×{H}, mode={args.mode}, K={out.K:g}, focus disparity={out.focus_disparity:.4g})")
+    return 0
+
+
+def _cmd_focus_pull(args) -> int:
+    import torch
+
+    from .io import check_animation_output, load_image, save_animation
+    from .optics.apertures import parse_aperture
+    from .optics.defocus import validate_k
+    from .pipelines.physical import PhysicalRefocusPipeline
+
+    # 1. every input and the output path
+    check_animation_output(args.output, name="--output")
+    image = load_image(args.image, name="image")
+    H, W = image.shape[-2:]
+    start = parse_floats(getattr(args, "from"), 2, "--from")
+    end = parse_floats(args.to, 2, "--to")
+    _point_inside(start, (H, W), "--from")
+    _point_inside(end, (H, W), "--to")
+    check_int("--frames", args.frames, 2, 1000)
+    check_int("--batch", args.batch, 1, 64)
+    fps = _finite(args.fps, "--fps")
+    if not 1 <= fps <= 120:
+        raise InputError("--fps", f"must be in [1, 120], got {args.fps:g}")
+    K = validate_k(args.K)
+    K_end = None if args.K_end is None else validate_k(args.K_end)
+    gamma = _gamma(args.gamma)
+    aperture = parse_aperture(args.aperture)
+    device = _check_device(args.device) if args.device else None
+    kw, estimate = _depth_source(args)
+    # 2. depth (when estimated), frames, file
+    if estimate:
+        kw["disparity"] = estimate(image, device)
+    pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
+    with torch.no_grad():
+        out = pipe.focus_pull(image, start=start, end=end, frames=args.frames, K=K, K_end=K_end,
+                              aperture=aperture, ease=args.ease, batch=args.batch, **kw)
+    path = save_animation(out.frames, args.output, fps=fps)
+    print(f"{path}  ({args.frames} frames, {W}×{H}, focus disparity {out.focus_disparity[0]:.4g} → "
+          f"{out.focus_disparity[-1]:.4g}, mode={args.mode})")
     return 0
 
 
@@ -154,7 +227,7 @@ def _load_generative(args, loras, device, flux_kw, depth_kw):
 def _inputs(path: str) -> list:
     p = Path(path)
     if p.is_dir():
-        exts = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+        exts = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"}
         files = sorted(f for f in p.iterdir() if f.suffix.lower() in exts)
         if not files:
             raise InputError("--input", f"folder {path!r} holds no images")
@@ -376,14 +449,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="refocus scikit-image's motorcycle (no downloads) and write a PNG grid")
     d.add_argument("-o", "--output", default="genrefocus_demo.png")
-    d.add_argument("--mode", default="fast", choices=["fast", "layered", "bokehme"])
+    d.add_argument("--mode", default=DEFAULT_RENDER_MODE, choices=RENDER_MODES)
     d.set_defaults(func=_cmd_demo)
 
     r = sub.add_parser("render", help="physical bokeh rendering from an image and its depth/disparity")
     r.add_argument("image")
-    src = r.add_mutually_exclusive_group(required=True)
+    src = r.add_mutually_exclusive_group()
     src.add_argument("--depth", help="metric depth .npy/.pfm (m)")
     src.add_argument("--disparity", help="disparity .npy/.pfm (as given) or PNG (min–max normalized)")
+    src.add_argument("--depth-model", default=None,
+                     help="estimate relative disparity with this model when no --depth/--disparity is given "
+                          "(folder or hub id; default depth-anything/Depth-Anything-V2-Small-hf, CPU-friendly)")
+    r.add_argument("--allow-download", action="store_true",
+                   help="let a missing depth model download (default: local folders and the HF cache only)")
     foc = r.add_mutually_exclusive_group()
     foc.add_argument("--focus", help="focus point x,y (pixels of the input image)")
     foc.add_argument("--mask", help="in-focus mask image")
@@ -392,11 +470,35 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--K", type=float, default=20.0, help="bokeh level (px per unit disparity)")
     r.add_argument("--aperture", default="disk", help="disk | polygon:N[:ROT] | heart | star[:N] | PATH.png")
     r.add_argument("--gamma", default="4", help="linearization exponent or 'srgb' (default 4, BokehMe)")
-    r.add_argument("--mode", default="fast", choices=["bokehme", "fast", "layered"])
+    r.add_argument("--mode", default=DEFAULT_RENDER_MODE, choices=RENDER_MODES,
+                   help="renderer (default %(default)s; bokehme/scatter: BokehMe-compatible, no occlusion)")
     r.add_argument("--png-8bit", action="store_true", help="read a 16-bit disparity PNG as 8 bit (BokehMe)")
     r.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cpu)")
     r.add_argument("-o", "--output", required=True)
     r.set_defaults(func=_cmd_render)
+
+    fp = sub.add_parser("focus-pull", help="rack-focus animation (.gif / .mp4) from one photo, physical renderer")
+    fp.add_argument("image")
+    src = fp.add_mutually_exclusive_group()
+    src.add_argument("--depth", help="metric depth .npy/.pfm (m)")
+    src.add_argument("--disparity", help="disparity .npy/.pfm (as given) or PNG (min–max normalized)")
+    src.add_argument("--depth-model", default=None, help="depth model when no --depth/--disparity (as for render)")
+    fp.add_argument("--allow-download", action="store_true", help="let a missing depth model download")
+    fp.add_argument("--png-8bit", action="store_true", help="read a 16-bit disparity PNG as 8 bit (BokehMe)")
+    fp.add_argument("--from", required=True, help="first focus point x,y (pixels)")
+    fp.add_argument("--to", required=True, help="last focus point x,y (pixels)")
+    fp.add_argument("--frames", type=int, default=48)
+    fp.add_argument("--fps", type=float, default=24.0)
+    fp.add_argument("--K", type=float, default=20.0, help="bokeh level (px per unit disparity)")
+    fp.add_argument("--K-end", type=float, default=None, help="K of the last frame (default: --K throughout)")
+    fp.add_argument("--ease", choices=["smooth", "linear"], default="smooth", help="focus motion (smoothstep or linear)")
+    fp.add_argument("--batch", type=int, default=4, help="frames rendered per batch")
+    fp.add_argument("--aperture", default="disk", help="disk | polygon:N[:ROT] | heart | star[:N] | PATH.png")
+    fp.add_argument("--gamma", default="4", help="linearization exponent or 'srgb'")
+    fp.add_argument("--mode", default=DEFAULT_RENDER_MODE, choices=RENDER_MODES)
+    fp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cpu)")
+    fp.add_argument("-o", "--output", required=True, help="animation file: .gif, or .mp4 (needs PyAV)")
+    fp.set_defaults(func=_cmd_focus_pull)
 
     for name, helptext in (("deblur", "all-in-focus image with DeblurNet (FLUX.1-dev + LoRA)"),
                            ("bokeh", "new depth of field from an all-in-focus image with BokehNet"),

@@ -44,6 +44,20 @@ def _png_bit_depth(p: Path) -> int:
     return 8
 
 
+HEIF_SUFFIXES = (".heic", ".heif", ".hif")
+
+
+def _enable_heif(name: str) -> None:
+    """Let Pillow open HEIC/HEIF (phone photos) through the optional ``pillow-heif`` plug-in. Pillow's
+    format registry is process-wide by design; registering the opener is idempotent."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise InputError(name, "HEIC/HEIF images need pillow-heif: pip install 'genrefocus[heif]' "
+                               "(or pip install pillow-heif), or convert the photo to JPEG/PNG") from None
+    pillow_heif.register_heif_opener()
+
+
 def read_image_array(path: PathLike, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode an image file to an upright float32 ``(H, W, C)`` array in [0, 1] keeping its channels
     (1, 2, 3 or 4; CMYK and palette become RGB/RGBA; 16-bit stays 16-bit precise)."""
@@ -51,6 +65,8 @@ def read_image_array(path: PathLike, name: str | None = None, max_pixels: int = 
 
     name = name or "image"
     p = _check_file(path, name)
+    if p.suffix.lower() in HEIF_SUFFIXES:
+        _enable_heif(name)
     try:
         with Image.open(p) as im:
             w, h = im.size
@@ -234,6 +250,54 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF",
                  ".tiff": "TIFF", ".bmp": "BMP"}
+
+
+ANIMATION_FORMATS = {".gif": "GIF", ".mp4": "MP4"}
+
+
+def check_animation_output(path: PathLike, name: str = "--output") -> Path:
+    """:func:`check_output_path` for an animation (``.gif``, or ``.mp4`` when PyAV is installed)."""
+    p = check_output_path(path, name, suffixes=ANIMATION_FORMATS)
+    if p.suffix.lower() == ".mp4":
+        try:
+            import av  # noqa: F401
+        except ImportError:
+            raise InputError(name, f"{str(p)!r}: writing .mp4 needs PyAV (pip install av); or write a .gif") from None
+    return p
+
+
+def save_animation(frames: torch.Tensor, path: PathLike, fps: float = 24.0) -> Path:
+    """Write ``frames`` ``(N, 3, H, W)`` in [0, 1] as a looping GIF (Pillow) or an H.264 MP4 (PyAV,
+    yuv420p, even sides by padding one edge row/column), atomically."""
+    from PIL import Image
+
+    p = check_animation_output(path)
+    arr = [to_uint8(f[None]) for f in frames]
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=p.suffix, dir=p.parent)
+    os.close(fd)
+    try:
+        if p.suffix.lower() == ".gif":
+            ims = [Image.fromarray(a) for a in arr]
+            ims[0].save(tmp, format="GIF", save_all=True, append_images=ims[1:], duration=round(1000 / fps), loop=0)
+        else:
+            import av
+
+            with av.open(tmp, mode="w", format="mp4") as out:
+                stream = out.add_stream("libx264", rate=round(fps))
+                H, W = arr[0].shape[:2]
+                stream.height, stream.width, stream.pix_fmt = H + H % 2, W + W % 2, "yuv420p"
+                for a in arr:
+                    a = np.pad(a, ((0, H % 2), (0, W % 2), (0, 0)), mode="edge")
+                    for packet in stream.encode(av.VideoFrame.from_ndarray(a, format="rgb24")):
+                        out.mux(packet)
+                for packet in stream.encode():
+                    out.mux(packet)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p
 
 
 def check_output_path(path: PathLike, name: str = "output", suffixes=None) -> Path:

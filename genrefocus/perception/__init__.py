@@ -1,6 +1,7 @@
-"""Off-the-shelf estimators behind small interfaces: depth (Depth Pro), segmentation (SAM, BiRefNet)."""
+"""Off-the-shelf estimators behind small interfaces: depth (Depth Anything V2, Depth Pro), segmentation
+(SAM, BiRefNet)."""
 
-from .depth import DEPTH_PRO_ID, DepthPro
+from .depth import DEPTH_ANYTHING_ID, DEPTH_PRO_ID, DepthAnything, DepthEstimate, DepthPro
 from .segmentation import BiRefNetSegmenter, SamPrompter, in_focus_mask
 
-__all__ = ["DepthPro", "DEPTH_PRO_ID", "SamPrompter", "BiRefNetSegmenter", "in_focus_mask"]
+__all__ = ["DepthAnything", "DEPTH_ANYTHING_ID", "DepthEstimate", "DepthPro", "DEPTH_PRO_ID", "SamPrompter", "BiRefNetSegmenter", "in_focus_mask"]

@@ -1,4 +1,12 @@
-"""Metric depth with Depth Pro through transformers (``DepthProForDepthEstimation``).
+"""Depth estimators through transformers, behind one interface: ``estimate(image) → DepthEstimate``.
+
+* :class:`DepthAnything` — Depth Anything V2 Small (``depth-anything/Depth-Anything-V2-Small-hf``,
+  Apache-2.0, ~25 M parameters): **relative** inverse depth, fast on a CPU; the default for the
+  physical path, which works on normalised disparity.
+* :class:`DepthPro` — Apple's Depth Pro: **metric** depth in metres (research-only licence, 1.9 GB,
+  best on a GPU); BokehNet's defocus map uses 1/metres as the official code does.
+
+Depth Pro:
 
 Preprocessing is done in torch (no torchvision): bilinear resize to the model's square input
 (``patch_size / min(scaled_images_ratios)``, 1536 px for Depth Pro), ``(x − 0.5)/0.5``. The
@@ -10,6 +18,7 @@ or given, e.g. from EXIF), resized to the image size and inverted, as transforme
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
@@ -19,10 +28,98 @@ import torch.nn.functional as F
 from ..errors import MissingWeightsError
 
 DEPTH_PRO_ID = "apple/DepthPro-hf"
+DEPTH_ANYTHING_ID = "depth-anything/Depth-Anything-V2-Small-hf"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class DepthEstimate:
+    """What a depth estimator returns, with its kind explicit.
+
+    ``disparity`` ``(B, 1, H, W)``: larger = nearer. ``metric`` True: in 1/m (``depth_m`` = 1/disparity
+    is metres); False: relative, min–max normalised to [0, 1] per image (no scale: use it with the
+    physical renderer's K, not with BokehNet's metric defocus map)."""
+
+    disparity: torch.Tensor
+    metric: bool
+
+    @property
+    def depth_m(self) -> torch.Tensor:
+        if not self.metric:
+            raise ValueError("a relative depth estimate has no metric depth; use a metric estimator (Depth Pro)")
+        return 1.0 / self.disparity.clamp_min(1e-6)
+
+
+def _load(cls_name: str, path, hub_id: str, what: str, kwargs):
+    import transformers
+
+    try:
+        return getattr(transformers, cls_name).from_pretrained(str(path), **kwargs)
+    except (OSError, ValueError) as exc:
+        raise MissingWeightsError(
+            f"{what} weights {str(path)!r} could not be loaded ({type(exc).__name__}). Download them with "
+            f"`huggingface-cli download {hub_id} --local-dir ./{hub_id.split('/')[-1]}` and pass that folder, "
+            "or give a depth/disparity map yourself.") from None
+
+
+class DepthAnything:
+    """Callable ``image (B, 3, H, W) in [0, 1] → relative disparity (B, 1, H, W) in [0, 1]`` (1 = nearest).
+
+    Preprocessing as the model's image processor (DPT): keep the aspect ratio, scale so the side whose
+    scale is closest to 1 reaches ``input_size`` (518), both sides rounded to a multiple of the patch
+    size (14), bicubic; ImageNet mean/std. The prediction is resized back bilinearly and min–max
+    normalised per image."""
+
+    metric = False
+
+    def __init__(self, model, device: Union[str, torch.device, None] = None, dtype=torch.float32,
+                 input_size: int = 518):
+        self.model = model.eval().to(device=device, dtype=dtype) if device else model.eval().to(dtype=dtype)
+        self.patch = int(model.config.patch_size)
+        self.input_size = int(input_size)
+
+    @classmethod
+    def from_pretrained(cls, path: Union[str, Path] = DEPTH_ANYTHING_ID, device=None, dtype=torch.float32, **kwargs):
+        """Load Depth Anything (V2) weights (hub id or local folder); a clear error says what to download."""
+        return cls(_load("DepthAnythingForDepthEstimation", path, DEPTH_ANYTHING_ID, "Depth Anything", kwargs),
+                   device=device, dtype=dtype)
+
+    def input_shape(self, H: int, W: int) -> tuple:
+        """The network's input ``(h, w)`` for an ``H × W`` image (DPT ``keep_aspect_ratio`` resize)."""
+        sh, sw = self.input_size / H, self.input_size / W
+        scale = sw if abs(1 - sw) < abs(1 - sh) else sh
+        h = max(self.patch, int(round(H * scale / self.patch)) * self.patch)
+        w = max(self.patch, int(round(W * scale / self.patch)) * self.patch)
+        return h, w
+
+    def preprocess(self, image: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` in [0, 1] → the network's ``pixel_values`` (float32, on the image's device)."""
+        x = F.interpolate(image.float(), size=self.input_shape(*image.shape[-2:]), mode="bicubic",
+                          align_corners=False, antialias=True).clamp(0, 1)
+        mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    @torch.no_grad()
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        p = next(self.model.parameters())
+        H, W = image.shape[-2:]
+        x = self.preprocess(image.to(p.device))
+        pred = self.model(pixel_values=x.to(p.dtype)).predicted_depth.float()[:, None]
+        pred = F.interpolate(pred, size=(H, W), mode="bilinear", align_corners=False)
+        lo = pred.amin(dim=(-2, -1), keepdim=True)
+        hi = pred.amax(dim=(-2, -1), keepdim=True)
+        return ((pred - lo) / (hi - lo).clamp_min(1e-8)).to(image.device)
+
+    def estimate(self, image: torch.Tensor) -> DepthEstimate:
+        return DepthEstimate(self(image), metric=False)
 
 
 class DepthPro:
     """Callable ``image (1, 3, H, W) in [0, 1] → depth (1, 1, H, W) in metres``."""
+
+    metric = True
 
     def __init__(self, model, device: Union[str, torch.device, None] = None, dtype=torch.float32):
         self.model = model.eval().to(device=device, dtype=dtype) if device else model.eval().to(dtype=dtype)
@@ -32,16 +129,8 @@ class DepthPro:
     @classmethod
     def from_pretrained(cls, path: Union[str, Path] = DEPTH_PRO_ID, device=None, dtype=torch.float32, **kwargs):
         """Load Depth Pro weights (hub id or local folder); a clear error says what to download."""
-        from transformers import DepthProForDepthEstimation
-
-        try:
-            model = DepthProForDepthEstimation.from_pretrained(str(path), **kwargs)
-        except (OSError, ValueError) as exc:
-            raise MissingWeightsError(
-                f"Depth Pro weights {str(path)!r} could not be loaded ({type(exc).__name__}). Download them with "
-                f"`huggingface-cli download {DEPTH_PRO_ID} --local-dir ./DepthPro-hf` and pass that folder, "
-                "or give a depth map (metres) yourself.") from None
-        return cls(model, device=device, dtype=dtype)
+        return cls(_load("DepthProForDepthEstimation", path, DEPTH_PRO_ID, "Depth Pro", kwargs),
+                   device=device, dtype=dtype)
 
     @torch.no_grad()
     def __call__(self, image: torch.Tensor, focal_length_px: Optional[float] = None) -> torch.Tensor:
@@ -58,6 +147,10 @@ class DepthPro:
             inv = inv * W / focal_length_px
         inv = F.interpolate(inv, size=(H, W), mode="bilinear", align_corners=False)
         return (1.0 / inv.clamp(1e-4, 1e4)).to(image.device)
+
+
+    def estimate(self, image: torch.Tensor, focal_length_px: Optional[float] = None) -> DepthEstimate:
+        return DepthEstimate(1.0 / self(image, focal_length_px).clamp_min(1e-6), metric=True)
 
 
 def fov_to_focal_px(fov_degrees: float, width_px: int) -> float:
