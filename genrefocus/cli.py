@@ -98,18 +98,20 @@ def _depth_source(args) -> tuple:
     except MissingWeightsError as exc:
         raise MissingWeightsError(f"{exc} — or give --depth (metres) / --disparity yourself") from None
 
+    loaded = {}
+
     def estimate(image, device):
         import torch
 
         from .entry import no_loading_bars
         from .perception import DepthAnything
 
-        no_loading_bars()
-        estimator = DepthAnything.from_pretrained(depth_model, device=device, **depth_kw)
+        if "model" not in loaded:  # once per run
+            no_loading_bars()
+            loaded["model"] = DepthAnything.from_pretrained(depth_model, device=device, **depth_kw)
+            print(f"relative disparity estimated with {depth_model}")
         with torch.no_grad():
-            disp = estimator.estimate(image.to(device) if device else image).disparity.cpu()
-        print(f"relative disparity estimated with {depth_model}")
-        return disp
+            return loaded["model"].estimate(image.to(device) if device else image).disparity.cpu()
 
     return {}, estimate
 
@@ -122,6 +124,9 @@ def _cmd_render(args) -> int:
     from .optics.defocus import validate_k
     from .pipelines.physical import PhysicalRefocusPipeline
 
+    files = _batch_inputs(args.image)
+    if files is not None:
+        return _render_batch(args, files)
     # 1. every input and the output path
     check_output_path(args.output, name="--output")
     image = load_image(args.image, name="image")
@@ -144,12 +149,116 @@ def _cmd_render(args) -> int:
     # 2. depth (when estimated), render
     if estimate:
         kw["disparity"] = estimate(image, device)
+    if args.focus_region:
+        kw["focus_disparity_value"] = _region_focus(kw, args.focus_region)
     pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
     with torch.no_grad():
         out = pipe(image, K=K, aperture=aperture, progress=True, **kw)
     path = save_image(out.image, args.output)
     print(f"{path}  ({W}×{H}, mode={args.mode}, K={out.K:g}, focus disparity={out.focus_disparity:.4g})")
     return 0
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif")
+
+
+def _batch_inputs(spec: str):
+    """The images of a folder or a glob pattern (sorted), or None when ``spec`` is one file."""
+    import glob
+
+    if any(ch in spec for ch in "*?["):
+        files = sorted(Path(f) for f in glob.glob(spec, recursive=True) if Path(f).suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError("image", f"the pattern {spec!r} matches no image")
+        return files
+    p = Path(spec)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError("image", f"folder {spec!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        return files
+    return None
+
+
+def _region_focus(kw: dict, region: str) -> float:
+    """The median disparity of the ``near`` / ``middle`` / ``far`` depth region of the map in ``kw``."""
+    from .optics.defocus import depth_regions, depth_to_disparity
+
+    disp = kw["disparity"] if "disparity" in kw else depth_to_disparity(kw["depth"])
+    regions = {r.name: r for r in depth_regions(disp, 3)}
+    if region not in regions:
+        raise InputError("--focus-region", f"this depth map has only {len(regions)} depth levels: use "
+                                           f"{' or '.join(regions)}")
+    return regions[region].disparity
+
+
+def _render_batch(args, files: list) -> int:
+    """``render`` over a folder or glob: one output per image in the ``--output`` folder, a progress
+    bar, failures logged per file in ``errors.jsonl`` (the run goes on), a resumable manifest
+    ``render.jsonl`` (a re-run skips what is done) and a lock against two runs on one folder."""
+    import torch
+
+    from .data.manifest import ManifestBuilder, OutputLock
+    from .data.readers import unique_ids
+    from .io import check_output_dir, load_depth, load_disparity, load_image, save_image
+    from .optics.apertures import parse_aperture
+    from .optics.defocus import validate_k
+    from .pipelines.physical import PhysicalRefocusPipeline
+
+    # 1. every option and the output folder, before any work
+    if Path(args.output).suffix.lower() in IMAGE_SUFFIXES:
+        raise InputError("--output", f"{args.output!r}: a folder or pattern of images renders into a folder; "
+                                     "give a folder name")
+    out_dir = check_output_dir(args.output, "--output")
+    for opt in ("mask", "box"):
+        if getattr(args, opt):
+            raise InputError(f"--{opt}", "is per image; with a folder use --focus, --focus-region or --focus-disparity")
+    K = validate_k(args.K)
+    gamma = _gamma(args.gamma)
+    aperture = parse_aperture(args.aperture)
+    device = _check_device(args.device) if args.device else None
+    point = parse_floats(args.focus, 2, "--focus") if args.focus else None
+    d_f = _finite(args.focus_disparity, "--focus-disparity") if args.focus_disparity is not None else None
+    maps, estimate = None, None
+    if args.depth or args.disparity:  # a folder of maps named like the images
+        flag, folder = ("--depth", args.depth) if args.depth else ("--disparity", args.disparity)
+        if not Path(folder).is_dir():
+            raise InputError(flag, f"with a folder of images, give a folder of maps named like them, got {folder!r}")
+        maps = {f.stem: f for f in sorted(Path(folder).iterdir()) if f.suffix.lower() in (".npy", ".pfm", ".png")}
+    else:
+        _, estimate = _depth_source(args)
+    items = unique_ids([{"id": f.stem, "image": str(f)} for f in files])
+    pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
+
+    def process(item):
+        image = load_image(item["image"], name="image")
+        stem = Path(item["image"]).stem
+        if maps is not None:
+            if stem not in maps:
+                raise InputError("depth", f"no map named {stem}.npy/.pfm/.png")
+            kw = ({"depth": load_depth(maps[stem])} if args.depth else
+                  {"disparity": load_disparity(maps[stem], png_8bit=args.png_8bit)})
+        else:
+            kw = {"disparity": estimate(image, device)}
+        if point is not None:
+            _point_inside(point, image.shape[-2:], "--focus")
+            kw["focus_point"] = point
+        elif d_f is not None:
+            kw["focus_disparity_value"] = d_f
+        elif args.focus_region:
+            kw["focus_disparity_value"] = _region_focus(kw, args.focus_region)
+        with torch.no_grad():
+            out = pipe(image, K=K, aperture=aperture, **kw)
+        path = save_image(out.image, out_dir / f"{item['id']}.{args.format}")
+        return [{"id": item["id"], "image": item["image"], "output": path.name, "K": out.K,
+                 "focus_disparity": out.focus_disparity}]
+
+    # 2. render, resumably
+    with OutputLock(out_dir):
+        counts = ManifestBuilder(out_dir, name="render").run(items, process, desc="render")
+    print(f"{out_dir}: {counts['ok']} rendered, {counts['failed']} failed (errors.jsonl), "
+          f"{counts['done_before']} done before")
+    return 1 if counts["ok"] + counts["done_before"] == 0 else 0
 
 
 def _cmd_focus_pull(args) -> int:
@@ -227,8 +336,7 @@ def _load_generative(args, loras, device, flux_kw, depth_kw):
 def _inputs(path: str) -> list:
     p = Path(path)
     if p.is_dir():
-        exts = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"}
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in exts)
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise InputError("--input", f"folder {path!r} holds no images")
         return files
@@ -453,7 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_demo)
 
     r = sub.add_parser("render", help="physical bokeh rendering from an image and its depth/disparity")
-    r.add_argument("image")
+    r.add_argument("image", help="an image, a folder of images or a glob pattern (quoted); with several, "
+                                 "--output is a folder and --depth/--disparity folders of maps named like them")
     src = r.add_mutually_exclusive_group()
     src.add_argument("--depth", help="metric depth .npy/.pfm (m)")
     src.add_argument("--disparity", help="disparity .npy/.pfm (as given) or PNG (min–max normalized)")
@@ -467,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     foc.add_argument("--mask", help="in-focus mask image")
     foc.add_argument("--box", help="focus box x0,y0,x1,y1 (pixels)")
     foc.add_argument("--focus-disparity", type=float, help="focus disparity value")
+    foc.add_argument("--focus-region", choices=["near", "middle", "far"],
+                     help="focus on the median disparity of this depth region (multi-Otsu)")
+    r.add_argument("--format", choices=["png", "jpg"], default="png", help="output format in folder mode")
     r.add_argument("--K", type=float, default=20.0, help="bokeh level (px per unit disparity)")
     r.add_argument("--aperture", default="disk", help="disk | polygon:N[:ROT] | heart | star[:N] | PATH.png")
     r.add_argument("--gamma", default="4", help="linearization exponent or 'srgb' (default 4, BokehMe)")

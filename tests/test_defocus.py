@@ -123,3 +123,15 @@ def test_motorcycle_holes_take_the_farther_side():
 
     near = ndimage.maximum_filter(np.where(bad, 0, raw), size=15)
     assert np.mean(out[bad] < near[bad]) > 0.9
+
+
+def test_depth_regions_of_a_two_plane_map():
+    from genrefocus.optics.defocus import depth_regions
+
+    d = torch.full((1, 1, 40, 60), 0.2)
+    d[..., 10:30, 5:25] = 0.9
+    regions = depth_regions(d)
+    assert [r.name for r in regions] == ["near", "far"]
+    assert regions[0].disparity == pytest.approx(0.9) and regions[1].disparity == pytest.approx(0.2)
+    x, y = regions[0].point
+    assert 5 <= x < 25 and 10 <= y < 30

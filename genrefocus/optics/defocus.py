@@ -196,10 +196,14 @@ def depth_regions(disparity: ArrayLike, n: int = 3) -> list:
     d = _as_map(disparity, "disparity")[0, 0].detach().cpu().numpy().astype(np.float64)
     if float(d.max() - d.min()) == 0.0:
         raise InputError("disparity", "is constant: it has no depth regions")
-    classes = np.digitize(d, threshold_multiotsu(d, classes=n))  # 0 = farthest
-    names = ["near", "middle", "far"] if n == 3 else [f"depth {i + 1}" for i in range(n)]
-    out = []
-    for rank, c in enumerate(range(n - 1, -1, -1)):
+    try:
+        thresholds = threshold_multiotsu(d, classes=n)
+    except ValueError:  # fewer distinct levels than classes (e.g. a two-plane map): one class per level
+        levels = np.unique(d)
+        thresholds = ((levels[1:] + levels[:-1]) / 2)[: n - 1]
+    classes = np.digitize(d, thresholds)  # 0 = farthest
+    found = []
+    for c in range(n - 1, -1, -1):  # nearest first
         labels, count = ndimage.label(classes == c)
         if count == 0:
             continue
@@ -207,8 +211,12 @@ def depth_regions(disparity: ArrayLike, n: int = 3) -> list:
         mask = labels == (1 + int(np.argmax(sizes)))
         inner = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]  # the border counts as outside
         y, x = np.unravel_index(int(np.argmax(inner)), mask.shape)
-        out.append(DepthRegion(names[rank], mask, float(np.median(d[mask])), (int(x), int(y))))
-    return out
+        found.append((mask, float(np.median(d[mask])), (int(x), int(y))))
+    if n == 3:  # by position, so "near" and "far" exist even when a map has only two levels
+        names = {3: ["near", "middle", "far"], 2: ["near", "far"], 1: ["near"]}[len(found)]
+    else:
+        names = [f"depth {i + 1}" for i in range(len(found))]
+    return [DepthRegion(name, *f) for name, f in zip(names, found)]
 
 
 def validate_k(K: float) -> float:
