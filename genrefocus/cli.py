@@ -79,6 +79,37 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _add_physical_options(p) -> None:
+    """The options ``render`` and ``focus-pull`` share: the depth source, K, aperture, gamma, mode, device."""
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--depth", help="metric depth .npy/.pfm (m)")
+    src.add_argument("--disparity", help="disparity .npy/.pfm (as given) or PNG (min–max normalized)")
+    src.add_argument("--depth-model", default=None,
+                     help="estimate relative disparity with this model when no --depth/--disparity is given "
+                          "(folder or hub id; default depth-anything/Depth-Anything-V2-Small-hf, CPU-friendly)")
+    p.add_argument("--allow-download", action="store_true",
+                   help="let a missing depth model download (default: local folders and the HF cache only)")
+    p.add_argument("--png-8bit", action="store_true", help="read a 16-bit disparity PNG as 8 bit (BokehMe)")
+    p.add_argument("--K", type=float, default=20.0, help="bokeh level (px per unit disparity)")
+    p.add_argument("--aperture", default="disk", help="disk | polygon:N[:ROT] | heart | star[:N] | PATH.png")
+    p.add_argument("--gamma", default="4", help="linearization exponent or 'srgb' (default 4, BokehMe)")
+    p.add_argument("--mode", default=DEFAULT_RENDER_MODE, choices=RENDER_MODES,
+                   help="renderer (default %(default)s; bokehme/scatter: BokehMe-compatible, no occlusion)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cpu)")
+
+
+def _physical_setup(args) -> tuple:
+    """``(K, aperture, device, pipeline)`` of a ``render`` / ``focus-pull`` command, every option checked."""
+    from .optics.apertures import parse_aperture
+    from .optics.defocus import validate_k
+    from .pipelines.physical import PhysicalRefocusPipeline
+
+    K = validate_k(args.K)
+    aperture = parse_aperture(args.aperture)
+    device = _check_device(args.device) if args.device else None
+    return K, aperture, device, PhysicalRefocusPipeline(mode=args.mode, gamma=_gamma(args.gamma), device=device)
+
+
 def _depth_source(args) -> tuple:
     """``(kw, estimate)``: ``kw`` holds the loaded ``depth`` or ``disparity``; with neither given,
     ``estimate(image, device)`` runs the depth model — whose weights are checked here, before any
@@ -120,9 +151,6 @@ def _cmd_render(args) -> int:
     import torch
 
     from .io import check_output_path, load_image, load_mask, save_image
-    from .optics.apertures import parse_aperture
-    from .optics.defocus import validate_k
-    from .pipelines.physical import PhysicalRefocusPipeline
 
     files = _batch_inputs(args.image)
     if files is not None:
@@ -131,10 +159,7 @@ def _cmd_render(args) -> int:
     check_output_path(args.output, name="--output")
     image = load_image(args.image, name="image")
     H, W = image.shape[-2:]
-    K = validate_k(args.K)
-    gamma = _gamma(args.gamma)
-    aperture = parse_aperture(args.aperture)
-    device = _check_device(args.device) if args.device else None
+    K, aperture, device, pipe = _physical_setup(args)
     kw, estimate = _depth_source(args)
     if args.focus:
         kw["focus_point"] = parse_floats(args.focus, 2, "--focus")
@@ -151,7 +176,6 @@ def _cmd_render(args) -> int:
         kw["disparity"] = estimate(image, device)
     if args.focus_region:
         kw["focus_disparity_value"] = _region_focus(kw, args.focus_region)
-    pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
     with torch.no_grad():
         out = pipe(image, K=K, aperture=aperture, progress=True, **kw)
     path = save_image(out.image, args.output)
@@ -159,23 +183,22 @@ def _cmd_render(args) -> int:
     return 0
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif")
-
-
 def _batch_inputs(spec: str):
     """The images of a folder or a glob pattern (sorted), or None when ``spec`` is one file."""
     import glob
 
+    from .io import READ_SUFFIXES
+
     if any(ch in spec for ch in "*?["):
-        files = sorted(Path(f) for f in glob.glob(spec, recursive=True) if Path(f).suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(Path(f) for f in glob.glob(spec, recursive=True) if Path(f).suffix.lower() in READ_SUFFIXES)
         if not files:
             raise InputError("image", f"the pattern {spec!r} matches no image")
         return files
     p = Path(spec)
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in READ_SUFFIXES)
         if not files:
-            raise InputError("image", f"folder {spec!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            raise InputError("image", f"folder {spec!r} holds no images ({', '.join(READ_SUFFIXES)})")
         return files
     return None
 
@@ -200,23 +223,17 @@ def _render_batch(args, files: list) -> int:
 
     from .data.manifest import ManifestBuilder, OutputLock
     from .data.readers import unique_ids
-    from .io import check_output_dir, load_depth, load_disparity, load_image, save_image
-    from .optics.apertures import parse_aperture
-    from .optics.defocus import validate_k
-    from .pipelines.physical import PhysicalRefocusPipeline
+    from .io import READ_SUFFIXES, check_output_dir, load_depth, load_disparity, load_image, save_image
 
     # 1. every option and the output folder, before any work
-    if Path(args.output).suffix.lower() in IMAGE_SUFFIXES:
+    if Path(args.output).suffix.lower() in READ_SUFFIXES:
         raise InputError("--output", f"{args.output!r}: a folder or pattern of images renders into a folder; "
                                      "give a folder name")
     out_dir = check_output_dir(args.output, "--output")
     for opt in ("mask", "box"):
         if getattr(args, opt):
             raise InputError(f"--{opt}", "is per image; with a folder use --focus, --focus-region or --focus-disparity")
-    K = validate_k(args.K)
-    gamma = _gamma(args.gamma)
-    aperture = parse_aperture(args.aperture)
-    device = _check_device(args.device) if args.device else None
+    K, aperture, device, pipe = _physical_setup(args)
     point = parse_floats(args.focus, 2, "--focus") if args.focus else None
     d_f = _finite(args.focus_disparity, "--focus-disparity") if args.focus_disparity is not None else None
     maps, estimate = None, None
@@ -228,7 +245,6 @@ def _render_batch(args, files: list) -> int:
     else:
         _, estimate = _depth_source(args)
     items = unique_ids([{"id": f.stem, "image": str(f)} for f in files])
-    pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
 
     def process(item):
         image = load_image(item["image"], name="image")
@@ -265,9 +281,7 @@ def _cmd_focus_pull(args) -> int:
     import torch
 
     from .io import check_animation_output, load_image, save_animation
-    from .optics.apertures import parse_aperture
     from .optics.defocus import validate_k
-    from .pipelines.physical import PhysicalRefocusPipeline
 
     # 1. every input and the output path
     check_animation_output(args.output, name="--output")
@@ -282,16 +296,12 @@ def _cmd_focus_pull(args) -> int:
     fps = _finite(args.fps, "--fps")
     if not 1 <= fps <= 120:
         raise InputError("--fps", f"must be in [1, 120], got {args.fps:g}")
-    K = validate_k(args.K)
+    K, aperture, device, pipe = _physical_setup(args)
     K_end = None if args.K_end is None else validate_k(args.K_end)
-    gamma = _gamma(args.gamma)
-    aperture = parse_aperture(args.aperture)
-    device = _check_device(args.device) if args.device else None
     kw, estimate = _depth_source(args)
     # 2. depth (when estimated), frames, file
     if estimate:
         kw["disparity"] = estimate(image, device)
-    pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=gamma, device=device)
     with torch.no_grad():
         out = pipe.focus_pull(image, start=start, end=end, frames=args.frames, K=K, K_end=K_end,
                               aperture=aperture, ease=args.ease, batch=args.batch, **kw)
@@ -336,7 +346,9 @@ def _load_generative(args, loras, device, flux_kw, depth_kw):
 def _inputs(path: str) -> list:
     p = Path(path)
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        from .io import READ_SUFFIXES
+
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in READ_SUFFIXES)
         if not files:
             raise InputError("--input", f"folder {path!r} holds no images")
         return files
@@ -563,14 +575,6 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("render", help="physical bokeh rendering from an image and its depth/disparity")
     r.add_argument("image", help="an image, a folder of images or a glob pattern (quoted); with several, "
                                  "--output is a folder and --depth/--disparity folders of maps named like them")
-    src = r.add_mutually_exclusive_group()
-    src.add_argument("--depth", help="metric depth .npy/.pfm (m)")
-    src.add_argument("--disparity", help="disparity .npy/.pfm (as given) or PNG (min–max normalized)")
-    src.add_argument("--depth-model", default=None,
-                     help="estimate relative disparity with this model when no --depth/--disparity is given "
-                          "(folder or hub id; default depth-anything/Depth-Anything-V2-Small-hf, CPU-friendly)")
-    r.add_argument("--allow-download", action="store_true",
-                   help="let a missing depth model download (default: local folders and the HF cache only)")
     foc = r.add_mutually_exclusive_group()
     foc.add_argument("--focus", help="focus point x,y (pixels of the input image)")
     foc.add_argument("--mask", help="in-focus mask image")
@@ -579,36 +583,20 @@ def build_parser() -> argparse.ArgumentParser:
     foc.add_argument("--focus-region", choices=["near", "middle", "far"],
                      help="focus on the median disparity of this depth region (multi-Otsu)")
     r.add_argument("--format", choices=["png", "jpg"], default="png", help="output format in folder mode")
-    r.add_argument("--K", type=float, default=20.0, help="bokeh level (px per unit disparity)")
-    r.add_argument("--aperture", default="disk", help="disk | polygon:N[:ROT] | heart | star[:N] | PATH.png")
-    r.add_argument("--gamma", default="4", help="linearization exponent or 'srgb' (default 4, BokehMe)")
-    r.add_argument("--mode", default=DEFAULT_RENDER_MODE, choices=RENDER_MODES,
-                   help="renderer (default %(default)s; bokehme/scatter: BokehMe-compatible, no occlusion)")
-    r.add_argument("--png-8bit", action="store_true", help="read a 16-bit disparity PNG as 8 bit (BokehMe)")
-    r.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cpu)")
+    _add_physical_options(r)
     r.add_argument("-o", "--output", required=True)
     r.set_defaults(func=_cmd_render)
 
     fp = sub.add_parser("focus-pull", help="rack-focus animation (.gif / .mp4) from one photo, physical renderer")
     fp.add_argument("image")
-    src = fp.add_mutually_exclusive_group()
-    src.add_argument("--depth", help="metric depth .npy/.pfm (m)")
-    src.add_argument("--disparity", help="disparity .npy/.pfm (as given) or PNG (min–max normalized)")
-    src.add_argument("--depth-model", default=None, help="depth model when no --depth/--disparity (as for render)")
-    fp.add_argument("--allow-download", action="store_true", help="let a missing depth model download")
-    fp.add_argument("--png-8bit", action="store_true", help="read a 16-bit disparity PNG as 8 bit (BokehMe)")
+    _add_physical_options(fp)
     fp.add_argument("--from", required=True, help="first focus point x,y (pixels)")
     fp.add_argument("--to", required=True, help="last focus point x,y (pixels)")
     fp.add_argument("--frames", type=int, default=48)
     fp.add_argument("--fps", type=float, default=24.0)
-    fp.add_argument("--K", type=float, default=20.0, help="bokeh level (px per unit disparity)")
     fp.add_argument("--K-end", type=float, default=None, help="K of the last frame (default: --K throughout)")
     fp.add_argument("--ease", choices=["smooth", "linear"], default="smooth", help="focus motion (smoothstep or linear)")
     fp.add_argument("--batch", type=int, default=4, help="frames rendered per batch")
-    fp.add_argument("--aperture", default="disk", help="disk | polygon:N[:ROT] | heart | star[:N] | PATH.png")
-    fp.add_argument("--gamma", default="4", help="linearization exponent or 'srgb'")
-    fp.add_argument("--mode", default=DEFAULT_RENDER_MODE, choices=RENDER_MODES)
-    fp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cpu)")
     fp.add_argument("-o", "--output", required=True, help="animation file: .gif, or .mp4 (needs PyAV)")
     fp.set_defaults(func=_cmd_focus_pull)
 

@@ -9,6 +9,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data.samples import motorcycle
+from .io import atomic_write
 from .optics.defocus import depth_regions
 from .optics.render import DEFAULT_MODE, render_bokeh
 from .pipelines.physical import PhysicalRefocusPipeline
@@ -29,10 +30,10 @@ def run_demo(output: str | Path = "genrefocus_demo.png", mode: str = DEFAULT_MOD
     image, disp = motorcycle()
     pipe = PhysicalRefocusPipeline(mode=mode)
     regions = depth_regions(disp, 3)  # near (the motorcycle), middle (the floor), far (the wall)
-    jobs = [(r, k, "disk") for r in regions for k in KS]
+    jobs = [(r, k) for r in regions for k in KS]
     tiles = []
-    for r, k, ap in tqdm(jobs, desc="demo renders", unit="image"):
-        out = pipe(image, disparity=disp, K=k, focus_disparity_value=r.disparity, aperture=ap, flip_front=True)
+    for r, k in tqdm(jobs, desc="demo renders", unit="image"):
+        out = pipe(image, disparity=disp, K=k, focus_disparity_value=r.disparity, flip_front=True)
         tiles.append((f"focus: {r.name} (d={r.disparity:.2f}), K={k:g}", out.image, r.point))
     # the aperture shapes on the photo itself: focus on the motorcycle, zoom on the brightest
     # highlights of the defocused background (this scene has no point lights, so they are faint;
@@ -62,12 +63,8 @@ def run_demo(output: str | Path = "genrefocus_demo.png", mode: str = DEFAULT_MOD
     fig.suptitle(f"genrefocus physical renderer ({mode}) on Middlebury 'motorcycle' with GT disparity "
                  "(+ marks the focus region, focus = its median disparity; K in px per unit normalized disparity)", fontsize=10)
     fig.tight_layout()
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".tmp-{output.name}")
-    fig.savefig(tmp, dpi=80, format="png")
+    output = atomic_write(Path(output), lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
     plt.close(fig)
-    tmp.replace(output)
     return output.resolve()
 
 

@@ -12,7 +12,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 import numpy as np
 import torch
@@ -254,6 +254,9 @@ IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"
 
 ANIMATION_FORMATS = {".gif": "GIF", ".mp4": "MP4"}
 
+#: what :func:`load_image` reads by extension when listing folders (HEIC/HEIF with pillow-heif)
+READ_SUFFIXES = tuple(IMAGE_FORMATS) + HEIF_SUFFIXES
+
 
 def check_animation_output(path: PathLike, name: str = "--output") -> Path:
     """:func:`check_output_path` for an animation (``.gif``, or ``.mp4`` when PyAV is installed)."""
@@ -266,6 +269,24 @@ def check_animation_output(path: PathLike, name: str = "--output") -> Path:
     return p
 
 
+def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path`` (``.tmp-*``), then rename it to
+    ``path``: a reader never sees a half-written file, and a failed write leaves nothing behind."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("output", f"cannot create folder {str(path.parent)!r} ({exc.strerror})") from None
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 def save_animation(frames: torch.Tensor, path: PathLike, fps: float = 24.0) -> Path:
     """Write ``frames`` ``(N, 3, H, W)`` in [0, 1] as a looping GIF (Pillow) or an H.264 MP4 (PyAV,
     yuv420p, even sides by padding one edge row/column), atomically."""
@@ -273,31 +294,26 @@ def save_animation(frames: torch.Tensor, path: PathLike, fps: float = 24.0) -> P
 
     p = check_animation_output(path)
     arr = [to_uint8(f[None]) for f in frames]
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=p.suffix, dir=p.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp):
         if p.suffix.lower() == ".gif":
             ims = [Image.fromarray(a) for a in arr]
             ims[0].save(tmp, format="GIF", save_all=True, append_images=ims[1:], duration=round(1000 / fps), loop=0)
-        else:
-            import av
+            return
+        import av
 
-            with av.open(tmp, mode="w", format="mp4") as out:
-                stream = out.add_stream("libx264", rate=round(fps))
-                H, W = arr[0].shape[:2]
-                stream.height, stream.width, stream.pix_fmt = H + H % 2, W + W % 2, "yuv420p"
-                for a in arr:
-                    a = np.pad(a, ((0, H % 2), (0, W % 2), (0, 0)), mode="edge")
-                    for packet in stream.encode(av.VideoFrame.from_ndarray(a, format="rgb24")):
-                        out.mux(packet)
-                for packet in stream.encode():
+        with av.open(tmp, mode="w", format="mp4") as out:
+            stream = out.add_stream("libx264", rate=round(fps))
+            H, W = arr[0].shape[:2]
+            stream.height, stream.width, stream.pix_fmt = H + H % 2, W + W % 2, "yuv420p"
+            for a in arr:
+                a = np.pad(a, ((0, H % 2), (0, W % 2), (0, 0)), mode="edge")
+                for packet in stream.encode(av.VideoFrame.from_ndarray(a, format="rgb24")):
                     out.mux(packet)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+            for packet in stream.encode():
+                out.mux(packet)
+
+    return atomic_write(p, write)
 
 
 def check_output_path(path: PathLike, name: str = "output", suffixes=None) -> Path:
@@ -346,16 +362,5 @@ def save_image(image: Union[torch.Tensor, np.ndarray], path: PathLike, quality: 
         arr = arr[..., 0]
     p = check_output_path(path)
     fmt = IMAGE_FORMATS[p.suffix.lower()]
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError("output", f"cannot create folder {str(p.parent)!r} ({exc.strerror})") from None
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=p.suffix, dir=p.parent)
-    os.close(fd)
-    try:
-        Image.fromarray(arr).save(tmp, format=fmt, **({"quality": quality} if fmt == "JPEG" else {}))
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    return atomic_write(p, lambda tmp: Image.fromarray(arr).save(
+        tmp, format=fmt, **({"quality": quality} if fmt == "JPEG" else {})))

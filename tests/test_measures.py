@@ -8,7 +8,7 @@ from conftest import photo
 from genrefocus.metrics import calibrate_k, lvcorr, pearson, psnr, ssim
 from genrefocus.optics import (focus_disparity, local_variance_of_laplacian, render_bokeh,
                                sharpness_mask, signed_coc, variance_of_laplacian)
-from genrefocus.optics.binblur import radius_bins
+from genrefocus.optics.scatter import radius_bins
 
 
 @pytest.mark.parametrize("gaussian", [True, False])

@@ -149,3 +149,32 @@ def test_renderer_table_against_exact_renders():
     for case in ("portrait, person in focus", "portrait, backdrop in focus", "thin structures"):
         assert by[case, "layered"] > by[case, "scatter"], case
     assert min(r["psnr"] for r in rows) > 24.0  # every mode is a sane renderer
+
+
+@pytest.mark.parametrize("df", [0.4, 0.9])  # the point in front of / behind the focal plane
+def test_point_on_a_slanted_surface_matches_the_thin_lens_closed_form(df):
+    """The surface path of the scene lab (fixed-point views), against thin-lens geometry: a point at
+    reference pixel p on a surface whose CoC c varies with slope c' spreads to the aperture scaled by
+    |c(p)|, centred on p; its energy is 1, and each view s carries the point magnified by
+    1 − c'·s_x (foreshortening), which moves the centroid by c(p)·c'·E[s_x²] = c(p)·c'/4 along x
+    for a disk. Second moment about p: c(p)²/2 (disk) + 1/3 (the bilinear read of one pixel)."""
+    from genrefocus.optics.scene_lab import Plane, Scene
+
+    H = W = 96
+    xx = torch.arange(W, dtype=torch.float32).view(1, 1, W).expand(1, H, W)
+    disp = 0.25 + 0.5 * xx / (W - 1)  # 1/m: 4 m at the left edge to 1.33 m at the right
+    tex = torch.zeros(3, H, W)
+    y0, x0 = 40, 60
+    tex[:, y0, x0] = 1.0
+    scene = Scene([Plane(tex, torch.ones(1, H, W), 2.0, depth_map=1.0 / disp)], gamma=1.0)
+    K = 30.0
+    c0, slope = K * (float(disp[0, 0, x0]) - df), K * 0.5 / (W - 1)
+    out = scene.render_linear(K, df)[0, 0].double()
+    yy, xg = torch.meshgrid(torch.arange(H, dtype=torch.float64), torch.arange(W, dtype=torch.float64), indexing="ij")
+    m = float(out.sum())
+    cy, cx = float((out * yy).sum()) / m, float((out * xg).sum()) / m
+    d2 = float((out * ((yy - y0) ** 2 + (xg - x0) ** 2)).sum()) / m
+    assert m == pytest.approx(1.0, abs=5e-3)
+    assert cy == pytest.approx(y0, abs=0.02)
+    assert cx == pytest.approx(x0 + c0 * slope / 4, abs=0.03)
+    assert (2 * (d2 - 1 / 3)) ** 0.5 == pytest.approx(abs(c0), rel=0.01)

@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from ..io import atomic_write
 from ..optics.defocus import signed_coc
 from ..optics.render import render_bokeh
 from .fidelity import psnr
@@ -60,10 +61,7 @@ def _exact(case, K: float, spacing_px: float, path: Optional[Path]) -> torch.Ten
         return torch.load(path, weights_only=True)
     exact = case.scene.render(K, case.focus_disp, spacing_px=spacing_px)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{path.name}")
-        torch.save(exact, tmp)
-        tmp.replace(path)
+        atomic_write(path, lambda tmp: torch.save(exact, tmp))
     return exact
 
 

@@ -44,6 +44,21 @@ def pyramid_factor(radius: float, coarse_radius: Optional[float]) -> int:
     return min(TILE // 16, 2 ** int(math.floor(math.log2(radius / coarse_radius))))
 
 
+def scatter_weights(aperture: Aperture, dy, dx, radius, flip: bool = False,
+                    normalize: str = "bokehme") -> torch.Tensor:
+    """BokehMe's scatter weight at offsets ``(dy, dx)`` (px) from a source of radius ``radius`` (px).
+
+    ``normalize="bokehme"`` divides the soft indicator by ``r² + 0.2`` (BokehMe); ``"none"``
+    returns the indicator itself. Broadcasts over its tensor arguments.
+    """
+    ind = aperture.indicator(dy, dx, radius, flip=flip)
+    if normalize == "bokehme":
+        return ind / (radius * radius + _WEIGHT_EPS)
+    if normalize == "none":
+        return ind
+    raise ValueError(f"normalize must be 'bokehme' or 'none', got {normalize!r}")
+
+
 def hat_weights(value: torch.Tensor, centers: Sequence[float], k: int) -> torch.Tensor:
     """Piecewise-linear interpolation weight of ``value`` on bin ``k`` of sorted ``centers``
     (the weights of all bins sum to 1 inside ``[centers[0], centers[-1]]``)."""
@@ -68,35 +83,15 @@ def bin_kernel(aperture: Aperture, radius: float, flip: bool, normalize: str, fa
     dy, dx = torch.meshgrid(o, o, indexing="ij")
     rr = torch.tensor(float(radius), device=device, dtype=dtype)
     inside = (dy.abs() <= R) & (dx.abs() <= R)  # BokehMe's square support
-    k = aperture.indicator(dy, dx, rr, flip=flip) * inside
     if normalize == "unit":
+        k = aperture.indicator(dy, dx, rr, flip=flip) * inside
         k = k / k.sum()
     elif normalize == "bokehme":
-        k = k / (rr * rr + _WEIGHT_EPS)
+        k = scatter_weights(aperture, dy, dx, rr, flip=flip) * inside
     else:
         raise ValueError(f"normalize must be 'unit' or 'bokehme', got {normalize!r}")
     n = 2 * Rc + 1
     return k.reshape(n, factor, n, factor).mean(dim=(1, 3))
-
-
-def radius_bins(r_max: float, step: Optional[float] = None, rel: float = 0.25, min_step: float = 0.5,
-                max_step: Optional[float] = 2.0, start: float = 0.0) -> list:
-    """Bin radii (px) from ``start`` to ``r_max``: fine near 0 where the kernel changes fastest —
-    spacing ``clamp(r·rel, min_step, max_step)`` (``max_step=None``: relative spacing all the way;
-    the pyramid keeps large bins cheap) — or a uniform ``step``."""
-    if not (math.isfinite(r_max) and r_max >= start):
-        raise ValueError(f"r_max must be finite and ≥ {start}, got {r_max}")
-    if step is not None:
-        if not (math.isfinite(step) and step > 0):
-            raise ValueError(f"step must be finite and > 0, got {step}")
-        n = max(1, math.ceil((r_max - start) / step))
-        return [start + i * step for i in range(n + 1)]
-    out, r = [start], start
-    while r < r_max:
-        inc = max(r * rel, min_step)
-        r = r + (inc if max_step is None else min(inc, max_step))
-        out.append(r)
-    return out
 
 
 def membership(value: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -292,4 +287,4 @@ def _add_tiles(acc: torch.Tensor, inner: torch.Tensor, b, ty, tx, T: int) -> Non
 
 
 __all__ = ["TILE", "bin_kernel", "blur_bins", "hat_weights", "level_share", "membership", "pyramid_factor",
-           "radius_bins"]
+           "scatter_weights"]

@@ -81,9 +81,7 @@ class Scene:
         ((y, x)): the layer point seen at ``x`` is the one at ``y = x + (scale·disp(y) − offset)·s``,
         composited per pixel in depth order."""
         H, W = self.size
-        ys = torch.arange(H, dtype=torch.float32)
-        xs = torch.arange(W, dtype=torch.float32)
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        gy, gx = _grid(self.size)
         layers = []
         for i, p in enumerate(self.planes):
             disp = p.disparity_map().float()
