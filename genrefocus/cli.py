@@ -337,9 +337,9 @@ def _load_generative(args, loras, device, flux_kw, depth_kw):
 
         pipe.block_functions = compile_blocks()
     if getattr(args, "depth_model", None):
-        from .perception import DepthPro
+        from .perception import load_depth_estimator
 
-        pipe.depth_estimator = DepthPro.from_pretrained(args.depth_model, device=device, **depth_kw)
+        pipe.depth_estimator = load_depth_estimator(args.depth_model, metric=True, device=device, **depth_kw)
     return pipe
 
 
@@ -432,7 +432,7 @@ def _cmd_generative(args) -> int:
     depth = load_depth(args.depth) if getattr(args, "depth", None) else None
     if args.command != "deblur" and depth is None and not args.depth_model and (K is None or K > 0):
         raise InputError("--depth", "no depth source: give --depth (metres, .npy/.pfm) or --depth-model "
-                                    "(Depth Pro folder)")
+                                    "(a Depth Pro or Depth Anything folder)")
     focus = _generative_focus(args, sizes) if args.command != "deblur" else None
     pre = load_image(pre_path, name="--pre_deblur_input") if pre_path else None
     if args.prompt_cache:
@@ -562,6 +562,39 @@ def _cmd_dp_refocus(args) -> int:
     return 0
 
 
+def _cmd_app(args) -> int:
+    import socket
+
+    from .app import AppOptions, launch
+    from .io import check_output_dir
+
+    # 1. every option, before the server starts
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise InputError("app", "the web app needs Gradio: pip install 'genrefocus[app]'") from None
+    check_int("--port", args.port, 0, 65535)
+    if args.max_side != 0:
+        check_int("--max-side", args.max_side, 64, 20000)
+    if args.dp_checkpoint and not Path(args.dp_checkpoint).is_dir():
+        raise InputError("--dp-checkpoint", f"{args.dp_checkpoint!r} is not a folder")
+    out_dir = check_output_dir(args.out_dir, "--out-dir") if args.out_dir else None
+    port = args.port
+    if port == 0:  # a free port
+        with socket.socket() as s:
+            s.bind((args.host, 0))
+            port = s.getsockname()[1]
+    device = _check_device(args.device) if args.device else None
+    options = AppOptions(depth_model=args.depth_model, allow_download=args.allow_download, max_side=args.max_side,
+                         device=device, flux_model=args.model, lora_dir=Path(args.lora_dir) if args.lora_dir else None,
+                         dp_checkpoint=Path(args.dp_checkpoint) if args.dp_checkpoint else None,
+                         generative_depth_model=args.generative_depth_model, out_dir=out_dir)
+    print(f"genrefocus app on http://{args.host}:{port}" + (" (and a public share link)" if args.share else ""),
+          flush=True)
+    launch(options, host=args.host, port=port, share=args.share)
+    return 0
+
+
 # ------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="genrefocus", description="Refocus one photo: a virtual camera.")
@@ -643,9 +676,30 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--k_value", type=float, default=15.0 if name == "bokeh" else 20.0,
                            help="bokeh level K (default: the official bokeh CLI's 15, the demo's 20 for refocus)")
             g.add_argument("--aperture", default=None, help="aperture shape (needs the shape LoRA)")
-            g.add_argument("--depth-model", default=None, help="Depth Pro folder or hub id (apple/DepthPro-hf)")
+            g.add_argument("--depth-model", default=None,
+                           help="Depth Pro (metric; apple/DepthPro-hf) or Depth Anything (relative, CPU; read with "
+                                "the nearest point at 1 m) folder or hub id")
             g.add_argument("--sam-model", default=None, help="SAM folder: turn --point/--box into a mask")
         g.set_defaults(func=_cmd_generative)
+
+    a = sub.add_parser("app", help="the web app (Gradio) on 127.0.0.1: click to focus, K, aperture, focus pull")
+    a.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    a.add_argument("--port", type=int, default=7860, help="port (0: any free port)")
+    a.add_argument("--share", action="store_true", help="also make a public Gradio share link")
+    a.add_argument("--depth-model", default="depth-anything/Depth-Anything-V2-Small-hf",
+                   help="relative depth model for photos uploaded without a map (folder or hub id)")
+    a.add_argument("--allow-download", action="store_true", help="let missing Hub models download")
+    a.add_argument("--max-side", type=int, default=2048, help="downscale longer photos for interactive use (0: never)")
+    a.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cpu for the physical path)")
+    a.add_argument("--model", default="black-forest-labs/FLUX.1-dev", help="FLUX.1-dev folder or hub id "
+                                                                             "(generative tab)")
+    a.add_argument("--lora-dir", default=None, help="folder with the Genfocus LoRA files (generative tab)")
+    a.add_argument("--generative-depth-model", default=None,
+                   help="Depth Pro or Depth Anything folder or hub id: depth for the generative tab "
+                        "(else upload metres)")
+    a.add_argument("--dp-checkpoint", default=None, help="UiD checkpoint folder for dual-pixel pairs")
+    a.add_argument("--out-dir", default=None, help="where results are written (default: a temporary folder)")
+    a.set_defaults(func=_cmd_app)
 
     dp = sub.add_parser("dp-refocus", help="refocus a dual-pixel capture with the UiD model")
     src = dp.add_mutually_exclusive_group(required=True)

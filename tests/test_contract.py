@@ -261,6 +261,11 @@ CASES = [
     ("genrefocus", P.replace("--point 10,10", "--text cat") + " --owlv2-model someone/owl-not-cached", "--owlv2-model"),
     ("genrefocus", P + " --sam-model someone/sam-not-cached", "--sam-model"),
     ("genrefocus", "dp-refocus --input {d}/dp.gif -o {d}/out/p.png", "--mask"),
+    # ---- genrefocus app
+    ("genrefocus", "app --port 70000", "--port"),
+    ("genrefocus", "app --max-side 10", "--max-side"),
+    ("genrefocus", "app --dp-checkpoint {d}/missing", "--dp-checkpoint"),
+    ("genrefocus", "app --out-dir {d}/ok.png", "--out-dir"),
     # ---- genrefocus-data
     ("genrefocus-data", S.replace("{d}/imgs", "{d}/missing"), "--input"),
     ("genrefocus-data", S.replace("{d}/imgs", "{d}/empty_dir"), "no items"),
@@ -393,6 +398,7 @@ def _arm(obj, names):
 @pytest.fixture
 def tripwires():
     """Replace every model loader and worker with a tripwire for the duration of one case."""
+    from genrefocus import app
     from genrefocus.data import manifest
     from genrefocus.models import dp_model
     from genrefocus.pipelines import dual_pixel, generative, physical
@@ -402,6 +408,7 @@ def tripwires():
     _arm(dual_pixel.DPRefocusPipeline, ["from_pretrained"])
     _arm(dp_model.UiDModel, ["from_pretrained"])
     _arm(physical, ["render_bokeh"])
+    _arm(app, ["launch"])
     _arm(manifest.ManifestBuilder, ["run"])
     _arm(trainer, ["_load_components"])
     _arm(dp, ["DPBatches"])

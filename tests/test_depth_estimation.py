@@ -78,3 +78,38 @@ def test_missing_depth_model_is_one_line_with_the_download_command(tmp_path, mon
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
     assert f"huggingface-cli download {DEPTH_ANYTHING_ID}" in err and "--disparity" in err
+
+
+def test_load_depth_estimator_picks_the_model_and_reads_relative_depth_as_metres(tiny_model):
+    from genrefocus.perception import RelativeAsMetric, load_depth_estimator
+
+    image = photo("astronaut", (96, 128))
+    rel = load_depth_estimator(tiny_model)
+    assert isinstance(rel, DepthAnything)
+    metric = load_depth_estimator(tiny_model, metric=True)
+    assert isinstance(metric, RelativeAsMetric)
+    d = rel(image)
+    depth = metric(image)
+    # the convention: normalised disparity d read as d / 1 m → nearest point at 1 m, order reversed
+    assert float(depth.min()) == pytest.approx(1.0)
+    assert torch.allclose(depth, 1.0 / d.clamp_min(1e-3), rtol=1e-5)
+    assert metric.estimate(image).metric and float(metric.estimate(image).disparity.max()) == pytest.approx(1.0)
+    with pytest.raises(Exception, match="config.json"):
+        load_depth_estimator(tiny_model.parent / "absent")
+
+
+def test_generative_bokeh_with_the_cpu_depth_model(tiny_model, tmp_path):
+    """`genrefocus bokeh` with no --depth and a Depth Anything --depth-model runs end to end (tiny FLUX)."""
+    from tiny_flux import tiny_pipeline, write_official_lora
+
+    p = tiny_pipeline()
+    p.save_pretrained(tmp_path / "flux")
+    p.save_prompt_cache(tmp_path / "prompts.safetensors")
+    write_official_lora(tmp_path / "bokehNet.safetensors", p.transformer, seed=2, scale=0.2)
+    Image.fromarray((photo("astronaut", (64, 96))[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(tmp_path / "aif.png")
+    rc = main(["bokeh", "--input", str(tmp_path / "aif.png"), "--point", "40,30", "--k_value", "10", "--steps", "1",
+               "--depth-model", str(tiny_model), "--model", str(tmp_path / "flux"), "--lora-dir", str(tmp_path),
+               "--prompt-cache", str(tmp_path / "prompts.safetensors"), "--output", str(tmp_path / "b.png")])
+    assert rc == 0
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.size == (96, 64)

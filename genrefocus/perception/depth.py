@@ -153,6 +153,60 @@ class DepthPro:
         return DepthEstimate(1.0 / self(image, focal_length_px).clamp_min(1e-6), metric=True)
 
 
+class RelativeAsMetric:
+    """A relative estimator where metres are needed (BokehNet's defocus map): the normalised disparity
+    ``d`` ∈ [0, 1] is read as ``d / near_m`` in 1/m — the nearest point at ``near_m`` metres, the
+    farthest at infinity (depth clamped at ``far_m``). The scale is a convention, not a measurement:
+    with it K keeps its usual range (CoC px per 1/m, subjects 1 m to infinity), and the focus is still
+    set on the photo. Callable ``image → depth (B, 1, H, W) m``, as :class:`DepthPro`."""
+
+    metric = True
+
+    def __init__(self, estimator, near_m: float = 1.0, far_m: float = 1000.0):
+        if not (0 < near_m < far_m):
+            raise ValueError(f"need 0 < near_m < far_m, got {near_m}, {far_m}")
+        self.estimator, self.near_m, self.far_m = estimator, float(near_m), float(far_m)
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        d = self.estimator(image)
+        return self.near_m / d.clamp_min(self.near_m / self.far_m)
+
+    def estimate(self, image: torch.Tensor) -> DepthEstimate:
+        return DepthEstimate(1.0 / self(image), metric=True)
+
+
+def load_depth_estimator(path: Union[str, Path], metric: bool = False, device=None, dtype=torch.float32,
+                         **kwargs):
+    """Depth Pro or Depth Anything, chosen by the checkpoint's ``model_type`` (its ``config.json``, in a
+    local folder or the HF cache). ``metric=True`` (BokehNet): Depth Anything comes wrapped in
+    :class:`RelativeAsMetric`; ``metric=False`` (the physical renderer): Depth Pro still returns
+    metres — use ``.estimate(image).disparity`` for either."""
+    import json
+
+    s = str(path)
+    local = Path(s).expanduser()
+    try:
+        if local.is_dir():
+            config = json.loads((local / "config.json").read_text())
+        else:
+            from huggingface_hub import hf_hub_download
+
+            config = json.loads(Path(hf_hub_download(s, "config.json", local_files_only=kwargs.get(
+                "local_files_only", False))).read_text())
+    except Exception as exc:  # noqa: BLE001 - missing, not cached, unreadable: one message
+        raise MissingWeightsError(f"depth model {s!r}: no readable config.json ({type(exc).__name__}); download "
+                                  f"{DEPTH_ANYTHING_ID} or {DEPTH_PRO_ID} with `huggingface-cli download ...` "
+                                  "or give a depth map yourself") from None
+    kind = config.get("model_type")
+    if kind == "depth_pro":
+        return DepthPro.from_pretrained(s, device=device, dtype=dtype, **kwargs)
+    if kind == "depth_anything":
+        est = DepthAnything.from_pretrained(s, device=device, dtype=dtype, **kwargs)
+        return RelativeAsMetric(est) if metric else est
+    raise MissingWeightsError(f"depth model {s!r} is a {kind!r} model; genrefocus reads Depth Pro and Depth "
+                              "Anything checkpoints")
+
+
 def fov_to_focal_px(fov_degrees: float, width_px: int) -> float:
     """Horizontal field of view (degrees) → focal length in pixels."""
     return 0.5 * width_px / math.tan(0.5 * math.radians(fov_degrees))

@@ -115,19 +115,33 @@ class DPRefocusPipeline:
 
     @torch.no_grad()
     def __call__(self, left, right=None, *, mask=None, point=None, box=None, text=None) -> DPRefocusOutput:
+        lt, rt = self._pair(left, right)
+        m = self.focus_mask((lt + rt) / 2, mask, point, box, text)
+        out = self._run(self.model.refocus, lt, rt, m.float())
+        return DPRefocusOutput(refocused=out["refocused"], aif=out["aif"], disparity=out["disparity"], mask=m)
+
+    @torch.no_grad()
+    def all_in_focus(self, left, right=None) -> tuple:
+        """``(aif (1, 3, H, W), disparity (1, 1, H, W) px)`` of a pair, with no focus prompt (the web
+        app hands both to the physical renderer)."""
+        out = self._run(self.model, *self._pair(left, right))
+        return out["aif"], out["disparity"]
+
+    @staticmethod
+    def _pair(left, right) -> tuple:
         if isinstance(left, torch.Tensor):
             if right is None or left.shape != right.shape:
                 raise InputError("dual-pixel pair", "give two views of the same size")
-            lt, rt = left, right
-        else:
-            lt, rt = load_dp_pair(left, right)
+            return left, right
+        return load_dp_pair(left, right)
+
+    def _run(self, fn, lt, rt, *maps) -> dict:
+        """``fn`` on the pair (and maps) padded to the model's stride, outputs cropped back."""
         H, W = lt.shape[-2:]
-        m = self.focus_mask((lt + rt) / 2, mask, point, box, text)
         mult = 2 ** (self.model.config.stages - 1)
         ph, pw = (-H) % mult, (-W) % mult
-        pad = lambda t: F.pad(t.float(), (0, pw, 0, ph), mode="replicate")  # noqa: E731
         p = next(self.model.parameters())
-        out = self.model.refocus(pad(lt).to(p.device), pad(rt).to(p.device), pad(m.float()).to(p.device))
+        pad = lambda t: F.pad(t.float(), (0, pw, 0, ph), mode="replicate").to(p.device)  # noqa: E731
+        out = fn(*(pad(t) for t in (lt, rt, *maps)))
         crop = lambda t: t[..., :H, :W].cpu().clamp(0, 1) if t.shape[1] == 3 else t[..., :H, :W].cpu()  # noqa: E731
-        return DPRefocusOutput(refocused=crop(out["refocused"]), aif=crop(out["aif"]),
-                               disparity=crop(out["disparity"]), mask=m)
+        return {k: crop(v) for k, v in out.items()}
