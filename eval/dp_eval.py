@@ -1,80 +1,205 @@
 #!/usr/bin/env python3
-"""Evaluate a UiD checkpoint: (a) refocusing exact scene-lab DP pairs to another layer — Eq. 13
-against the physical renderer driven by the model's own AIF and disparity; (b) on the real DP
-captures in ../shared/data/dp_pairs, the sign of the model's disparity against OpenCV SGBM.
-Writes ``dp_eval.json`` and ``dp_eval.png`` (scene-lab rows: input | exact target | UiD | physical;
-real rows: blurry | model disparity | SGBM disparity).
+"""Evaluate the dual-pixel backend (learned UiD checkpoint and the classical baseline).
 
-    python eval/dp_eval.py [--checkpoint genrefocus/weights/uid] [--data ../shared/data/dp_pairs] [--out runs/dp_eval]
+Parts (``--parts``, default all):
+
+* ``validation`` — the six real Canon scenes (``canon_00..05`` with ``canon_res_00..05``, top 50 rows
+  out): PSNR / SSIM of the all-in-focus image of the input, unsharp masking, the classical baseline,
+  the UiD checkpoint and DPDNet (frame 1) against the f/22 ground truth; a PNG contact sheet of crops.
+* ``signs`` — every real pair: the split axis found (``auto``), and the UiD disparity's sign against
+  OpenCV SGBM on that axis, as given and with the views swapped (it must flip).
+* ``scene_lab`` — exact scene-lab DP pairs refocused to the foreground: UiD Eq. 13 vs the physical
+  renderer driven by the model's own AIF and disparity.
+* ``memory`` — peak RAM and time of a 1680×1120 pair (``canon_00`` upsampled ×2), each run in a fresh
+  process: UiD whole-image (the baseline), UiD tiled, classical.
+
+    python eval/dp_eval.py [--checkpoint genrefocus/weights/uid] [--data ../shared/data/dp_pairs] [--out out/dp_eval]
 """
 
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.benchmark import machine  # noqa: E402
-from genrefocus.io import save_image  # noqa: E402
-from genrefocus.metrics.dual_pixel import dp_sign_consistency, scene_lab_refocus  # noqa: E402
-from genrefocus.models.dp_model import UiDModel, load_dp_pair  # noqa: E402
-from genrefocus.optics.dp_disparity import disparity_to_rgb  # noqa: E402
-from genrefocus.pipelines.dual_pixel import DEFAULT_CHECKPOINT  # noqa: E402
+
+PARTS = ("validation", "signs", "scene_lab", "memory")
 
 
 def build_parser():
     ap = ArgumentParser(prog="dp_eval", description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "dp_pairs"))
-    ap.add_argument("--out", default="runs/dp_eval")
+    ap.add_argument("--checkpoint", default=str(ROOT / "genrefocus" / "weights" / "uid"))
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "dp_pairs"))
+    ap.add_argument("--out", default="out/dp_eval")
+    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
     ap.add_argument("--n", type=int, default=8, help="scene-lab pairs")
+    ap.add_argument("--tile", type=int, default=320, help="UiD tile side (px) for validation and memory")
     return ap
+
+
+def validation(args, pipe, classical, out: Path) -> dict:
+    from genrefocus.metrics.dual_pixel import dp_validation
+    from genrefocus.optics.dp_classical import unsharp_mask
+
+    methods = {"unsharp": lambda l, r: unsharp_mask((l + r) / 2),
+               "classical": lambda l, r: classical.all_in_focus(l, r).aif,
+               "uid": lambda l, r: pipe.all_in_focus(l, r).aif}
+    rows, images = dp_validation(args.data, methods)
+    names = ["input", "unsharp", "classical", "uid", "dpdnet"]
+    print(f"{'scene':10s} " + " ".join(f"{n:>15s}" for n in names) + "   (PSNR dB / SSIM vs f/22 ground truth)")
+    for r in rows:
+        print(f"{r['scene']:10s} " + " ".join(f"{r[n]['psnr']:7.2f} / {r[n]['ssim']:.3f}" for n in names))
+    mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in ("psnr", "ssim")} for n in names}
+    print(f"{'mean':10s} " + " ".join(f"{mean[n]['psnr']:7.2f} / {mean[n]['ssim']:.3f}" for n in names))
+    contact_sheet(images, names + ["gt"], out / "dp_validation.png")
+    return {"rows": rows, "mean": mean}
+
+
+def contact_sheet(images, names, path: Path, size: int = 180) -> None:
+    """One row per scene: a ``size``-px crop around the sharpest GT detail, one column per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import ndimage
+
+    fig, axes = plt.subplots(len(images), len(names), figsize=(2.2 * len(names), 2.3 * len(images)))
+    for row, imgs in zip(axes, images):
+        g = imgs["gt"][0].mean(0).numpy()
+        energy = ndimage.uniform_filter(np.abs(ndimage.laplace(g)), size)
+        energy[:50 + size // 2] = 0
+        energy[:, :size // 2] = energy[:, -size // 2:] = energy[-size // 2:] = 0
+        y, x = np.unravel_index(int(np.argmax(energy)), energy.shape)
+        y0, x0 = y - size // 2, x - size // 2
+        for ax, n in zip(row, names):
+            ax.imshow(imgs[n][0, :, y0:y0 + size, x0:x0 + size].permute(1, 2, 0).numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(f"({x0},{y0})", fontsize=7)
+    for ax, n in zip(axes[0], names):
+        ax.set_title(n, fontsize=9)
+    fig.suptitle("real Canon DP validation scenes: crops at the sharpest ground-truth detail", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print("wrote", path)
+
+
+def signs(args, pipe) -> dict:
+    from genrefocus.models.dp_model import load_dp_pair
+    from genrefocus.optics.dp_disparity import detect_dp_axis, sgbm_disparity, sign_agreement, to_horizontal
+
+    res = {}
+    for f in sorted(Path(args.data).glob("*.gif")):
+        if f.name.startswith("canon_res"):
+            continue
+        left, right = load_dp_pair(f)
+        axis = detect_dp_axis(left, right)
+        lh, rh = to_horizontal(left, axis.axis), to_horizontal(right, axis.axis)
+        ref, valid = sgbm_disparity(lh, rh, max_disp=16)
+        given = to_horizontal(pipe.all_in_focus(left, right).disparity, axis.axis)
+        swapped = to_horizontal(pipe.all_in_focus(right, left).disparity, axis.axis)
+        res[f.stem] = {"axis": axis.axis, "axis_evidence": str(axis),
+                       "sign_agreement": sign_agreement(given, ref, valid),
+                       "sign_agreement_swapped_views": sign_agreement(swapped, ref, valid)}
+        print(f"{f.stem}: split {axis}; UiD sign agreement with SGBM {res[f.stem]['sign_agreement']:.2f}, "
+              f"views swapped {res[f.stem]['sign_agreement_swapped_views']:.2f} (a true disparity gives ~0)")
+    return res
+
+
+def scene_lab(args, model) -> dict:
+    from genrefocus.metrics.dual_pixel import scene_lab_refocus
+
+    rows = scene_lab_refocus(model, n=args.n)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("uid_psnr", "physical_psnr", "input_psnr")}
+    print(f"scene-lab refocus to the foreground ({args.n} pairs, 64 px): UiD {mean['uid_psnr']:.2f} dB, physical "
+          f"renderer (model AIF + disparity) {mean['physical_psnr']:.2f} dB, input {mean['input_psnr']:.2f} dB; "
+          f"UiD − physical = {mean['uid_psnr'] - mean['physical_psnr']:+.2f} dB")
+    return {"rows": rows, "mean": mean}
+
+
+MEMORY_JOB = r"""
+import resource, sys, time, torch, torch.nn.functional as F
+torch.set_num_threads(2)
+from genrefocus.models.dp_model import load_dp_pair
+from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
+method, tile, ckpt, data = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+l, r = load_dp_pair(data)
+l, r = (F.interpolate(t, scale_factor=2, mode="bicubic", align_corners=False).clamp(0, 1) for t in (l, r))
+opts = DPOptions(axis="horizontal", tile=tile)
+pipe = (DPRefocusPipeline.from_pretrained(method="classical", options=opts) if method == "classical"
+        else DPRefocusPipeline.from_pretrained(ckpt, options=opts))
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+out = pipe.all_in_focus(l, r)
+dt = time.perf_counter() - t
+print(f"{tuple(l.shape[-2:])} {dt:.2f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.3f} {base / 2**20:.3f}")
+"""
+
+
+def memory(args) -> dict:
+    jobs = [("uid, whole image (baseline)", "learned", 0), (f"uid, tiles of {args.tile} px", "learned", args.tile),
+            ("classical", "classical", 0)]
+    res, base = {}, None
+    for label, method, tile in jobs:
+        p = subprocess.run([sys.executable, "-c", MEMORY_JOB, method, str(tile), args.checkpoint,
+                            str(Path(args.data) / "canon_00.gif")], capture_output=True, text=True, cwd=ROOT)
+        if p.returncode != 0:
+            raise RuntimeError(f"{label}: {p.stderr[-2000:]}")
+        shape, dt, peak, start = p.stdout.strip().splitlines()[-1].rsplit(" ", 3)
+        res[label] = {"size": shape, "seconds": float(dt), "peak_rss_gb": float(peak), "rss_before_gb": float(start)}
+        base = base or res[label]
+        print(f"{label:32s} {shape}: {float(dt):6.1f} s ({float(dt) / base['seconds']:.2f}× baseline), peak RSS "
+              f"{float(peak):.2f} GB ({float(peak) / base['peak_rss_gb']:.2f}×; {float(start):.2f} GB before the call)")
+    return res
 
 
 @torch.no_grad()
 def run(args) -> int:
+    from genrefocus.errors import InputError, MissingWeightsError
     from genrefocus.io import check_output_dir
     from genrefocus.parsing import check_int
 
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    bad = [p for p in parts if p not in PARTS]
+    if bad or not parts:
+        raise InputError("--parts", f"unknown part(s) {', '.join(bad) or '(none)'}; choose from {', '.join(PARTS)}")
     check_int("--n", args.n, 1, 1000)
-    check_output_dir(args.out, "--out")
+    if args.tile != 0:
+        check_int("--tile", args.tile, 64, 4096)
+    out = check_output_dir(args.out, "--out")
     if not (Path(args.checkpoint) / "config.json").is_file():
-        from genrefocus.errors import MissingWeightsError
-
         raise MissingWeightsError(f"--checkpoint: {args.checkpoint!r} is not a UiD checkpoint folder (no config.json)")
-    model = UiDModel.from_pretrained(args.checkpoint)
+    if any(p != "scene_lab" for p in parts) and not (Path(args.data) / "canon_res_00.gif").is_file():
+        raise InputError("--data", f"{args.data!r} has no canon_res_00.gif (../shared/data/dp_pairs)")
+    from genrefocus.models.dp_model import UiDModel
+    from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
+
     print("machine:", machine())
-    rows, imgs = scene_lab_refocus(model, n=args.n, return_images=True)
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("uid_psnr", "physical_psnr", "input_psnr")}
-    print(f"scene-lab refocus to the foreground layer ({args.n} pairs, 64 px): UiD {mean['uid_psnr']:.2f} dB, "
-          f"physical renderer (model AIF + disparity) {mean['physical_psnr']:.2f} dB, unchanged input "
-          f"{mean['input_psnr']:.2f} dB; UiD − physical = {mean['uid_psnr'] - mean['physical_psnr']:+.2f} dB")
-    grid = [torch.cat(r, -1) for r in imgs[:4]]
-    real = {}
-    if Path(args.data).is_dir():
-        mult = 2 ** (model.config.stages - 1)
-        for f in sorted(Path(args.data).glob("*.gif")):
-            left, right = load_dp_pair(f)
-            H, W = left.shape[-2:]
-            left, right = (x[..., : H // mult * mult, : W // mult * mult] for x in (left, right))
-            res = dp_sign_consistency(model, left, right)
-            real[f.name] = {k: round(v, 3) for k, v in res.items() if isinstance(v, float)}
-            print(f.name, json.dumps(real[f.name]))
-            small = lambda t: F.interpolate(t, size=(64, 64 * t.shape[-1] // t.shape[-2]), mode="area")  # noqa: E731
-            row = torch.cat([small((left + right) / 2), small(disparity_to_rgb(res["disparity"], 4)),
-                             small(disparity_to_rgb(res["sgbm"], 4))], -1)
-            grid.append(F.pad(row, (0, grid[0].shape[-1] - row.shape[-1])) if row.shape[-1] < grid[0].shape[-1]
-                        else row[..., : grid[0].shape[-1]])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dp_eval.json").write_text(json.dumps({"machine": machine(), "checkpoint": args.checkpoint,
-                                                  "scene_lab": {"rows": rows, "mean": mean}, "real": real}, indent=2))
-    save_image(torch.cat(grid, -2), out / "dp_eval.png")
-    print("wrote", out / "dp_eval.json", out / "dp_eval.png")
+    pipe = DPRefocusPipeline.from_pretrained(args.checkpoint, options=DPOptions(axis="auto", tile=args.tile))
+    classical = DPRefocusPipeline.from_pretrained(method="classical", options=DPOptions(axis="auto"))
+    report = {"machine": machine(), "checkpoint": args.checkpoint}
+    t0 = time.time()
+    if "validation" in parts:
+        report["validation"] = validation(args, pipe, classical, out)
+    if "signs" in parts:
+        report["signs"] = signs(args, pipe)
+    if "scene_lab" in parts:
+        report["scene_lab"] = scene_lab(args, UiDModel.from_pretrained(args.checkpoint))
+    if "memory" in parts:
+        report["memory"] = memory(args)
+    report["seconds"] = time.time() - t0
+    (out / "dp_eval.json").write_text(json.dumps(report, indent=2, default=float))
+    print("wrote", out / "dp_eval.json")
+    return 0
 
 
 def main(argv=None) -> int:

@@ -113,8 +113,9 @@ class RefocusSession:
 
             left, right = load_dp_pair(dp_pair)
             left, right, note = self._fit(left), self._fit(right), self._fit_note(left)
-            aif, disp = self._model("uid").all_in_focus(left, right)
-            return Scene(aif, _normalise(disp), "dual-pixel pair (UiD all-in-focus and disparity)", note=note)
+            out = self._model("uid").all_in_focus(left, right)
+            return Scene(out.aif, _normalise(out.disparity),
+                         f"dual-pixel pair (UiD all-in-focus and disparity; split {out.axis})", note=note)
         if not photo:
             raise InputError("photo", "upload a photo first")
         image = load_image(photo, name="photo")

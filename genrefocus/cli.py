@@ -537,6 +537,11 @@ def _cmd_dp_refocus(args) -> int:
     owl_kw = weights_source(args.owlv2_model, "--owlv2-model", args.allow_download) if args.text else None
     if args.checkpoint and not (Path(args.checkpoint) / "config.json").is_file():
         raise MissingWeightsError(f"--checkpoint: {args.checkpoint!r} is not a UiD checkpoint folder (no config.json)")
+    if args.checkpoint and args.method == "classical":
+        raise InputError("--checkpoint", "the classical method has no checkpoint (drop --checkpoint or --method)")
+    from .pipelines.dual_pixel import DPOptions
+
+    options = DPOptions(axis=args.axis, tile=args.tile)
     # 2. models and work
     sam = None
     if args.sam_model:
@@ -544,8 +549,10 @@ def _cmd_dp_refocus(args) -> int:
 
         sam = SamPrompter.from_pretrained(args.sam_model, **sam_kw)
     detector = TextBoxDetector.from_pretrained(args.owlv2_model, **owl_kw) if args.text else None
-    pipe = DPRefocusPipeline.from_pretrained(args.checkpoint, sam=sam, text_detector=detector)
+    pipe = DPRefocusPipeline.from_pretrained(args.checkpoint, sam=sam, text_detector=detector, method=args.method,
+                                             options=options)
     out = pipe(left, right, **kw)
+    print(f"dual-pixel split: {out.axis}")
     print(save_image(out.refocused, args.output))
     if args.aif_output:
         print(save_image(out.aif, args.aif_output))
@@ -712,6 +719,11 @@ def build_parser() -> argparse.ArgumentParser:
     foc.add_argument("--box", help="x0,y0,x1,y1")
     foc.add_argument("--text", help="a text prompt (OWLv2 box → SAM)")
     dp.add_argument("--checkpoint", default=None, help="UiD checkpoint folder (default: the shipped one)")
+    dp.add_argument("--method", choices=["learned", "classical"], default="learned",
+                    help="the UiD model, or the classical baseline (SGBM → Wiener deconvolution → layered render)")
+    dp.add_argument("--axis", choices=["horizontal", "vertical", "auto"], default="auto",
+                    help="DP split: horizontal (Canon DSLR), vertical (Google Pixel) or auto (decided by SGBM)")
+    dp.add_argument("--tile", type=int, default=320, help="tile side in px for the learned model (0: whole image)")
     dp.add_argument("--sam-model", default=None)
     dp.add_argument("--owlv2-model", default="google/owlv2-base-patch16-ensemble")
     dp.add_argument("--allow-download", action="store_true", help="let missing Hub models download")

@@ -141,6 +141,23 @@ def load_image(path: PathLike, name: str | None = None, max_pixels: int = MAX_PI
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None].float()
 
 
+def load_frames(path: PathLike, n: int | None = None, name: str | None = None) -> list:
+    """The first ``n`` (default: all) frames of a multi-frame file (GIF, TIFF) as ``(1, 3, H, W)``
+    tensors in [0, 1], after the same checks as :func:`read_image_array`."""
+    from PIL import Image, ImageSequence
+
+    p = Path(path)
+    read_image_array(p, name=name or str(p))  # exists, not empty, not truncated, not a bomb
+    with Image.open(p) as im:
+        frames = []
+        for f in ImageSequence.Iterator(im):
+            if n is not None and len(frames) == n:
+                break
+            arr = np.asarray(f.convert("RGB"), np.float32) / 255.0
+            frames.append(torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous())
+    return frames
+
+
 def load_mask(path: PathLike, name: str = "mask") -> torch.Tensor:
     """A mask image as bool ``(1, 1, H, W)``: alpha if the image has one, else luma > 0.5."""
     arr = read_image_array(path, name)

@@ -356,6 +356,7 @@ CASES = [
     ("bench_renderer", "--data {d}/folder --repeats 0", "--repeats"),
     ("dp_eval", "--checkpoint {d}/folder", "--checkpoint"),
     ("dp_eval", "--n 0", "--n"),
+    ("dp_eval", "--parts nope", "--parts"),
     ("dp_complexity", "--checkpoint {d}/folder", "--checkpoint"),
     ("bench_data", "--size 1x1 --out {d}/out/bd", "--size"),
     ("bench_data", "--n 0 --out {d}/out/bd", "--n"),
@@ -383,7 +384,7 @@ def _main(entry: str):
 #: heavy work in the eval scripts (names in their own namespaces)
 HEAVY_IN_SCRIPTS = {"bench_lf": ("scene_lab_light_fields", "hci_light_fields"), "bench_deblur": ("evaluate_deblur",),
                     "bench_pipeline": ("random_pipeline",), "bench_lora_routing": ("random_pipeline",),
-                    "bench_renderer": ("render_bokeh",), "dp_eval": ("scene_lab_refocus",),
+                    "bench_renderer": ("render_bokeh",), "dp_eval": ("validation", "signs", "scene_lab", "memory"),
                     "dp_complexity": ("FlopCounterMode",), "bench_data": ("make_inputs",)}
 _ARMED = []
 

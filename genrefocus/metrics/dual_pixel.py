@@ -4,6 +4,9 @@
   to the foreground layer; PSNR against the exact render for the model's Eq. 13 refocus, for the
   physical (layered) renderer driven by the model's own AIF and disparity (``c = d / 0.849``, focus
   at the mean disparity in the mask), and for the unchanged input.
+* :func:`dp_validation` — the real Canon validation scenes (``canon_XX.gif`` pairs with
+  ``canon_res_XX.gif``: blurry input, DPDNet's result, all-in-focus ground truth): PSNR / SSIM of
+  each method's all-in-focus image, the top 50 label rows left out.
 * :func:`dp_sign_consistency` — on a real DP capture: the model's disparity against OpenCV SGBM
   (model-free), sign agreement where ``|SGBM| ≥ 1 px``, and ``|d|`` in the sharpest / blurriest 20 %.
 """
@@ -61,3 +64,30 @@ def dp_sign_consistency(model, left: torch.Tensor, right: torch.Tensor, max_disp
             "sgbm_abs_sharp": float(ref[sharp & valid].abs().mean()),
             "sgbm_abs_blurry": float(ref[blur & valid].abs().mean()),
             "disparity": disp, "sgbm": torch.where(valid, ref, torch.zeros_like(ref))}
+
+
+def dp_validation(data_dir, methods: dict, scenes=range(6), top: int = 50) -> tuple:
+    """Score all-in-focus methods on the real validation scenes in ``data_dir``.
+
+    ``methods``: ``{name: fn(left, right) → aif (1, 3, H, W)}``; the rows also hold ``input`` (frame 0
+    of ``canon_res``) and ``dpdnet`` (frame 1), all against frame 2 (f/22 ground truth), rows ``top:``.
+    Returns ``(rows, images)``: per scene ``{"scene", <name>: {"psnr", "ssim"}}`` and the images
+    ``{name: (1, 3, H, W)}`` incl. ``"gt"``."""
+    from pathlib import Path
+
+    from ..io import load_frames
+    from .fidelity import ssim
+
+    rows, images = [], []
+    for i in scenes:
+        blurry, dpdnet, gt = load_frames(Path(data_dir) / f"canon_res_{i:02d}.gif", n=3)
+        left, right = load_frames(Path(data_dir) / f"canon_{i:02d}.gif", n=2)
+        outs = {"input": blurry, **{n: fn(left, right).float().cpu().clamp(0, 1) for n, fn in methods.items()},
+                "dpdnet": dpdnet}
+        row = {"scene": f"canon_{i:02d}"}
+        for n, x in outs.items():
+            a, b = x[..., top:, :], gt[..., top:, :]
+            row[n] = {"psnr": float(psnr(a, b)[0]), "ssim": float(ssim(a, b)[0])}
+        rows.append(row)
+        images.append({**outs, "gt": gt})
+    return rows, images

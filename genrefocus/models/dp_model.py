@@ -185,14 +185,28 @@ class UiDModel(nn.Module):
             out["refocused"], out["coc_refocused"] = self._refocus(f_g, f_d, aif, m)
         return out
 
-    def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor) -> dict:
-        """Eq. 13: re-centre ``F_D`` on its mean inside ``mask`` ``(B, 1, H, W)``, recompute ``F_coc``
-        and the kernels, and reblur the predicted AIF with them.
+    def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                shift: Optional[torch.Tensor] = None) -> dict:
+        """Eq. 13: re-centre ``F_D`` on its mean inside ``mask`` ``(B, 1, H, W)`` (or on a given
+        ``shift`` ``(B, C, 1, 1)``, e.g. gathered over tiles with :meth:`focus_sums`), recompute
+        ``F_coc`` and the kernels, and reblur the predicted AIF with them.
         ``{"refocused", "aif", "disparity", "coc"}`` (``coc``: the CoC estimate after re-centring)."""
-        m = self._focus_weights(mask, left.dtype)
+        if (mask is None) == (shift is None):
+            raise InputError("focus", "give exactly one of mask or shift")
         f_g, disparity, f_d, _, _, aif = self._deblur(left, right)
-        refocused, coc = self._refocus(f_g, f_d, aif, m)
+        if shift is None:
+            m = self._focus_weights(mask, left.dtype)
+            shift = (f_d * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True)
+        refocused, coc = self._refocus_shift(f_g, aif, shift)
         return {"refocused": refocused, "aif": aif, "disparity": disparity, "coc": coc}
+
+    def focus_sums(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor) -> tuple:
+        """``(Σ F_D·m, Σ m)`` over a pair (or one tile of it): Eq. 13's shift is their ratio summed over
+        tiles."""
+        f_g, _ = self.disparity_features(left, right)
+        f_d = self.defocus_features(f_g)[0]
+        m = mask.to(left.dtype)
+        return (f_d * m).sum(dim=(2, 3), keepdim=True), m.sum(dim=(2, 3), keepdim=True)
 
     @staticmethod
     def _focus_weights(mask: torch.Tensor, dtype) -> torch.Tensor:
@@ -211,10 +225,12 @@ class UiDModel(nn.Module):
     def _refocus(self, f_g, f_d, aif, m):
         """Eq. 13 on computed features: ``(refocused, CoC after re-centring)``."""
         shift = (f_d * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True)
+        return self._refocus_shift(f_g, aif, shift)
+
+    def _refocus_shift(self, f_g, aif, shift):
         _, coc_t, f_coc_t = self.defocus_features(f_g, shift=shift)
         return self.reblur_with(aif, self.stage_kernels(f_coc_t, inverse=True)), coc_t
 
-    # ----- weights ------------------------------------------------------------------------------
     def save_pretrained(self, folder: Union[str, Path]) -> Path:
         from safetensors.torch import save_file
 
@@ -244,22 +260,16 @@ def load_dp_pair(path_or_left, right=None) -> tuple:
     """A DP pair as two ``(1, 3, H, W)`` tensors: two image files, or one multi-frame file (GIF/TIFF,
     frames 0 and 1). Errors (:class:`InputError`): unreadable files (every check of
     :func:`genrefocus.io.read_image_array`), a single frame, mismatched sizes, sides < 32 px."""
-    from PIL import Image, ImageSequence
-
-    from ..io import load_image, read_image_array
+    from ..io import load_frames, load_image
 
     if right is not None:
         left_t, right_t = load_image(path_or_left, name="left view"), load_image(right, name="right view")
     else:
         p = Path(path_or_left)
-        read_image_array(p, name=str(p))  # exists, not empty, not truncated, not a bomb
-        with Image.open(p) as im:
-            frames = [f.convert("RGB") for _, f in zip(range(2), ImageSequence.Iterator(im))]
+        frames = load_frames(p, n=2)
         if len(frames) < 2:
             raise InputError(str(p), "a dual-pixel file needs two frames (left and right views); got one")
-        import numpy as np
-
-        left_t, right_t = (torch.from_numpy(np.asarray(f, np.float32) / 255.0).permute(2, 0, 1)[None] for f in frames)
+        left_t, right_t = frames
     if left_t.shape != right_t.shape:
         raise InputError("dual-pixel pair", f"views differ in size: {tuple(left_t.shape[-2:])} vs {tuple(right_t.shape[-2:])}")
     if min(left_t.shape[-2:]) < MIN_DP_SIDE:

@@ -1,5 +1,13 @@
-"""DPRefocusPipeline: refocus a dual-pixel capture with the UiD model; focus by mask, point, box
-(SAM when loaded) or text (OWLv2 box → SAM)."""
+"""DPRefocusPipeline: refocus a dual-pixel capture; focus by mask, point, box (SAM when loaded) or text
+(OWLv2 box → SAM).
+
+The refocusing block is swapped, not flagged: the learned UiD model (:class:`UiDModel`) or the
+classical baseline (:class:`~genrefocus.optics.dp_classical.ClassicalDP`: SGBM → defocus map →
+Wiener deconvolution → layered renderer). :class:`DPOptions` says how the pair is read: the sensor's
+split ``axis`` (``horizontal`` — Canon DSLRs —, ``vertical`` — Google Pixel phones —, or ``auto``:
+decided by SGBM along both axes, reported in the output) and, for the learned model, the ``tile``
+size that bounds memory (overlapping tiles blended with linear ramps; Eq. 13's focus shift is
+gathered over all tiles first, so a tiled refocus uses the same shift as a whole-image one)."""
 
 from __future__ import annotations
 
@@ -12,6 +20,8 @@ import torch.nn.functional as F
 
 from ..errors import InputError, MissingWeightsError
 from ..models.dp_model import UiDModel, load_dp_pair
+from ..optics.dp_classical import ClassicalDP
+from ..optics.dp_disparity import DP_AXES, detect_dp_axis, to_horizontal
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "uid"
 OWLV2_ID = "google/owlv2-base-patch16-ensemble"
@@ -19,13 +29,33 @@ OWLV2_ID = "google/owlv2-base-patch16-ensemble"
 
 @dataclass
 class DPRefocusOutput:
-    """``refocused`` and ``aif`` ``(1, 3, H, W)``, ``disparity`` ``(1, 1, H, W)`` (px, the model's
-    soft-argmin over the cost volume), ``mask`` the focus region used."""
+    """``refocused`` and ``aif`` ``(1, 3, H, W)``, ``disparity`` ``(1, 1, H, W)`` (px along the split
+    axis; ``left(x) ≈ right(x − d)``), ``mask`` the focus region used, ``axis`` the split axis used
+    (with the evidence when it was detected)."""
 
-    refocused: torch.Tensor
+    refocused: Optional[torch.Tensor]
     aif: torch.Tensor
     disparity: torch.Tensor
-    mask: torch.Tensor
+    mask: Optional[torch.Tensor]
+    axis: str = "horizontal"
+
+
+@dataclass(frozen=True)
+class DPOptions:
+    """``axis``: ``horizontal | vertical | auto``; ``tile``: tile side (px) for the learned model, 0 =
+    the whole pair at once; ``overlap``: px shared by neighbouring tiles."""
+
+    axis: str = "auto"
+    tile: int = 320
+    overlap: int = 32
+
+    def __post_init__(self):
+        if self.axis not in DP_AXES:
+            raise InputError("axis", f"must be one of {', '.join(DP_AXES)}, got {self.axis!r}")
+        if not (isinstance(self.tile, int) and (self.tile == 0 or self.tile >= 64)):
+            raise InputError("tile", f"must be 0 (no tiling) or ≥ 64 px, got {self.tile!r}")
+        if not (isinstance(self.overlap, int) and 0 <= self.overlap and (self.tile == 0 or 2 * self.overlap < self.tile)):
+            raise InputError("overlap", f"must be ≥ 0 and under half the tile, got {self.overlap!r}")
 
 
 class TextBoxDetector:
@@ -63,16 +93,28 @@ class TextBoxDetector:
 
 
 class DPRefocusPipeline:
-    """``pipe(left, right, mask=... | point=(x, y) | box=(x0, y0, x1, y1) | text="...")``."""
+    """``pipe(left, right, mask=... | point=(x, y) | box=(x0, y0, x1, y1) | text="...")``.
 
-    def __init__(self, model: UiDModel, sam=None, text_detector=None, point_radius: float = 0.05):
-        self.model, self.sam, self.text_detector = model.eval(), sam, text_detector
-        self.point_radius = point_radius
+    ``model``: a :class:`UiDModel` or a :class:`ClassicalDP`; ``options``: :class:`DPOptions`."""
+
+    def __init__(self, model: Union[UiDModel, ClassicalDP], sam=None, text_detector=None, point_radius: float = 0.05,
+                 options: DPOptions = DPOptions()):
+        self.model = model.eval() if isinstance(model, torch.nn.Module) else model
+        self.sam, self.text_detector = sam, text_detector
+        self.point_radius, self.options = point_radius, options
 
     @classmethod
-    def from_pretrained(cls, path: Union[str, Path, None] = None, sam=None, text_detector=None) -> "DPRefocusPipeline":
-        """The UiD checkpoint (default: the small one shipped with genrefocus)."""
-        return cls(UiDModel.from_pretrained(path or DEFAULT_CHECKPOINT), sam, text_detector)
+    def from_pretrained(cls, path: Union[str, Path, None] = None, sam=None, text_detector=None,
+                        method: str = "learned", options: DPOptions = DPOptions()) -> "DPRefocusPipeline":
+        """``method="learned"``: the UiD checkpoint at ``path`` (default: the one shipped with
+        genrefocus); ``"classical"``: the SGBM + deconvolution baseline (no weights)."""
+        if method == "classical":
+            if path is not None:
+                raise InputError("checkpoint", "the classical method has no checkpoint")
+            return cls(ClassicalDP(), sam, text_detector, options=options)
+        if method != "learned":
+            raise InputError("method", f"must be 'learned' or 'classical', got {method!r}")
+        return cls(UiDModel.from_pretrained(path or DEFAULT_CHECKPOINT), sam, text_detector, options=options)
 
     def focus_mask(self, image: torch.Tensor, mask=None, point: Optional[Sequence[float]] = None,
                    box: Optional[Sequence[float]] = None, text: Optional[str] = None) -> torch.Tensor:
@@ -117,15 +159,40 @@ class DPRefocusPipeline:
     def __call__(self, left, right=None, *, mask=None, point=None, box=None, text=None) -> DPRefocusOutput:
         lt, rt = self._pair(left, right)
         m = self.focus_mask((lt + rt) / 2, mask, point, box, text)
-        out = self._run(self.model.refocus, lt, rt, m.float())
-        return DPRefocusOutput(refocused=out["refocused"], aif=out["aif"], disparity=out["disparity"], mask=m)
+        axis, note = self._axis(lt, rt)
+        lh, rh, mh = (to_horizontal(t, axis) for t in (lt, rt, m.float()))
+        if isinstance(self.model, ClassicalDP):
+            out = self.model.refocus(lh, rh, mh)
+        else:
+            sums = self._tiled(lambda a, b, c: dict(zip(("num", "den"), self.model.focus_sums(a, b, c))),
+                               lh, rh, mh, reduce=True)
+            if float(sums["den"].sum()) <= 0:
+                raise InputError("mask", "the focus mask is empty")
+            shift = sums["num"] / sums["den"]
+            out = self._tiled(lambda a, b: self.model.refocus(a, b, shift=shift), lh, rh)
+        back = {k: to_horizontal(out[k], axis) for k in ("refocused", "aif", "disparity")}
+        back = {k: v.cpu().clamp(0, 1) if v.shape[1] == 3 else v.cpu() for k, v in back.items()}
+        return DPRefocusOutput(mask=m, axis=note, **back)
 
     @torch.no_grad()
-    def all_in_focus(self, left, right=None) -> tuple:
-        """``(aif (1, 3, H, W), disparity (1, 1, H, W) px)`` of a pair, with no focus prompt (the web
-        app hands both to the physical renderer)."""
-        out = self._run(self.model, *self._pair(left, right))
-        return out["aif"], out["disparity"]
+    def all_in_focus(self, left, right=None) -> DPRefocusOutput:
+        """The all-in-focus image and disparity of a pair, with no focus prompt (``refocused`` and
+        ``mask`` are None)."""
+        lt, rt = self._pair(left, right)
+        axis, note = self._axis(lt, rt)
+        lh, rh = to_horizontal(lt, axis), to_horizontal(rt, axis)
+        if isinstance(self.model, ClassicalDP):
+            out = self.model.all_in_focus(lh, rh)
+        else:
+            out = self._tiled(lambda a, b: self.model(a, b), lh, rh)
+        return DPRefocusOutput(refocused=None, aif=to_horizontal(out["aif"], axis).cpu().clamp(0, 1),
+                               disparity=to_horizontal(out["disparity"], axis).cpu(), mask=None, axis=note)
+
+    def _axis(self, lt, rt) -> tuple:
+        if self.options.axis != "auto":
+            return self.options.axis, self.options.axis
+        found = detect_dp_axis(lt, rt)
+        return found.axis, str(found)
 
     @staticmethod
     def _pair(left, right) -> tuple:
@@ -135,13 +202,60 @@ class DPRefocusPipeline:
             return left, right
         return load_dp_pair(left, right)
 
-    def _run(self, fn, lt, rt, *maps) -> dict:
-        """``fn`` on the pair (and maps) padded to the model's stride, outputs cropped back."""
-        H, W = lt.shape[-2:]
+    def _tiled(self, fn, *maps, reduce: bool = False) -> dict:
+        """``fn`` over overlapping tiles of ``maps`` (each padded to the model's stride). Image-like
+        outputs are blended with linear ramps over the overlap; with ``reduce`` (focus sums) the last
+        map — the mask — is weighted by each tile's share of the blend, so every pixel counts once,
+        and the per-tile sums are added."""
+        H, W = maps[0].shape[-2:]
+        tiles = self._tiles(H, W)
+        total = torch.zeros(1, 1, H, W)
+        for y, x, h, w in tiles:
+            total[..., y:y + h, x:x + w] += self._ramp(y, x, h, w, H, W)
+        acc = {}
+        for y, x, h, w in tiles:
+            share = self._ramp(y, x, h, w, H, W) / total[..., y:y + h, x:x + w]
+            crop = [t[..., y:y + h, x:x + w] for t in maps]
+            if reduce:
+                crop[-1] = crop[-1] * share.to(crop[-1].dtype)
+            for k, v in self._run(fn, *crop, zero_last=reduce).items():
+                if reduce:
+                    acc[k] = acc.get(k, 0) + v
+                    continue
+                if k not in acc:
+                    acc[k] = torch.zeros(v.shape[0], v.shape[1], H, W)
+                acc[k][..., y:y + h, x:x + w] += v * share
+        return acc
+
+    def _tiles(self, H: int, W: int) -> list:
+        """``(y, x, h, w)`` of the tiles: side ``tile``, neighbours sharing ``2·overlap`` px."""
+        T, ov = self.options.tile, self.options.overlap
+        if T == 0 or (H <= T and W <= T):
+            return [(0, 0, H, W)]
+        starts = lambda n: sorted(set(list(range(0, max(1, n - T), T - 2 * ov)) + [max(0, n - T)]))  # noqa: E731
+        return [(y, x, min(T, H), min(T, W)) for y in starts(H) for x in starts(W)]
+
+    def _ramp(self, y, x, h, w, H, W) -> torch.Tensor:
+        """Blend weights of one tile: linear over ``2·overlap`` px on each side that meets another tile."""
+        ov = self.options.overlap
+
+        def axis(n, start, total):
+            r = torch.ones(n)
+            if ov > 0 and start > 0:
+                r[:2 * ov] = torch.linspace(0.02, 1, 2 * ov)
+            if ov > 0 and start + n < total:
+                r[-2 * ov:] = torch.minimum(r[-2 * ov:], torch.linspace(1, 0.02, 2 * ov))
+            return r
+        return (axis(h, y, H)[:, None] * axis(w, x, W)[None])[None, None]
+
+    def _run(self, fn, *maps, zero_last: bool = False) -> dict:
+        """``fn`` on the maps padded to the model's stride (replicated borders; zeros for the last map
+        with ``zero_last``), full-size outputs cropped back, all on the CPU."""
+        H, W = maps[0].shape[-2:]
         mult = 2 ** (self.model.config.stages - 1)
         ph, pw = (-H) % mult, (-W) % mult
         p = next(self.model.parameters())
-        pad = lambda t: F.pad(t.float(), (0, pw, 0, ph), mode="replicate").to(p.device)  # noqa: E731
-        out = fn(*(pad(t) for t in (lt, rt, *maps)))
-        crop = lambda t: t[..., :H, :W].cpu().clamp(0, 1) if t.shape[1] == 3 else t[..., :H, :W].cpu()  # noqa: E731
-        return {k: crop(v) for k, v in out.items()}
+        padded = [F.pad(t.float(), (0, pw, 0, ph), mode="constant" if zero_last and i == len(maps) - 1 else "replicate")
+                  .to(p.device) for i, t in enumerate(maps)]
+        out = fn(*padded)
+        return {k: (v[..., :H, :W] if v.shape[-2:] == padded[0].shape[-2:] else v).cpu() for k, v in out.items()}
