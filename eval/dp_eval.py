@@ -5,13 +5,13 @@ Parts (``--parts``, default all):
 
 * ``validation`` — the six real Canon scenes (``canon_00..05`` with ``canon_res_00..05``, top 50 rows
   out): PSNR / SSIM of the all-in-focus image of the input, unsharp masking, the classical baseline,
-  the UiD checkpoint and DPDNet (frame 1) against the f/22 ground truth; a PNG contact sheet of crops.
-* ``signs`` — every real pair: the split axis found (``auto``), and the UiD disparity's sign against
+  the earlier UiD checkpoint, the model under test and DPDNet (frame 1) against the f/22 ground truth; a PNG contact sheet of crops.
+* ``signs`` — every real pair: the split axis found (``auto``), and the model's disparity sign against
   OpenCV SGBM on that axis, as given and with the views swapped (it must flip).
-* ``scene_lab`` — exact scene-lab DP pairs refocused to the foreground: UiD Eq. 13 vs the physical
-  renderer driven by the model's own AIF and disparity.
+* ``scene_lab`` — exact scene-lab DP pairs refocused to the foreground: the model's refocus (UiD:
+  Eq. 13) vs the physical renderer driven by the model's own AIF and disparity.
 * ``memory`` — peak RAM and time of a 1680×1120 pair (``canon_00`` upsampled ×2), each run in a fresh
-  process: UiD whole-image (the baseline), UiD tiled, classical.
+  process: UiD whole-image (the baseline), UiD tiled, classical, the model under test.
 
     python eval/dp_eval.py [--checkpoint genrefocus/weights/uid] [--data ../shared/data/dp_pairs] [--out out/dp_eval]
 """
@@ -35,7 +35,10 @@ PARTS = ("validation", "signs", "scene_lab", "memory")
 
 def build_parser():
     ap = ArgumentParser(prog="dp_eval", description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", default=str(ROOT / "genrefocus" / "weights" / "uid"))
+    ap.add_argument("--checkpoint", default=None, help="learned DP checkpoint under test (UiD or DPDeblurNet; "
+                                                         "default: the one genrefocus ships)")
+    ap.add_argument("--uid-checkpoint", default=str(ROOT / "genrefocus" / "weights" / "uid"),
+                    help="the UiD checkpoint shown beside it (the earlier shipped model)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "dp_pairs"))
     ap.add_argument("--out", default="out/dp_eval")
     ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
@@ -44,15 +47,16 @@ def build_parser():
     return ap
 
 
-def validation(args, pipe, classical, out: Path) -> dict:
+def validation(args, pipe, uid, classical, out: Path) -> dict:
     from genrefocus.metrics.dual_pixel import dp_validation
     from genrefocus.optics.dp_classical import unsharp_mask
 
     methods = {"unsharp": lambda l, r: unsharp_mask((l + r) / 2),
                "classical": lambda l, r: classical.all_in_focus(l, r).aif,
-               "uid": lambda l, r: pipe.all_in_focus(l, r).aif}
+               "uid": lambda l, r: uid.all_in_focus(l, r).aif,
+               "model": lambda l, r: pipe.all_in_focus(l, r).aif}
     rows, images = dp_validation(args.data, methods)
-    names = ["input", "unsharp", "classical", "uid", "dpdnet"]
+    names = ["input", "unsharp", "classical", "uid", "model", "dpdnet"]
     print(f"{'scene':10s} " + " ".join(f"{n:>15s}" for n in names) + "   (PSNR dB / SSIM vs f/22 ground truth)")
     for r in rows:
         print(f"{r['scene']:10s} " + " ".join(f"{r[n]['psnr']:7.2f} / {r[n]['ssim']:.3f}" for n in names))
@@ -110,7 +114,7 @@ def signs(args, pipe) -> dict:
         res[f.stem] = {"axis": axis.axis, "axis_evidence": str(axis),
                        "sign_agreement": sign_agreement(given, ref, valid),
                        "sign_agreement_swapped_views": sign_agreement(swapped, ref, valid)}
-        print(f"{f.stem}: split {axis}; UiD sign agreement with SGBM {res[f.stem]['sign_agreement']:.2f}, "
+        print(f"{f.stem}: split {axis}; model's sign agreement with SGBM {res[f.stem]['sign_agreement']:.2f}, "
               f"views swapped {res[f.stem]['sign_agreement_swapped_views']:.2f} (a true disparity gives ~0)")
     return res
 
@@ -146,18 +150,19 @@ print(f"{tuple(l.shape[-2:])} {dt:.2f} {resource.getrusage(resource.RUSAGE_SELF)
 
 
 def memory(args) -> dict:
-    jobs = [("uid, whole image (baseline)", "learned", 0), (f"uid, tiles of {args.tile} px", "learned", args.tile),
-            ("classical", "classical", 0)]
+    jobs = [("uid, whole image (baseline)", "learned", 0, args.uid_checkpoint),
+            (f"uid, tiles of {args.tile} px", "learned", args.tile, args.uid_checkpoint),
+            ("classical", "classical", 0, ""), ("model under test", "learned", args.tile, args.checkpoint)]
     res, base = {}, None
-    for label, method, tile in jobs:
-        p = subprocess.run([sys.executable, "-c", MEMORY_JOB, method, str(tile), args.checkpoint,
+    for label, method, tile, ckpt in jobs:
+        p = subprocess.run([sys.executable, "-c", MEMORY_JOB, method, str(tile), ckpt,
                             str(Path(args.data) / "canon_00.gif")], capture_output=True, text=True, cwd=ROOT)
         if p.returncode != 0:
             raise RuntimeError(f"{label}: {p.stderr[-2000:]}")
         shape, dt, peak, start = p.stdout.strip().splitlines()[-1].rsplit(" ", 3)
         res[label] = {"size": shape, "seconds": float(dt), "peak_rss_gb": float(peak), "rss_before_gb": float(start)}
         base = base or res[label]
-        print(f"{label:32s} {shape}: {float(dt):6.1f} s ({float(dt) / base['seconds']:.2f}× baseline), peak RSS "
+        print(f"{label:36s} {shape}: {float(dt):6.1f} s ({float(dt) / base['seconds']:.2f}× baseline), peak RSS "
               f"{float(peak):.2f} GB ({float(peak) / base['peak_rss_gb']:.2f}×; {float(start):.2f} GB before the call)")
     return res
 
@@ -176,24 +181,29 @@ def run(args) -> int:
     if args.tile != 0:
         check_int("--tile", args.tile, 64, 4096)
     out = check_output_dir(args.out, "--out")
-    if not (Path(args.checkpoint) / "config.json").is_file():
-        raise MissingWeightsError(f"--checkpoint: {args.checkpoint!r} is not a UiD checkpoint folder (no config.json)")
+    from genrefocus.pipelines.dual_pixel import DEFAULT_CHECKPOINT
+
+    args.checkpoint = args.checkpoint or str(DEFAULT_CHECKPOINT)
+    for flag, path in (("--checkpoint", args.checkpoint), ("--uid-checkpoint", args.uid_checkpoint)):
+        if not (Path(path) / "config.json").is_file():
+            raise MissingWeightsError(f"{flag}: {path!r} is not a dual-pixel checkpoint folder (no config.json)")
     if any(p != "scene_lab" for p in parts) and not (Path(args.data) / "canon_res_00.gif").is_file():
         raise InputError("--data", f"{args.data!r} has no canon_res_00.gif (../shared/data/dp_pairs)")
-    from genrefocus.models.dp_model import UiDModel
-    from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
+    from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline, load_dp_model
 
     print("machine:", machine())
+    print("model under test:", args.checkpoint)
     pipe = DPRefocusPipeline.from_pretrained(args.checkpoint, options=DPOptions(axis="auto", tile=args.tile))
+    uid = DPRefocusPipeline.from_pretrained(args.uid_checkpoint, options=DPOptions(axis="auto", tile=args.tile))
     classical = DPRefocusPipeline.from_pretrained(method="classical", options=DPOptions(axis="auto"))
     report = {"machine": machine(), "checkpoint": args.checkpoint}
     t0 = time.time()
     if "validation" in parts:
-        report["validation"] = validation(args, pipe, classical, out)
+        report["validation"] = validation(args, pipe, uid, classical, out)
     if "signs" in parts:
         report["signs"] = signs(args, pipe)
     if "scene_lab" in parts:
-        report["scene_lab"] = scene_lab(args, UiDModel.from_pretrained(args.checkpoint))
+        report["scene_lab"] = scene_lab(args, load_dp_model(args.checkpoint))
     if "memory" in parts:
         report["memory"] = memory(args)
     report["seconds"] = time.time() - t0

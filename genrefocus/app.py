@@ -115,7 +115,7 @@ class RefocusSession:
             left, right, note = self._fit(left), self._fit(right), self._fit_note(left)
             out = self._model("uid").all_in_focus(left, right)
             return Scene(out.aif, _normalise(out.disparity),
-                         f"dual-pixel pair (UiD all-in-focus and disparity; split {out.axis})", note=note)
+                         f"dual-pixel pair (the DP model's all-in-focus image and disparity; split {out.axis})", note=note)
         if not photo:
             raise InputError("photo", "upload a photo first")
         image = load_image(photo, name="photo")

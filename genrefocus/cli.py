@@ -16,6 +16,8 @@ from .entry import ArgumentParser, run_main
 from .errors import InputError, MissingWeightsError
 from .parsing import DEFAULT_RENDER_MODE, RENDER_MODES, check_int, parse_floats
 
+DEFAULT_JDRL_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "jdrl"
+
 
 # ------------------------------------------------------------------------------------- shared checks
 def _finite(value: Optional[float], name: str, minimum: Optional[float] = None) -> Optional[float]:
@@ -394,8 +396,39 @@ def _generative_focus(args, sizes):
     return None
 
 
+def _cmd_deblur_jdrl(args) -> int:
+    """``deblur --backend jdrl``: the JDRL deblurring model on the CPU, no FLUX."""
+    import torch
+
+    from .io import check_output_path, load_image, read_image_array, save_image
+    from .models.jdrl import JDRLDeblur
+
+    # 1. every input and output before the model loads
+    files = _inputs(args.input)
+    many = Path(args.input).is_dir()
+    for f in files:
+        read_image_array(f, name=str(f))
+    targets = [Path(args.output) / f"{f.stem}.png" for f in files] if many else [Path(args.output)]
+    for t in targets:
+        check_output_path(t, name="--output")
+    ckpt = Path(args.checkpoint) if args.checkpoint else DEFAULT_JDRL_CHECKPOINT
+    if not (ckpt / "config.json").is_file():
+        raise MissingWeightsError(f"--checkpoint: no JDRL checkpoint at {str(ckpt)!r} (none is shipped yet): train one "
+                                  "with `python training/train_jdrl.py --out runs/jdrl` and pass --checkpoint runs/jdrl")
+    device = _check_device(args.device) if args.device else "cpu"
+    # 2. work
+    model = JDRLDeblur.from_pretrained(ckpt).to(device)
+    for f, t in zip(files, targets):
+        with torch.no_grad():
+            print(save_image(model.deblur(load_image(f, name=str(f)).to(device)), t))
+    return 0
+
+
 def _cmd_generative(args) -> int:
     import torch
+
+    if args.command == "deblur" and args.backend == "jdrl":
+        return _cmd_deblur_jdrl(args)
 
     from .io import check_output_path, load_depth, load_image, read_image_array, save_image
     from .models.tasks import LORA_FILES
@@ -674,6 +707,10 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
         if name in ("deblur", "refocus"):
             g.add_argument("--pre_deblur_input", default=None, help="pre-deblurred image (pre-deblur LoRA)")
+        if name == "deblur":
+            g.add_argument("--backend", choices=["flux", "jdrl"], default="flux",
+                           help="flux: DeblurNet on FLUX.1-dev (GPU); jdrl: the JDRL model on the CPU (no FLUX)")
+            g.add_argument("--checkpoint", default=None, help="JDRL checkpoint folder (--backend jdrl)")
         if name in ("bokeh", "refocus"):
             foc = g.add_mutually_exclusive_group()
             foc.add_argument("--mask", help="in-focus mask image (8-bit grey > 0 is in focus)")

@@ -23,6 +23,7 @@ from tiny_flux import tiny_pipeline, write_official_lora
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"train_lora": ROOT / "training" / "train_lora.py", "train_dp": ROOT / "training" / "train_dp.py",
+           "train_dp_deblur": ROOT / "training" / "train_dp_deblur.py", "train_jdrl": ROOT / "training" / "train_jdrl.py",
            **{p.stem: p for p in (ROOT / "eval").glob("*.py")}}
 
 
@@ -321,6 +322,12 @@ CASES = [
     ("train_lora", "", "--config"),
     # ---- training/train_dp.py
     ("train_dp", "--out {d}/out/dp --steps 0", "steps"),
+    ("train_dp_deblur", "--out {d}/out/dd --steps 0", "steps"),
+    ("train_dp_deblur", "--out {d}/out/dd --coc-max nan", "coc_max"),
+    ("train_dp_deblur", "--out {d}/ok.png", "--out"),
+    ("train_jdrl", "--out {d}/out/jd --batch-size 0", "batch_size"),
+    ("train_jdrl", "--out {d}/out/jd --lr inf", "learning_rate"),
+    ("genrefocus", "deblur --backend jdrl --input {d}/ok.png -o {d}/out/j.png --checkpoint {d}/folder", "--checkpoint"),
     ("train_dp", "--out {d}/out/dp --size 8", "size"),
     ("train_dp", "--out {d}/out/dp --lr -1", "learning_rate"),
     ("train_dp", "--out {d}/out/dp --k-range 5 2", "k_range"),
@@ -355,6 +362,7 @@ CASES = [
     ("bench_renderer", "--data {d}/folder", "--data"),
     ("bench_renderer", "--data {d}/folder --repeats 0", "--repeats"),
     ("dp_eval", "--checkpoint {d}/folder", "--checkpoint"),
+    ("dp_eval", "--uid-checkpoint {d}/folder", "--uid-checkpoint"),
     ("dp_eval", "--n 0", "--n"),
     ("dp_eval", "--parts nope", "--parts"),
     ("dp_complexity", "--checkpoint {d}/folder", "--checkpoint"),
@@ -403,7 +411,7 @@ def tripwires():
     from genrefocus.data import manifest
     from genrefocus.models import dp_model
     from genrefocus.pipelines import dual_pixel, generative, physical
-    from genrefocus.training import dp, trainer
+    from genrefocus.training import dp, dp_deblur, jdrl, trainer
 
     _arm(generative.GenRefocusPipeline, ["from_pretrained"])
     _arm(dual_pixel.DPRefocusPipeline, ["from_pretrained"])
@@ -413,6 +421,8 @@ def tripwires():
     _arm(manifest.ManifestBuilder, ["run"])
     _arm(trainer, ["_load_components"])
     _arm(dp, ["DPBatches"])
+    _arm(dp_deblur, ["PhotoPool"])
+    _arm(jdrl, ["PhotoPool"])
     yield
     while _ARMED:
         obj, n, orig = _ARMED.pop()

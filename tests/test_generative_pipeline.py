@@ -87,6 +87,34 @@ def test_deblur_with_pre_deblurred_uses_the_pre_deblur_lora(pipe, shared_data):
     assert a.shape == b.shape == (1, 3, 128, 128)
 
 
+def test_pre_deblur_condition_made_by_jdrl(pipe):
+    """``pre_deblurred="jdrl"``: the pre-deblur LoRA's first condition is the JDRL model's output on the
+    working blurry image (a tiny random JDRL whose output layer is not zero, so it changes the image)."""
+    from genrefocus.models.jdrl import JDRLConfig, JDRLDeblur
+
+    torch.manual_seed(0)
+    jdrl = JDRLDeblur(JDRLConfig(width=4, levels=2, map_width=4))
+    torch.nn.init.normal_(jdrl.out.weight, std=0.05)
+    blurry = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    seen = {}
+    orig = pipe.run_task
+
+    def spy(task, images, *a, **k):
+        seen.update(images)
+        return orig(task, images, *a, **k)
+
+    with pytest.raises(MissingWeightsError, match="pre_deblur_model"):
+        pipe.deblur(blurry, "jdrl", num_inference_steps=1)
+    pipe.pre_deblur_model, pipe.run_task = jdrl, spy
+    try:
+        pipe.deblur(blurry, "jdrl", num_inference_steps=1)
+    finally:
+        pipe.pre_deblur_model = None
+        del pipe.run_task
+    expected = jdrl.deblur(seen["blurry"])
+    assert torch.allclose(seen["pre_deblurred"], expected) and not torch.allclose(expected, seen["blurry"])
+
+
 def test_clear_errors(pipe, tmp_path):
     aif = torch.rand(1, 3, 64, 64)
     depth = torch.ones(64, 64)

@@ -138,6 +138,11 @@ class UiDModel(nn.Module):
             out.append(k)
         return out
 
+    @property
+    def stride(self) -> int:
+        """Input sides must be multiples of this (the trunk's squeezes)."""
+        return 2 ** (self.config.stages - 1)
+
     def _check_size(self, x):
         m = 2 ** (self.config.stages - 1)
         if x.shape[-1] % m or x.shape[-2] % m:

@@ -5,7 +5,7 @@ The refocusing block is swapped, not flagged: the learned UiD model (:class:`UiD
 classical baseline (:class:`~genrefocus.optics.dp_classical.ClassicalDP`: SGBM → defocus map →
 Wiener deconvolution → layered renderer). :class:`DPOptions` says how the pair is read: the sensor's
 split ``axis`` (``horizontal`` — Canon DSLRs —, ``vertical`` — Google Pixel phones —, or ``auto``:
-decided by SGBM along both axes, reported in the output) and, for the learned model, the ``tile``
+decided by SGBM along both axes, reported in the output) and, for the learned models, the ``tile``
 size that bounds memory (overlapping tiles blended with linear ramps; Eq. 13's focus shift is
 gathered over all tiles first, so a tiled refocus uses the same shift as a whole-image one)."""
 
@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError, MissingWeightsError
+from ..models.dp_deblur import DPDeblurNet
 from ..models.dp_model import UiDModel, load_dp_pair
 from ..optics.dp_classical import ClassicalDP
 from ..optics.dp_disparity import DP_AXES, detect_dp_axis, to_horizontal
@@ -92,6 +93,23 @@ class TextBoxDetector:
         return max(0.0, x0), max(0.0, y0), min(W, x1), min(H, y1)
 
 
+def load_dp_model(path: Union[str, Path]):
+    """A learned DP model folder: :class:`~genrefocus.models.dp_deblur.DPDeblurNet` when its
+    ``config.json`` says ``"model_type": "dp_deblur"``, else :class:`UiDModel`."""
+    import json
+
+    cfg = Path(path) / "config.json"
+    try:
+        kind = json.loads(cfg.read_text()).get("model_type")
+    except (OSError, ValueError):
+        raise MissingWeightsError(f"{str(path)!r} is not a dual-pixel checkpoint folder (no readable config.json)") from None
+    if kind == "dp_deblur":
+        from ..models.dp_deblur import DPDeblurNet
+
+        return DPDeblurNet.from_pretrained(path)
+    return UiDModel.from_pretrained(path)
+
+
 class DPRefocusPipeline:
     """``pipe(left, right, mask=... | point=(x, y) | box=(x0, y0, x1, y1) | text="...")``.
 
@@ -106,15 +124,16 @@ class DPRefocusPipeline:
     @classmethod
     def from_pretrained(cls, path: Union[str, Path, None] = None, sam=None, text_detector=None,
                         method: str = "learned", options: DPOptions = DPOptions()) -> "DPRefocusPipeline":
-        """``method="learned"``: the UiD checkpoint at ``path`` (default: the one shipped with
-        genrefocus); ``"classical"``: the SGBM + deconvolution baseline (no weights)."""
+        """``method="learned"``: the checkpoint at ``path`` — UiD or DPDeblurNet, by its config's
+        ``model_type`` (default: the one shipped with genrefocus); ``"classical"``: the SGBM +
+        deconvolution baseline (no weights)."""
         if method == "classical":
             if path is not None:
                 raise InputError("checkpoint", "the classical method has no checkpoint")
             return cls(ClassicalDP(), sam, text_detector, options=options)
         if method != "learned":
             raise InputError("method", f"must be 'learned' or 'classical', got {method!r}")
-        return cls(UiDModel.from_pretrained(path or DEFAULT_CHECKPOINT), sam, text_detector, options=options)
+        return cls(load_dp_model(path or DEFAULT_CHECKPOINT), sam, text_detector, options=options)
 
     def focus_mask(self, image: torch.Tensor, mask=None, point: Optional[Sequence[float]] = None,
                    box: Optional[Sequence[float]] = None, text: Optional[str] = None) -> torch.Tensor:
@@ -161,15 +180,18 @@ class DPRefocusPipeline:
         m = self.focus_mask((lt + rt) / 2, mask, point, box, text)
         axis, note = self._axis(lt, rt)
         lh, rh, mh = (to_horizontal(t, axis) for t in (lt, rt, m.float()))
-        if isinstance(self.model, ClassicalDP):
-            out = self.model.refocus(lh, rh, mh)
-        else:
+        if isinstance(self.model, UiDModel):
             sums = self._tiled(lambda a, b, c: dict(zip(("num", "den"), self.model.focus_sums(a, b, c))),
                                lh, rh, mh, reduce=True)
             if float(sums["den"].sum()) <= 0:
                 raise InputError("mask", "the focus mask is empty")
             shift = sums["num"] / sums["den"]
             out = self._tiled(lambda a, b: self.model.refocus(a, b, shift=shift), lh, rh)
+        elif isinstance(self.model, DPDeblurNet):
+            out = self._deblur_net(lh, rh)
+            out.update(self.model.refocus_from(out["aif"], out["disparity"], mh))
+        else:  # a block with its own refocus (the classical baseline)
+            out = self.model.refocus(lh, rh, mh)
         back = {k: to_horizontal(out[k], axis) for k in ("refocused", "aif", "disparity")}
         back = {k: v.cpu().clamp(0, 1) if v.shape[1] == 3 else v.cpu() for k, v in back.items()}
         return DPRefocusOutput(mask=m, axis=note, **back)
@@ -181,12 +203,21 @@ class DPRefocusPipeline:
         lt, rt = self._pair(left, right)
         axis, note = self._axis(lt, rt)
         lh, rh = to_horizontal(lt, axis), to_horizontal(rt, axis)
-        if isinstance(self.model, ClassicalDP):
-            out = self.model.all_in_focus(lh, rh)
-        else:
+        if isinstance(self.model, UiDModel):
             out = self._tiled(lambda a, b: self.model(a, b), lh, rh)
+        elif isinstance(self.model, DPDeblurNet):
+            out = self._deblur_net(lh, rh)
+        else:
+            out = self.model.all_in_focus(lh, rh)
         return DPRefocusOutput(refocused=None, aif=to_horizontal(out["aif"], axis).cpu().clamp(0, 1),
                                disparity=to_horizontal(out["disparity"], axis).cpu(), mask=None, axis=note)
+
+    def _deblur_net(self, lh, rh) -> dict:
+        """DPDeblurNet over tiles, on views balanced over the whole pair first."""
+        from ..optics.dp_synthesis import balance_views
+
+        lb, rb = balance_views(lh.float(), rh.float())
+        return self._tiled(lambda a, b: self.model(a, b), lb, rb)
 
     def _axis(self, lt, rt) -> tuple:
         if self.options.axis != "auto":
@@ -252,7 +283,7 @@ class DPRefocusPipeline:
         """``fn`` on the maps padded to the model's stride (replicated borders; zeros for the last map
         with ``zero_last``), full-size outputs cropped back, all on the CPU."""
         H, W = maps[0].shape[-2:]
-        mult = 2 ** (self.model.config.stages - 1)
+        mult = self.model.stride
         ph, pw = (-H) % mult, (-W) % mult
         p = next(self.model.parameters())
         padded = [F.pad(t.float(), (0, pw, 0, ph), mode="constant" if zero_last and i == len(maps) - 1 else "replicate")

@@ -96,7 +96,8 @@ class GenRefocusPipeline(FluxPipeline):
     Load with :meth:`from_pretrained` (FLUX.1-dev folder or hub id, plus the LoRA files). Prompt
     embeddings of the fixed prompts can be cached (:meth:`save_prompt_cache`, ``prompt_cache=``) so
     T5/CLIP need not be loaded. Per-instance state: ``lora_info`` (validated LoRA files by kind),
-    ``depth_estimator`` (callable image → depth in metres), ``block_functions`` (eager or
+    ``depth_estimator`` (callable image → depth in metres), ``pre_deblur_model`` (JDRL, for
+    ``pre_deblurred="jdrl"``), ``block_functions`` (eager or
     :func:`~genrefocus.models.acceleration.compile_blocks`).
     """
 
@@ -107,6 +108,7 @@ class GenRefocusPipeline(FluxPipeline):
         self.lora_info: dict = {}
         self.prompt_embeddings: dict = {}
         self.depth_estimator = None
+        self.pre_deblur_model = None  # JDRLDeblur for pre_deblurred="jdrl"
         self.block_functions = EAGER_BLOCKS
 
     # ------------------------------------------------------------------ loading
@@ -397,6 +399,19 @@ class GenRefocusPipeline(FluxPipeline):
         frame = ImageFrame.plan(*x.shape[-2:], long_side=long_side)
         return frame.apply(x, options.resize_8bit), frame
 
+    def _pre_condition(self, pre_deblurred, x: torch.Tensor, options: SamplerOptions) -> Optional[torch.Tensor]:
+        """The pre-deblurred condition at the working size: a given image, or ``"jdrl"`` — then
+        :attr:`pre_deblur_model` (a :class:`~genrefocus.models.jdrl.JDRLDeblur`) runs on the working
+        blurry image ``x``."""
+        if pre_deblurred is None:
+            return None
+        if isinstance(pre_deblurred, str) and pre_deblurred == "jdrl":
+            if self.pre_deblur_model is None:
+                raise MissingWeightsError("pre_deblurred='jdrl' needs a JDRL model: pipe.pre_deblur_model = "
+                                          "genrefocus.models.jdrl.JDRLDeblur.from_pretrained(<folder>)")
+            return self.pre_deblur_model.deblur(x.float()).to(x)
+        return resize_image(to_tensor_image(pre_deblurred, "pre_deblurred"), x.shape[-2:], options.resize_8bit)
+
     def deblur(self, image: ImageLike, pre_deblurred: Optional[ImageLike] = None, *,
                num_inference_steps: int = 28, guidance_scale: Optional[float] = None,
                generator: Optional[torch.Generator] = None, vae_generator: Optional[torch.Generator] = None,
@@ -406,7 +421,7 @@ class GenRefocusPipeline(FluxPipeline):
         """All-in-focus image from a (mis)focused photo.
 
         With the current ``deblurNet.safetensors``: one condition, the blurry image. With
-        ``pre_deblurred`` (e.g. from the JDRL backend): ``deblurNet_with_pre_deblur.safetensors``,
+        ``pre_deblurred`` (an image, or ``"jdrl"``: :attr:`pre_deblur_model` makes it): ``deblurNet_with_pre_deblur.safetensors``,
         the pre-deblurred image at delta (0, 32) then the blurry one (a black image when none is
         given and only that LoRA is loaded, as the official pre-deblur script). Prompt "a sharp
         photo with everything in focus", guidance 3.5. ``compat=True`` is
@@ -415,9 +430,7 @@ class GenRefocusPipeline(FluxPipeline):
         options = resolve_options(options, compat)
         task = self._deblur_task(pre_deblurred is not None)
         x, frame = self._prepare(image, long_side, options)
-        pre = None
-        if pre_deblurred is not None:
-            pre = resize_image(to_tensor_image(pre_deblurred, "pre_deblurred"), x.shape[-2:], options.resize_8bit)
+        pre = self._pre_condition(pre_deblurred, x, options)
         aif = self.run_task(task, {"blurry": x, "pre_deblurred": pre}, num_inference_steps=num_inference_steps,
                             guidance_scale=guidance_scale, generator=generator, vae_generator=vae_generator,
                             latents=latents, options=options, callback_on_step_end=callback_on_step_end,
@@ -467,9 +480,7 @@ class GenRefocusPipeline(FluxPipeline):
         plan = self._bokeh_plan(aperture, depth, focus, focus_disparity_value) if K > 0 else None
         x, frame = self._prepare(image, long_side, options)
         self._focus_in_working(focus, frame, options)  # validate before the heavy work
-        pre = None
-        if pre_deblurred is not None:
-            pre = resize_image(to_tensor_image(pre_deblurred, "pre_deblurred"), x.shape[-2:], options.resize_8bit)
+        pre = self._pre_condition(pre_deblurred, x, options)
         aif = self.run_task(task, {"blurry": x, "pre_deblurred": pre}, num_inference_steps=num_inference_steps,
                             generator=generator, vae_generator=vae_generator, options=options,
                             record=_prefixed(record, "deblur."))

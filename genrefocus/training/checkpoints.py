@@ -89,6 +89,29 @@ class Checkpoints:
         return final
 
 
+def number_problems(cfg, ints: Optional[dict] = None, positive: tuple = (), nonnegative: tuple = (),
+                    resume_field: str = "resume_from_checkpoint") -> list:
+    """The usual checks of a trainer config, as one message per problem: ``ints`` ``{field: minimum}``
+    (integers, not bools), ``positive`` / ``nonnegative`` finite numbers, and the resume spec
+    (``"latest"`` or an existing folder)."""
+    import math
+
+    problems = []
+    for name, low in (ints or {}).items():
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            problems.append(f"{name}: must be an integer ≥ {low}, got {v!r}")
+    for names, ok, what in ((positive, lambda v: v > 0, "> 0"), (nonnegative, lambda v: v >= 0, "≥ 0")):
+        for name in names:
+            v = getattr(cfg, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and ok(v)):
+                problems.append(f"{name}: must be a finite number {what}, got {v!r}")
+    resume = getattr(cfg, resume_field, None)
+    if resume and resume != "latest" and not Path(resume).is_dir():
+        problems.append(f"{resume_field}: 'latest' or a checkpoint folder, got {resume!r}")
+    return problems
+
+
 def truncate_log(path: Union[str, Path], step: int) -> None:
     """Keep the JSONL log lines whose ``step`` is ≤ ``step`` (and drop a torn last line)."""
     p = Path(path)

@@ -28,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from .checkpoints import Checkpoints
+from .checkpoints import Checkpoints, number_problems
 from ..models.dp_losses import uid_loss
 from ..models.dp_model import UiDConfig, UiDModel
 from ..optics.dp_disparity import HALF_DISK_DISPARITY, dp_disparity_factor
@@ -63,20 +63,10 @@ class DPTrainConfig:
     resume_from_checkpoint: Optional[str] = None  # "latest" or a checkpoint folder
 
     def __post_init__(self):
-        problems = []
-        for name, low in (("steps", 1), ("batch_size", 1), ("size", 32), ("warmup", 0), ("scene_cache", 0),
-                          ("log_every", 1), ("checkpointing_steps", 0), ("seed", 0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                problems.append(f"{name}: must be an integer ≥ {low}, got {v!r}")
-        for name in ("learning_rate", "spacing_px"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                problems.append(f"{name}: must be a finite number > 0, got {v!r}")
-        for name in ("softness_max", "lam_disp", "lam_refocus"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                problems.append(f"{name}: must be a finite number ≥ 0, got {v!r}")
+        problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "scene_cache": 0,
+                                          "log_every": 1, "checkpointing_steps": 0, "seed": 0},
+                                   positive=("learning_rate", "spacing_px"),
+                                   nonnegative=("softness_max", "lam_disp", "lam_refocus"))
         kr = tuple(self.k_range)
         if not (len(kr) == 2 and all(math.isfinite(float(v)) for v in kr) and 0 <= kr[0] < kr[1]):
             problems.append(f"k_range: need 0 ≤ K_min < K_max, got {self.k_range!r}")
@@ -97,9 +87,6 @@ class DPTrainConfig:
             elif kind not in ("aif_depth", "dpdd") or not arg:
                 problems.append(f"sources: unknown DP data source {spec!r} (scene_lab, aif_depth:<manifest>, "
                                 "dpdd:<root>)")
-        resume = self.resume_from_checkpoint
-        if resume and resume != "latest" and not Path(resume).is_dir():
-            problems.append(f"resume_from_checkpoint: 'latest' or a checkpoint folder, got {resume!r}")
         if problems:
             raise InputError("DP training config", "; ".join(problems))
 

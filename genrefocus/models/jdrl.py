@@ -1,0 +1,119 @@
+"""JDRL's deblurring model F (paper 004, Eq. 2–3), compact for CPUs.
+
+``F`` = a light defocus-map branch ``F_B`` (convs + residual blocks → ``B̂``, one channel per kernel
+seed, ``Σ_{i=2}^{m} i = 35`` for m = 8, supervised by the reblurring module's pseudo map ``B_P``,
+Eq. 13–14) fused with the blurry image by **channel attention** (squeeze-and-excitation over the
+concatenated features), then a 4-level symmetric encoder–decoder ``F_D`` that predicts the sharp image
+as a residual on the input. The paper's ``F_D`` is Restormer-like (transformer blocks) or MPRNet; here
+residual conv blocks keep it CPU-sized (``width`` sets it; a GPU user can widen it). Training:
+:mod:`genrefocus.training.jdrl`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .jdrl_reblur import SEED_LENGTHS
+
+
+@dataclass
+class JDRLConfig:
+    width: int = 16      # channels at full resolution (×2 per level)
+    levels: int = 4
+    map_width: int = 16  # F_B channels
+    seeds: int = sum(SEED_LENGTHS)
+
+
+class _Res(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.LeakyReLU(0.1, inplace=True),
+                                  nn.Conv2d(c, c, 3, padding=1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation: per-channel weights from the global mean, ``x · σ(MLP(mean(x)))``."""
+
+    def __init__(self, c: int, reduction: int = 4):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Conv2d(c, max(4, c // reduction), 1), nn.ReLU(inplace=True),
+                                 nn.Conv2d(max(4, c // reduction), c, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return x * self.mlp(x.mean(dim=(2, 3), keepdim=True))
+
+
+class JDRLDeblur(nn.Module):
+    """``forward(blurry (B, 3, H, W)) → {"sharp", "defocus" B̂ (B, seeds, H, W)}``; sides multiples of
+    :attr:`stride` (:meth:`deblur` pads)."""
+
+    def __init__(self, config: JDRLConfig = JDRLConfig()):
+        super().__init__()
+        self.config = c = config
+        # F_B: the defocus-map branch
+        self.f_b = nn.Sequential(nn.Conv2d(3, c.map_width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True),
+                                 _Res(c.map_width), _Res(c.map_width), nn.Conv2d(c.map_width, c.seeds, 3, padding=1))
+        # fusion: image features and map features, channel attention
+        self.img_in = nn.Conv2d(3, c.width, 3, padding=1)
+        self.map_in = nn.Conv2d(c.seeds, c.width, 3, padding=1)
+        self.attention = ChannelAttention(2 * c.width)
+        self.fuse = nn.Conv2d(2 * c.width, c.width, 1)
+        # F_D: symmetric encoder–decoder
+        w = [c.width * 2 ** i for i in range(c.levels)]
+        self.enc = nn.ModuleList([_Res(w[i]) for i in range(c.levels)])
+        self.down = nn.ModuleList([nn.Conv2d(w[i], w[i + 1], 3, stride=2, padding=1) for i in range(c.levels - 1)])
+        self.up = nn.ModuleList([nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in range(c.levels - 1)])
+        self.dec = nn.ModuleList([nn.Sequential(nn.Conv2d(2 * w[i], w[i], 1), _Res(w[i])) for i in range(c.levels - 1)])
+        self.out = nn.Conv2d(w[0], 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    @property
+    def stride(self) -> int:
+        return 2 ** (self.config.levels - 1)
+
+    def forward(self, blurry: torch.Tensor) -> dict:
+        x = blurry * 2 - 1
+        defocus = self.f_b(x)
+        h = self.fuse(self.attention(torch.cat([self.img_in(x), self.map_in(defocus)], 1)))
+        skips = []
+        for i, enc in enumerate(self.enc):
+            h = enc(h)
+            if i < len(self.down):
+                skips.append(h)
+                h = self.down[i](h)
+        for i in reversed(range(len(self.up))):
+            h = self.dec[i](torch.cat([self.up[i](h), skips[i]], 1))
+        return {"sharp": (blurry + self.out(h)).clamp(0, 1), "defocus": defocus}
+
+    @torch.no_grad()
+    def deblur(self, blurry: torch.Tensor) -> torch.Tensor:
+        """The sharp image ``(B, 3, H, W)`` of any size (replicate-padded to the stride, cropped back)."""
+        H, W = blurry.shape[-2:]
+        m = self.stride
+        p = next(self.parameters())
+        x = F.pad(blurry.float(), (0, (-W) % m, 0, (-H) % m), mode="replicate").to(p.device)
+        return self(x)["sharp"][..., :H, :W].cpu()
+
+    def save_pretrained(self, folder: Union[str, Path], extra: dict | None = None) -> Path:
+        from .folder import save_model_folder
+
+        return save_model_folder(folder, self, "jdrl", extra)
+
+    @classmethod
+    def from_pretrained(cls, folder: Union[str, Path]) -> "JDRLDeblur":
+        from .folder import load_model_folder
+
+        return load_model_folder(folder, cls, JDRLConfig, "JDRL")
+
+
+__all__ = ["ChannelAttention", "JDRLConfig", "JDRLDeblur"]

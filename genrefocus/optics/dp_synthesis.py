@@ -1,0 +1,116 @@
+"""Dual-pixel image formation from an all-in-focus image and a signed CoC map, as real DP sensors
+form their two views (after Punnappurath et al., ICCP 2020, and Abuolaim et al., ICCV 2021):
+
+* each view sees one half of the aperture through a **smooth** photodiode split: the weight of an
+  aperture sample at ``s_x`` (unit-disk x) is ``σ(±s_x/τ)`` — softness ``τ`` in aperture radii, as the
+  scene lab's exact DP renders (:meth:`~.scene_lab.Scene.dual_pixel`); ``τ → 0`` is a hard half disk;
+* the halves **swap** in front of the focal plane (the image of the aperture is inverted), so the
+  disparity ``d = f(τ)·c`` has the sign of the CoC ``c`` (:func:`~.dp_disparity.dp_disparity_factor`);
+  convention ``left(x) ≈ right(x − d)``;
+* blur happens in **linear light** on **layers** composited back to front (premultiplied colour and
+  coverage blurred with the same kernel), the CoC quantised in ``bin_px`` steps;
+* per-view **light fall-off** (a gain and a horizontal ramp that differ between the views, as an
+  uncorrected sensor) with :func:`balance_views` as its correction, and **sensor noise**
+  (signal-dependent shot noise + read noise, :func:`sensor_noise`).
+
+Both views are normalised to the image's brightness, so ``(L + R)/2`` in linear light is the
+full-aperture (disk) render. Written by hand: no library renders dual-pixel views.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .fftconv import fft_convolve
+from .render import Gamma, from_linear, to_linear
+
+
+def dp_kernels(coc: float, softness: float = 0.3) -> tuple:
+    """``(left, right)`` PSFs ``(2R+1, 2R+1)`` (each sums to 1) of a point at signed CoC radius ``coc``
+    px: an anti-aliased disk times the smooth split ``σ(±sign(c)·x / (τ·|c|))``."""
+    r = abs(float(coc))
+    R = int(math.ceil(r)) + 1
+    t = torch.arange(-R, R + 1, dtype=torch.float64)
+    yy, xx = torch.meshgrid(t, t, indexing="ij")
+    disk = (r + 0.5 - torch.sqrt(yy ** 2 + xx ** 2)).clamp(0, 1)
+    if r < 0.5:
+        delta = torch.zeros_like(disk)
+        delta[R, R] = 1.0
+        return delta.float(), delta.float()
+    s = math.copysign(1.0, coc)
+    tau = max(float(softness), 1e-3)
+    w_left = torch.sigmoid(s * xx / (tau * r))
+    left, right = disk * w_left, disk * (1 - w_left)
+    return (left / left.sum()).float(), (right / right.sum()).float()
+
+
+def synthesize_dp(aif: torch.Tensor, coc: torch.Tensor, softness: float = 0.3, gamma: Gamma = "srgb",
+                  bin_px: float = 0.5) -> tuple:
+    """DP views ``(left, right)`` ``(B, 3, H, W)`` in [0, 1] of ``aif`` ``(B, 3, H, W)`` with signed CoC
+    ``coc`` ``(B, 1, H, W)`` px (positive = in front of the focal plane): layers of equal CoC (steps of
+    ``bin_px``) blurred with :func:`dp_kernels` and composited far to near in linear light."""
+    if aif.dim() != 4 or coc.shape[-2:] != aif.shape[-2:] or coc.shape[1] != 1:
+        raise ValueError(f"need aif (B, 3, H, W) and coc (B, 1, H, W), got {tuple(aif.shape)}, {tuple(coc.shape)}")
+    lin = to_linear(aif.float().clamp(0, 1), gamma)
+    q = torch.round(coc.float() / bin_px)
+    views = []
+    for b in range(aif.shape[0]):
+        levels = torch.unique(q[b]).tolist()  # ascending CoC = far to near
+        out_l = torch.zeros_like(lin[b:b + 1])
+        out_r = torch.zeros_like(lin[b:b + 1])
+        for lv in levels:
+            alpha = (q[b:b + 1] == lv).float()
+            layer = torch.cat([lin[b:b + 1] * alpha, alpha], 1)
+            kl, kr = dp_kernels(lv * bin_px, softness)
+            for out, k in ((out_l, kl), (out_r, kr)):
+                blurred = fft_convolve(layer, k, padding="replicate") if k.shape[-1] > 1 else layer
+                a = blurred[:, 3:4].clamp(0, 1)
+                out.mul_(1 - a).add_(blurred[:, :3])
+        views.append((out_l, out_r))
+    left = torch.cat([v[0] for v in views])
+    right = torch.cat([v[1] for v in views])
+    return from_linear(left.clamp(0, 1), gamma), from_linear(right.clamp(0, 1), gamma)
+
+
+def view_falloff(left: torch.Tensor, right: torch.Tensor, gain: float, ramp: float) -> tuple:
+    """Uncorrected per-view light fall-off: the left view × ``(1 + gain/2)(1 + ramp·x)``, the right ×
+    ``(1 − gain/2)(1 − ramp·x)``, ``x`` ∈ [−1, 1] across the width (the two halves of the lens light
+    the two photodiodes unevenly, more so off-axis)."""
+    W = left.shape[-1]
+    x = torch.linspace(-1, 1, W, dtype=left.dtype).view(1, 1, 1, W)
+    return ((left * (1 + gain / 2) * (1 + ramp * x)).clamp(0, 1),
+            (right * (1 - gain / 2) * (1 - ramp * x)).clamp(0, 1))
+
+
+def balance_views(left: torch.Tensor, right: torch.Tensor, sigma_frac: float = 0.25) -> tuple:
+    """The fall-off correction: each view scaled by ``√(G∗mean / G∗view)`` per pixel, ``G`` a wide
+    Gaussian (``sigma_frac`` of the long side) — slow gain differences go, the parallax (fine detail)
+    stays. ``(B, C, H, W)`` each."""
+    import torch.nn.functional as F
+
+    def low(x):
+        H, W = x.shape[-2:]
+        s = max(1, round(max(H, W) / 32))  # blur a small copy: the gains are smooth
+        small = F.avg_pool2d(x.mean(1, keepdim=True), s, ceil_mode=True)
+        sig = max(1.0, sigma_frac * max(small.shape[-2:]))
+        k = int(2 * math.ceil(3 * sig) + 1)
+        g = torch.exp(-0.5 * (torch.arange(k, dtype=x.dtype) - k // 2) ** 2 / sig ** 2)
+        g = (g[:, None] * g[None]) / g.sum() ** 2
+        small = fft_convolve(small, g, padding="replicate")
+        return F.interpolate(small, size=(H, W), mode="bilinear", align_corners=False).clamp_min(1e-4)
+
+    ll, lr = low(left), low(right)
+    mid = (ll + lr) / 2
+    return (left * (mid / ll)).clamp(0, 1), (right * (mid / lr)).clamp(0, 1)
+
+
+def sensor_noise(x: torch.Tensor, shot: float, read: float, generator=None) -> torch.Tensor:
+    """Heteroscedastic sensor noise on an image in [0, 1]: variance ``shot·x + read²`` (in linear-ish
+    display values, as the noise model of Punnappurath et al.)."""
+    std = torch.sqrt(shot * x.clamp(0, 1) + read ** 2)
+    return (x + std * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp(0, 1)
+
+
+__all__ = ["balance_views", "dp_kernels", "sensor_noise", "synthesize_dp", "view_falloff"]

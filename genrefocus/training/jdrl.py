@@ -1,0 +1,216 @@
+"""Training JDRL's deblurring model from misaligned pairs (paper 004; ``training/train_jdrl.py``).
+
+* Data (:func:`misaligned_pair`): a sharp crop (scikit-image photos, as the DP trainer), defocused by
+  the layered renderer with a smooth random CoC field (radius up to ``coc_max`` px) plus sensor noise →
+  the blurry input; the ground truth is the sharp crop **moved** by a small random homography and a
+  smooth flow field, with an exposure/colour shift — the misalignment of real pairs. The aligned sharp
+  crop is kept for evaluation only (the ablation measures against it).
+* Losses (:func:`jdrl_loss`): ``L_D`` — Charbonnier between Î and the ground truth warped onto it
+  (flow ``I_S → Î``) and between the ground truth and Î warped onto it (the reverse flow: cycle
+  deformation), each under its calibration mask (Eq. 6, λ = 0.35); for the first
+  ``flow_warmup_steps`` the flow is computed against the blurry input (Î is uninformative then, as
+  the paper's first T epochs); ``L_R`` — Charbonnier between the input and the reblurred Î; ``L_P`` —
+  Charbonnier between ``B̂`` and the pseudo map ``B_P`` (held fixed); total ``L_D + α·L_R + β·L_P``,
+  α = β = 0.5 (Eq. 2). ``loss="l1"`` is the ablation's variant #1: plain L1 against the misaligned
+  ground truth, no reblurring module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..models.jdrl import JDRLConfig, JDRLDeblur
+from ..models.jdrl_reblur import Reblur, calibration_mask, charbonnier, pseudo_defocus_map
+from ..optics.dp_synthesis import sensor_noise
+from ..optics.render import render_bokeh
+from ..perception.flow import OpenCVFlow, warp
+from .checkpoints import Checkpoints, append_log, number_problems, truncate_log
+from .dp_deblur import PhotoPool
+
+
+@dataclass
+class JDRLTrainConfig:
+    output_dir: str = "runs/jdrl"
+    loss: str = "jdrl"            # "jdrl" (Eq. 2) or "l1" (the ablation's plain L1)
+    steps: int = 2000
+    batch_size: int = 4
+    size: int = 96
+    learning_rate: float = 5e-4
+    warmup: int = 50
+    coc_max: float = 8.0
+    shift_max: float = 2.0        # px of misalignment (homography translation; the smooth field adds ≤ 1 px)
+    flow: str = "dis"
+    flow_warmup_steps: int = 200
+    alpha: float = 0.5
+    beta: float = 0.5
+    lam: float = 0.35
+    seed: int = 0
+    model: dict = field(default_factory=dict)
+    log_every: int = 25
+    checkpointing_steps: int = 250
+    checkpoints_total_limit: Optional[int] = 2
+    resume_from_checkpoint: Optional[str] = None
+
+    def __post_init__(self):
+        problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "log_every": 1,
+                                          "checkpointing_steps": 0, "seed": 0, "flow_warmup_steps": 0},
+                                   positive=("learning_rate", "coc_max"),
+                                   nonnegative=("shift_max", "alpha", "beta", "lam"))
+        if self.loss not in ("jdrl", "l1"):
+            problems.append(f"loss: 'jdrl' or 'l1', got {self.loss!r}")
+        if self.flow not in ("dis", "farneback"):
+            problems.append(f"flow: 'dis' or 'farneback', got {self.flow!r}")
+        bad = [k for k in self.model if k not in JDRLConfig.__dataclass_fields__]
+        if bad:
+            problems.append(f"model: unknown field(s) {', '.join(bad)}")
+        if problems:
+            raise InputError("JDRL training config", "; ".join(problems))
+
+
+def _smooth_field(rng: np.random.Generator, size: int, amplitude: float) -> torch.Tensor:
+    """A smooth random flow ``(1, 2, size, size)`` px with max |component| ≈ ``amplitude``."""
+    from scipy import ndimage
+
+    f = np.stack([ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 6) for _ in range(2)])
+    f = f / max(np.abs(f).max(), 1e-8) * amplitude
+    return torch.from_numpy(f.astype(np.float32))[None]
+
+
+def misaligned_pair(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 8.0,
+                    shift_max: float = 2.0) -> dict:
+    """``blurry``, ``target`` (misaligned sharp), ``aligned`` (the exact sharp image, for evaluation),
+    each ``(1, 3, size, size)``."""
+    m = 8
+    big = pool.crop(rng, size + 2 * m)[None]
+    # defocus: a smooth CoC field ≥ 0 (single image: no sign), skewed to small radii
+    c0 = coc_max * float(rng.random()) ** 1.5
+    field_ = _smooth_field(rng, size + 2 * m, 1.0)[:, :1]
+    coc = (c0 * (1 + 0.5 * field_)).clamp(0, coc_max)
+    blurry = render_bokeh(big, coc, mode="layered")
+    g = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
+    blurry = sensor_noise(blurry, float(np.exp(rng.uniform(np.log(1e-5), np.log(1e-3)))), 0.002, g)
+    # misalignment of the ground truth: homography-like affine (shift, rotation, scale) + smooth field
+    n = size + 2 * m
+    yy, xx = torch.meshgrid(torch.arange(n, dtype=torch.float32), torch.arange(n, dtype=torch.float32), indexing="ij")
+    ang, s = math.radians(float(rng.uniform(-0.8, 0.8))), 1 + float(rng.uniform(-0.01, 0.01))
+    tx, ty = rng.uniform(-shift_max, shift_max, 2)
+    cx = cy = (n - 1) / 2
+    xs = s * (math.cos(ang) * (xx - cx) - math.sin(ang) * (yy - cy)) + cx + tx
+    ys = s * (math.sin(ang) * (xx - cx) + math.cos(ang) * (yy - cy)) + cy + ty
+    flow = torch.stack([xs - xx, ys - yy])[None] + _smooth_field(rng, n, float(rng.uniform(0, 1.0)))
+    target = warp(big, flow)
+    gain = torch.from_numpy(rng.uniform(0.95, 1.05, 3).astype(np.float32)).view(1, 3, 1, 1)
+    target = (target * gain + float(rng.uniform(-0.02, 0.02))).clamp(0, 1)
+    crop = lambda t: t[..., m:m + size, m:m + size]  # noqa: E731
+    return {"blurry": crop(blurry), "target": crop(target), "aligned": crop(big)}
+
+
+def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cfg: JDRLTrainConfig,
+              step: int) -> tuple:
+    """Eq. 2 (``cfg.loss == "jdrl"``) or plain L1 against the misaligned target (``"l1"``)."""
+    out = model(batch["blurry"])
+    sharp, target = out["sharp"], batch["target"]
+    if cfg.loss == "l1":
+        loss = (sharp - target).abs().mean()
+        return loss, {"l1": float(loss.detach())}
+    ref = batch["blurry"] if step < cfg.flow_warmup_steps else sharp.detach()
+    f1 = flow(ref, target)                      # target(p + f1) ≈ Î: the ground truth moved onto Î
+    target_w, m1 = warp(target, f1), calibration_mask(f1, cfg.lam)
+    f2 = flow(target, ref)                      # Î(p + f2) ≈ target: Î moved onto the ground truth
+    sharp_w, m2 = warp(sharp, f2), calibration_mask(f2, cfg.lam)
+    l_d = charbonnier(m1 * sharp, m1 * target_w) + charbonnier(m2 * target, m2 * sharp_w)
+    r = reblur(sharp, batch["blurry"])
+    l_r = charbonnier(batch["blurry"], r["reblurred"])
+    l_p = charbonnier(out["defocus"], pseudo_defocus_map(r["weights"], r["seeds"]).detach())
+    loss = l_d + cfg.alpha * l_r + cfg.beta * l_p
+    return loss, {"l_d": float(l_d.detach()), "l_r": float(l_r.detach()), "l_p": float(l_p.detach()),
+                  "mask": float(m1.mean())}
+
+
+def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
+    """Train and save ``config.json`` + ``model.safetensors`` (the deblurring model F; the reblurring
+    module is training-only and kept in the checkpoints) + ``train_log.json``."""
+    import time
+
+    from accelerate import Accelerator
+
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    torch.manual_seed(cfg.seed)
+    model = JDRLDeblur(JDRLConfig(**cfg.model))
+    reblur = Reblur(nf=16, blocks=2) if cfg.loss == "jdrl" else None
+    params = list(model.parameters()) + (list(reblur.parameters()) if reblur is not None else [])
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=1e-4)
+
+    def schedule(step):
+        if step < cfg.warmup:
+            return (step + 1) / cfg.warmup
+        t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    if reblur is not None:
+        model, reblur, opt = acc.prepare(model, reblur, opt)
+    else:
+        model, opt = acc.prepare(model, opt)
+    acc.register_for_checkpointing(sched)
+    rng = np.random.default_rng([cfg.seed, acc.process_index])
+    pool, flow = PhotoPool(), OpenCVFlow(cfg.flow)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints = Checkpoints(out)
+    if acc.is_main_process:
+        checkpoints.remove_orphans()
+    start, elapsed = 0, 0.0
+    ck = checkpoints.resolve(cfg.resume_from_checkpoint)
+    if ck is not None:
+        acc.load_state(str(ck))
+        start = Checkpoints.step_of(ck)
+        state = json.loads((ck / f"data_rng_{acc.process_index}.json").read_text())
+        rng.bit_generator.state, elapsed = state["rng"], state["elapsed"]
+        truncate_log(out / "loss.jsonl", start - 1)
+    elif acc.is_main_process:
+        truncate_log(out / "loss.jsonl", -1)
+    t0 = time.time() - elapsed
+
+    def write_checkpoint(folder: Path) -> None:
+        acc.save_state(str(folder))
+        (folder / f"data_rng_{acc.process_index}.json").write_text(
+            json.dumps({"rng": rng.bit_generator.state, "elapsed": time.time() - t0}))
+
+    bar = tqdm(range(start, cfg.steps), desc=f"train JDRL ({cfg.loss})", initial=start, total=cfg.steps,
+               disable=not progress or not acc.is_main_process)
+    for step in bar:
+        items = [misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max) for _ in range(cfg.batch_size)]
+        batch = {k: torch.cat([it[k] for it in items]).to(acc.device) for k in ("blurry", "target")}
+        total, parts = jdrl_loss(model, reblur, batch, flow, cfg, step)
+        opt.zero_grad()
+        acc.backward(total)
+        acc.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if acc.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps - 1):
+            append_log(out / "loss.jsonl", {"step": step, "loss": float(total.detach()), **parts,
+                                            "seconds": round(time.time() - t0, 1)})
+            bar.set_postfix(loss=f"{float(total.detach()):.4f}")
+        done = step + 1
+        if cfg.checkpointing_steps and done % cfg.checkpointing_steps == 0 and done < cfg.steps:
+            checkpoints.save(done, write_checkpoint, cfg.checkpoints_total_limit, acc.is_main_process,
+                             acc.wait_for_everyone)
+    if acc.is_main_process:
+        folder = acc.unwrap_model(model).save_pretrained(out)
+        (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "seconds": time.time() - t0},
+                                                       indent=2, default=list))
+        return folder
+    return out
+
+
+__all__ = ["JDRLTrainConfig", "jdrl_loss", "misaligned_pair", "train_jdrl"]
