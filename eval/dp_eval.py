@@ -124,9 +124,9 @@ def scene_lab(args, model) -> dict:
 
     rows = scene_lab_refocus(model, n=args.n)
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("uid_psnr", "physical_psnr", "input_psnr")}
-    print(f"scene-lab refocus to the foreground ({args.n} pairs, 64 px): UiD {mean['uid_psnr']:.2f} dB, physical "
+    print(f"scene-lab refocus to the foreground ({args.n} pairs, 64 px): model {mean['uid_psnr']:.2f} dB, physical "
           f"renderer (model AIF + disparity) {mean['physical_psnr']:.2f} dB, input {mean['input_psnr']:.2f} dB; "
-          f"UiD − physical = {mean['uid_psnr'] - mean['physical_psnr']:+.2f} dB")
+          f"model − physical = {mean['uid_psnr'] - mean['physical_psnr']:+.2f} dB")
     return {"rows": rows, "mean": mean}
 
 

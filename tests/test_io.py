@@ -112,3 +112,17 @@ def test_mask_and_atomic_save(tmp_path):
     assert not list((tmp_path / "out").glob(".tmp-*"))
     with pytest.raises(InputError, match="extension"):
         save_image(img, tmp_path / "x.gifx")
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through mkstemp (0600); the file a user saves must not stay private."""
+    import os
+
+    from genrefocus.io import save_image
+
+    umask = os.umask(0o022)
+    try:
+        p = save_image(torch.rand(1, 3, 8, 8), tmp_path / "x.png")
+    finally:
+        os.umask(umask)
+    assert (p.stat().st_mode & 0o777) == 0o644

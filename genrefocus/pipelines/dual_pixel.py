@@ -24,7 +24,10 @@ from ..models.dp_model import UiDModel, load_dp_pair
 from ..optics.dp_classical import ClassicalDP
 from ..optics.dp_disparity import DP_AXES, detect_dp_axis, to_horizontal
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "uid"
+#: the learned DP model genrefocus ships and loads by default (DPDeblurNet, trained on synthetic pairs)
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "dp_deblur"
+#: the earlier UiD checkpoint (kept for comparison: it is below the input on real captures)
+UID_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "uid"
 OWLV2_ID = "google/owlv2-base-patch16-ensemble"
 
 
