@@ -9,7 +9,7 @@ EXIF-rotated images are converted correctly (RGB float in [0, 1], upright). Writ
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 import warnings
 from pathlib import Path
 from typing import Callable, Union
@@ -293,13 +293,12 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError("output", f"cannot create folder {str(path.parent)!r} ({exc.strerror})") from None
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    # a unique name created with mode 0666 so the process umask applies, as for any saved file
+    # (mkstemp would make it 0600; reading the umask instead would change it process-wide)
+    tmp = str(path.parent / f".tmp-{uuid.uuid4().hex}{path.suffix}")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -13,32 +13,25 @@ from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 
 
 def build_parser():
+    from genrefocus.training.loop import add_loop_arguments
+
     ap = ArgumentParser(prog="train_dp_deblur", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="runs/dp_deblur")
-    ap.add_argument("--steps", type=int, default=6000)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--size", type=int, default=96)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    add_loop_arguments(ap, out="runs/dp_deblur", steps=6000, batch_size=8, size=96, lr=1e-3)
     ap.add_argument("--coc-max", type=float, default=12.0, help="largest CoC radius of the synthetic pairs (px)")
     ap.add_argument("--lam-disp", type=float, default=0.05)
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--scales", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--checkpointing-steps", type=int, default=250)
-    ap.add_argument("--resume_from_checkpoint", "--resume", default=None, help="'latest' or a checkpoint folder")
     return ap
 
 
 def run(args) -> int:
     from genrefocus.io import check_output_dir
     from genrefocus.training.dp_deblur import DPDeblurTrainConfig, train_dp_deblur
+    from genrefocus.training.loop import loop_config
 
     check_output_dir(args.out, "--out")
-    cfg = DPDeblurTrainConfig(output_dir=args.out, steps=args.steps, batch_size=args.batch_size, size=args.size,
-                              learning_rate=args.lr, coc_max=args.coc_max, lam_disp=args.lam_disp, seed=args.seed,
-                              model={"width": args.width, "scales": args.scales},
-                              checkpointing_steps=args.checkpointing_steps,
-                              resume_from_checkpoint=args.resume_from_checkpoint)
+    cfg = DPDeblurTrainConfig(**loop_config(args), coc_max=args.coc_max, lam_disp=args.lam_disp,
+                              model={"width": args.width, "scales": args.scales})
     print(train_dp_deblur(cfg))
     return 0
 

@@ -14,33 +14,26 @@ from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 
 
 def build_parser():
+    from genrefocus.training.loop import add_loop_arguments
+
     ap = ArgumentParser(prog="train_jdrl", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="runs/jdrl")
+    add_loop_arguments(ap, out="runs/jdrl", steps=2000, batch_size=4, size=96, lr=5e-4)
     ap.add_argument("--loss", choices=["jdrl", "l1"], default="jdrl")
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--size", type=int, default=96)
-    ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--coc-max", type=float, default=8.0)
     ap.add_argument("--shift-max", type=float, default=2.0, help="misalignment of the synthetic pairs (px)")
     ap.add_argument("--flow", choices=["dis", "farneback"], default="dis")
     ap.add_argument("--width", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--checkpointing-steps", type=int, default=250)
-    ap.add_argument("--resume_from_checkpoint", "--resume", default=None, help="'latest' or a checkpoint folder")
     return ap
 
 
 def run(args) -> int:
     from genrefocus.io import check_output_dir
     from genrefocus.training.jdrl import JDRLTrainConfig, train_jdrl
+    from genrefocus.training.loop import loop_config
 
     check_output_dir(args.out, "--out")
-    cfg = JDRLTrainConfig(output_dir=args.out, loss=args.loss, steps=args.steps, batch_size=args.batch_size,
-                          size=args.size, learning_rate=args.lr, coc_max=args.coc_max, shift_max=args.shift_max,
-                          flow=args.flow, seed=args.seed, model={"width": args.width},
-                          checkpointing_steps=args.checkpointing_steps,
-                          resume_from_checkpoint=args.resume_from_checkpoint)
+    cfg = JDRLTrainConfig(**loop_config(args), loss=args.loss, coc_max=args.coc_max, shift_max=args.shift_max,
+                          flow=args.flow, model={"width": args.width})
     print(train_jdrl(cfg))
     return 0
 

@@ -125,13 +125,9 @@ class DPDeblurNet(nn.Module):
     def refocus_from(self, aif: torch.Tensor, disparity: torch.Tensor, mask: torch.Tensor) -> dict:
         """The AIF re-blurred by the layered renderer with the CoC ``(d − d_f)/f(τ)``, ``d_f`` the mean
         predicted disparity inside ``mask``: ``{"refocused", "coc"}``."""
-        from ..optics.dp_disparity import dp_disparity_factor
-        from ..optics.render import render_bokeh
+        from ..optics.dp_disparity import dp_disparity_factor, refocus_from_disparity
 
-        m = mask.float().cpu()
-        d_f = (disparity * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)
-        coc = (disparity - d_f) / dp_disparity_factor(self.config.softness)
-        return {"refocused": render_bokeh(aif, coc, mode="layered"), "coc": coc}
+        return refocus_from_disparity(aif, disparity, mask, dp_disparity_factor(self.config.softness))
 
     # ----- files ------------------------------------------------------------------------------------
     def save_pretrained(self, folder: Union[str, Path], extra: dict | None = None) -> Path:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .apertures import Disk
-from .dp_disparity import dp_disparity_factor, sgbm_disparity
+from .dp_disparity import dp_disparity_factor, refocus_from_disparity, sgbm_disparity
 from .fftconv import centered_kernel_rfft, fast_size
 
 
@@ -138,13 +138,8 @@ class ClassicalDP:
     def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor) -> dict:
         """The AIF re-blurred by the layered renderer with the signed CoC ``(d − d_f)/f`` px, ``d_f``
         the mean disparity inside ``mask`` ``(B, 1, H, W)``: ``{"refocused", "aif", "disparity", "coc"}``."""
-        from .render import render_bokeh
-
         out = self.all_in_focus(left, right)
-        d, m = out["disparity"], mask.to(out["disparity"].dtype).cpu()
-        d_f = (d * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)
-        coc = (d - d_f) / self.factor
-        return {"refocused": render_bokeh(out["aif"], coc, mode="layered"), "coc": coc, **out}
+        return {**refocus_from_disparity(out["aif"], out["disparity"], mask, self.factor), **out}
 
 
 __all__ = ["ClassicalDP", "ClassicalDPOptions", "deconvolve_by_radius", "fill_and_smooth", "unsharp_mask",

@@ -129,6 +129,18 @@ def detect_dp_axis(left: torch.Tensor, right: torch.Tensor, max_disp: int = 8, m
     return AxisDecision("vertical" if mv > mh * AXIS_MIN_RATIO else "horizontal", mh, mv)
 
 
+def refocus_from_disparity(aif: torch.Tensor, disparity: torch.Tensor, mask: torch.Tensor, factor: float) -> dict:
+    """Refocus an all-in-focus image with its DP disparity: focus at the mean disparity ``d_f`` inside
+    ``mask`` ``(B, 1, H, W)``, CoC ``(d − d_f)/factor`` px (``factor``: DP disparity per CoC radius,
+    :func:`dp_disparity_factor`), the layered renderer. ``{"refocused", "coc"}``."""
+    from .render import render_bokeh
+
+    m = mask.to(disparity.dtype).cpu()
+    d_f = (disparity * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)
+    coc = (disparity - d_f) / factor
+    return {"refocused": render_bokeh(aif, coc, mode="layered"), "coc": coc}
+
+
 def sign_agreement(disparity: torch.Tensor, reference: torch.Tensor, valid: torch.Tensor,
                    min_abs: float = 1.0) -> float:
     """Fraction of the pixels with ``valid`` and ``|reference| ≥ min_abs`` (px) where ``disparity``

@@ -14,22 +14,22 @@ checkpoints and exact resume as the other trainers (:mod:`genrefocus.training.ch
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..models.dp_deblur import DPDeblurConfig, DPDeblurNet
 from ..optics.dp_disparity import dp_disparity_factor
 from ..optics.dp_synthesis import sensor_noise, synthesize_dp, view_falloff
-from .checkpoints import Checkpoints, append_log, number_problems, truncate_log
+from ..models.jdrl_reblur import charbonnier
+from .checkpoints import number_problems
+from .loop import save_result, train_loop
 
 #: scikit-image photos used as sharp textures (colour photos and grey textures)
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat", "brick", "grass", "gravel", "camera", "page",
@@ -155,84 +155,27 @@ def _palette(x: torch.Tensor) -> torch.Tensor:
 
 def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float) -> tuple:
     out = model(batch["left"], batch["right"])
-    aif = torch.sqrt((out["aif"] - batch["aif"]) ** 2 + 1e-6).mean()
+    aif = charbonnier(out["aif"], batch["aif"])
     disp = (out["disparity"] - batch["disparity"]).abs().mean()
     return aif + lam_disp * disp, {"aif": float(aif.detach()), "disparity": float(disp.detach())}
 
 
 def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
     """Train and save the checkpoint folder (``config.json`` + ``model.safetensors`` + ``train_log.json``);
-    checkpoints every ``checkpointing_steps`` with model, optimizer, schedule and the data RNG."""
-    import time
-
-    from accelerate import Accelerator
-
-    acc = Accelerator(cpu=not torch.cuda.is_available())
+    checkpoints every ``checkpointing_steps`` (:func:`~genrefocus.training.loop.train_loop`), each with a
+    usable ``latest_model`` beside it."""
     torch.manual_seed(cfg.seed)
-    model = DPDeblurNet(DPDeblurConfig(**cfg.model))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=1e-4)
-
-    def schedule(step):
-        if step < cfg.warmup:
-            return (step + 1) / cfg.warmup
-        t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    model, opt = acc.prepare(model, opt)
-    acc.register_for_checkpointing(sched)
-    rng = np.random.default_rng([cfg.seed, acc.process_index])
     pool = PhotoPool()
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoints = Checkpoints(out)
-    if acc.is_main_process:
-        checkpoints.remove_orphans()
-    start, elapsed = 0, 0.0
-    ck = checkpoints.resolve(cfg.resume_from_checkpoint)
-    if ck is not None:
-        acc.load_state(str(ck))
-        start = Checkpoints.step_of(ck)
-        state = json.loads((ck / f"data_rng_{acc.process_index}.json").read_text())
-        rng.bit_generator.state, elapsed = state["rng"], state["elapsed"]
-        truncate_log(out / "loss.jsonl", start - 1)
-        acc.print(f"resumed from {ck} at step {start}")
-    elif acc.is_main_process:
-        truncate_log(out / "loss.jsonl", -1)  # a fresh start: no steps of an earlier run in the log
-    t0 = time.time() - elapsed
 
-    def write_checkpoint(folder: Path) -> None:
-        acc.save_state(str(folder))
-        (folder / f"data_rng_{acc.process_index}.json").write_text(
-            json.dumps({"rng": rng.bit_generator.state, "elapsed": time.time() - t0}))
-
-    bar = tqdm(range(start, cfg.steps), desc="train DPDeblurNet", initial=start, total=cfg.steps,
-               disable=not progress or not acc.is_main_process)
-    for step in bar:
+    def batch(rng):
         items = [synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max) for _ in range(cfg.batch_size)]
-        batch = {k: torch.cat([it[k] for it in items]).to(acc.device) for k in items[0]}
-        total, parts = dp_deblur_loss(model, batch, cfg.lam_disp)
-        opt.zero_grad()
-        acc.backward(total)
-        acc.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if acc.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps - 1):
-            append_log(out / "loss.jsonl", {"step": step, "loss": float(total.detach()), **parts,
-                                            "lr": sched.get_last_lr()[0], "seconds": round(time.time() - t0, 1)})
-            bar.set_postfix(loss=f"{float(total.detach()):.4f}")
-        done = step + 1
-        if cfg.checkpointing_steps and done % cfg.checkpointing_steps == 0 and done < cfg.steps:
-            checkpoints.save(done, write_checkpoint, cfg.checkpoints_total_limit, acc.is_main_process,
-                             acc.wait_for_everyone)
-            if acc.is_main_process:  # a usable model at every checkpoint
-                acc.unwrap_model(model).save_pretrained(out / "latest_model")
-    if acc.is_main_process:
-        folder = acc.unwrap_model(model).save_pretrained(out)
-        (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "seconds": time.time() - t0},
-                                                       indent=2, default=list))
-        return folder
-    return out
+        return {k: torch.cat([it[k] for it in items]) for k in items[0]}
+
+    (model,), seconds, main = train_loop(
+        cfg, [DPDeblurNet(DPDeblurConfig(**cfg.model))], batch,
+        lambda mods, data, step: dp_deblur_loss(mods[0], data, cfg.lam_disp), "train DPDeblurNet", progress,
+        on_checkpoint=lambda mods, out: mods[0].save_pretrained(out / "latest_model"))
+    return save_result(cfg, model, seconds, main)
 
 
 __all__ = ["DPDeblurTrainConfig", "PhotoPool", "dp_deblur_loss", "synthetic_dp_sample", "train_dp_deblur"]

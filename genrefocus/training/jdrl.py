@@ -17,15 +17,13 @@
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..models.jdrl import JDRLConfig, JDRLDeblur
@@ -33,8 +31,9 @@ from ..models.jdrl_reblur import Reblur, calibration_mask, charbonnier, pseudo_d
 from ..optics.dp_synthesis import sensor_noise
 from ..optics.render import render_bokeh
 from ..perception.flow import OpenCVFlow, warp
-from .checkpoints import Checkpoints, append_log, number_problems, truncate_log
+from .checkpoints import number_problems
 from .dp_deblur import PhotoPool
+from .loop import save_result, train_loop
 
 
 @dataclass
@@ -139,78 +138,19 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
 def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
     """Train and save ``config.json`` + ``model.safetensors`` (the deblurring model F; the reblurring
     module is training-only and kept in the checkpoints) + ``train_log.json``."""
-    import time
-
-    from accelerate import Accelerator
-
-    acc = Accelerator(cpu=not torch.cuda.is_available())
     torch.manual_seed(cfg.seed)
-    model = JDRLDeblur(JDRLConfig(**cfg.model))
-    reblur = Reblur(nf=16, blocks=2) if cfg.loss == "jdrl" else None
-    params = list(model.parameters()) + (list(reblur.parameters()) if reblur is not None else [])
-    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=1e-4)
-
-    def schedule(step):
-        if step < cfg.warmup:
-            return (step + 1) / cfg.warmup
-        t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    if reblur is not None:
-        model, reblur, opt = acc.prepare(model, reblur, opt)
-    else:
-        model, opt = acc.prepare(model, opt)
-    acc.register_for_checkpointing(sched)
-    rng = np.random.default_rng([cfg.seed, acc.process_index])
     pool, flow = PhotoPool(), OpenCVFlow(cfg.flow)
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoints = Checkpoints(out)
-    if acc.is_main_process:
-        checkpoints.remove_orphans()
-    start, elapsed = 0, 0.0
-    ck = checkpoints.resolve(cfg.resume_from_checkpoint)
-    if ck is not None:
-        acc.load_state(str(ck))
-        start = Checkpoints.step_of(ck)
-        state = json.loads((ck / f"data_rng_{acc.process_index}.json").read_text())
-        rng.bit_generator.state, elapsed = state["rng"], state["elapsed"]
-        truncate_log(out / "loss.jsonl", start - 1)
-    elif acc.is_main_process:
-        truncate_log(out / "loss.jsonl", -1)
-    t0 = time.time() - elapsed
+    modules = [JDRLDeblur(JDRLConfig(**cfg.model))] + ([Reblur(nf=16, blocks=2)] if cfg.loss == "jdrl" else [])
 
-    def write_checkpoint(folder: Path) -> None:
-        acc.save_state(str(folder))
-        (folder / f"data_rng_{acc.process_index}.json").write_text(
-            json.dumps({"rng": rng.bit_generator.state, "elapsed": time.time() - t0}))
-
-    bar = tqdm(range(start, cfg.steps), desc=f"train JDRL ({cfg.loss})", initial=start, total=cfg.steps,
-               disable=not progress or not acc.is_main_process)
-    for step in bar:
+    def batch(rng):
         items = [misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max) for _ in range(cfg.batch_size)]
-        batch = {k: torch.cat([it[k] for it in items]).to(acc.device) for k in ("blurry", "target")}
-        total, parts = jdrl_loss(model, reblur, batch, flow, cfg, step)
-        opt.zero_grad()
-        acc.backward(total)
-        acc.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        if acc.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps - 1):
-            append_log(out / "loss.jsonl", {"step": step, "loss": float(total.detach()), **parts,
-                                            "seconds": round(time.time() - t0, 1)})
-            bar.set_postfix(loss=f"{float(total.detach()):.4f}")
-        done = step + 1
-        if cfg.checkpointing_steps and done % cfg.checkpointing_steps == 0 and done < cfg.steps:
-            checkpoints.save(done, write_checkpoint, cfg.checkpoints_total_limit, acc.is_main_process,
-                             acc.wait_for_everyone)
-    if acc.is_main_process:
-        folder = acc.unwrap_model(model).save_pretrained(out)
-        (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "seconds": time.time() - t0},
-                                                       indent=2, default=list))
-        return folder
-    return out
+        return {k: torch.cat([it[k] for it in items]) for k in ("blurry", "target")}
+
+    def loss(mods, data, step):
+        return jdrl_loss(mods[0], mods[1] if len(mods) > 1 else None, data, flow, cfg, step)
+
+    (model, *_), seconds, main = train_loop(cfg, modules, batch, loss, f"train JDRL ({cfg.loss})", progress)
+    return save_result(cfg, model, seconds, main)
 
 
 __all__ = ["JDRLTrainConfig", "jdrl_loss", "misaligned_pair", "train_jdrl"]

@@ -1,0 +1,125 @@
+"""The training loop shared by the small CPU trainers (DPDeblurNet, JDRL): AdamW with linear warmup and
+a cosine decay to 1 % (:func:`warmup_cosine`), accelerate, crash-safe checkpoints with exact resume —
+model(s), optimizer, schedule, the data RNG and the elapsed time — and a ``loss.jsonl`` that never
+repeats a step (:mod:`genrefocus.training.checkpoints`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoints import Checkpoints, append_log, truncate_log
+
+
+def warmup_cosine(steps: int, warmup: int, floor: float = 0.01) -> Callable[[int], float]:
+    """LR factor per step: linear warmup over ``warmup`` steps, then cosine from 1 to ``floor``."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = (step - warmup) / max(1, steps - warmup)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    return factor
+
+
+def add_loop_arguments(ap, out: str, steps: int, batch_size: int, size: int, lr: float) -> None:
+    """The command-line options every loop trainer has (its own defaults)."""
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--batch-size", type=int, default=batch_size)
+    ap.add_argument("--size", type=int, default=size)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpointing-steps", type=int, default=250)
+    ap.add_argument("--resume_from_checkpoint", "--resume", default=None, help="'latest' or a checkpoint folder")
+
+
+def loop_config(args) -> dict:
+    """The config fields of :func:`add_loop_arguments`' options."""
+    return dict(output_dir=args.out, steps=args.steps, batch_size=args.batch_size, size=args.size,
+                learning_rate=args.lr, seed=args.seed, checkpointing_steps=args.checkpointing_steps,
+                resume_from_checkpoint=args.resume_from_checkpoint)
+
+
+def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: Callable, desc: str,
+               progress: bool = True, on_checkpoint: Callable | None = None) -> tuple:
+    """Run ``cfg.steps`` steps (``cfg`` has the fields of :func:`loop_config` plus ``warmup``,
+    ``log_every``, ``checkpoints_total_limit``).
+
+    ``batch(rng)`` draws one batch (dict of tensors) from the data RNG; ``loss(modules, batch, step)``
+    returns ``(total, parts)`` with the prepared modules; ``on_checkpoint(modules, out)`` runs after each
+    checkpoint. Returns ``(unwrapped modules, seconds, is_main_process)``; the caller saves the result."""
+    from accelerate import Accelerator
+
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    params = [p for m in modules for p in m.parameters()]
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(cfg.steps, cfg.warmup))
+    *modules, opt = acc.prepare(*modules, opt)
+    acc.register_for_checkpointing(sched)
+    rng = np.random.default_rng([cfg.seed, acc.process_index])
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints = Checkpoints(out)
+    if acc.is_main_process:
+        checkpoints.remove_orphans()
+    start, elapsed = 0, 0.0
+    ck = checkpoints.resolve(cfg.resume_from_checkpoint)
+    if ck is not None:
+        acc.load_state(str(ck))
+        start = Checkpoints.step_of(ck)
+        state = json.loads((ck / f"data_rng_{acc.process_index}.json").read_text())
+        rng.bit_generator.state, elapsed = state["rng"], state["elapsed"]
+        truncate_log(out / "loss.jsonl", start - 1)
+        acc.print(f"resumed from {ck} at step {start}")
+    elif acc.is_main_process:
+        truncate_log(out / "loss.jsonl", -1)  # a fresh start: no steps of an earlier run in the log
+    t0 = time.time() - elapsed
+
+    def write_checkpoint(folder: Path) -> None:
+        acc.save_state(str(folder))
+        (folder / f"data_rng_{acc.process_index}.json").write_text(
+            json.dumps({"rng": rng.bit_generator.state, "elapsed": time.time() - t0}))
+
+    bar = tqdm(range(start, cfg.steps), desc=desc, initial=start, total=cfg.steps,
+               disable=not progress or not acc.is_main_process)
+    for step in bar:
+        data = {k: v.to(acc.device) for k, v in batch(rng).items()}
+        total, parts = loss(modules, data, step)
+        opt.zero_grad()
+        acc.backward(total)
+        acc.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if acc.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps - 1):
+            append_log(out / "loss.jsonl", {"step": step, "loss": float(total.detach()), **parts,
+                                            "lr": sched.get_last_lr()[0], "seconds": round(time.time() - t0, 1)})
+            bar.set_postfix(loss=f"{float(total.detach()):.4f}")
+        done = step + 1
+        if cfg.checkpointing_steps and done % cfg.checkpointing_steps == 0 and done < cfg.steps:
+            checkpoints.save(done, write_checkpoint, cfg.checkpoints_total_limit, acc.is_main_process,
+                             acc.wait_for_everyone)
+            if on_checkpoint is not None and acc.is_main_process:
+                on_checkpoint([acc.unwrap_model(m) for m in modules], out)
+    return [acc.unwrap_model(m) for m in modules], time.time() - t0, acc.is_main_process
+
+
+def save_result(cfg, model, seconds: float, is_main: bool) -> Path:
+    """The finished run: ``model.save_pretrained(output_dir)`` and ``train_log.json`` (config, seconds)."""
+    from dataclasses import asdict
+
+    out = Path(cfg.output_dir)
+    if is_main:
+        model.save_pretrained(out)
+        (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "seconds": seconds}, indent=2,
+                                                       default=list))
+    return out
+
+
+__all__ = ["add_loop_arguments", "loop_config", "save_result", "train_loop", "warmup_cosine"]
