@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
-"""Deblurring benchmark on DPDD (76 test pairs) or RealDOF (50): 8-bit, full frame, PSNR / SSIM
-(own, skimage-exact) and, with --perceptual, LPIPS / DISTS / CLIP-IQA / MANIQA / MUSIQ (paper Table 2).
+"""Deblurring benchmark: DPDD (76 test pairs) or RealDOF (50), or the six real Canon validation scenes.
 
+DPDD / RealDOF: 8-bit, full frame, PSNR / SSIM (own, skimage-exact) and, with --perceptual, LPIPS /
+DISTS / CLIP-IQA / MANIQA / MUSIQ (paper Table 2). ``--dataset canon`` (``../shared/data/dp_pairs``,
+``canon_res_XX.gif``: frame 0 input, frame 1 DPDNet, frame 2 f/22 ground truth, top 50 rows left out):
+input, unsharp masking, JDRL (the shipped checkpoint or ``--checkpoint``; more with ``--also``) and
+DPDNet, aligned and with JDRL's warped protocol (the ground truth moved onto each output by DIS flow,
+paper 004 §4), a table, a JSON report and a contact sheet of crops.
+
+    python eval/bench_deblur.py --dataset canon
+    python eval/bench_deblur.py --dataset canon --also l1=runs/jdrl_l1
     python eval/bench_deblur.py --dataset dpdd --root /data/DPDD --method generative --model ./FLUX.1-dev
-    python eval/bench_deblur.py --dataset realdof --root /data/RealDOF --method identity
+    python eval/bench_deblur.py --dataset realdof --root /data/RealDOF --method jdrl
 """
 
 import sys
@@ -12,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
 from genrefocus.benchmark import machine  # noqa: E402
 from genrefocus.data import readers  # noqa: E402
@@ -21,9 +30,13 @@ from genrefocus.metrics.evaluate import evaluate_deblur, write_report  # noqa: E
 
 def build_parser():
     ap = ArgumentParser(prog="bench_deblur", description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", choices=["dpdd", "realdof"], required=True)
-    ap.add_argument("--root", required=True)
-    ap.add_argument("--method", default="identity", help="identity (the blurry input) or generative")
+    ap.add_argument("--dataset", choices=["dpdd", "realdof", "canon"], required=True)
+    ap.add_argument("--root", default=None, help="dataset folder (canon: default ../shared/data/dp_pairs)")
+    ap.add_argument("--method", default="identity", help="identity (the blurry input), jdrl or generative "
+                                                         "(dpdd/realdof; canon runs its fixed set)")
+    ap.add_argument("--checkpoint", default=None, help="JDRL checkpoint folder (default: the one genrefocus ships)")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=FOLDER",
+                    help="canon: another JDRL checkpoint to score beside it (repeatable)")
     ap.add_argument("--model", help="FLUX.1-dev folder (generative)")
     ap.add_argument("--lora-dir", default="weights")
     ap.add_argument("--steps", type=int, default=28)
@@ -40,13 +53,22 @@ def run(args) -> int:
     from genrefocus.io import check_output_dir
     from genrefocus.parsing import check_dir, check_int
 
+    if args.dataset == "canon":
+        args.root = args.root or str(ROOT.parent / "shared" / "data" / "dp_pairs")
+    if not args.root:
+        raise InputError("--root", f"--dataset {args.dataset} needs --root (the dataset folder)")
     check_dir(args.root, "--root")
-    check_output_dir(args.out, "--out")
+    out = check_output_dir(args.out, "--out")
     check_int("--steps", args.steps, 1)
     if args.limit is not None:
         check_int("--limit", args.limit, 1)
-    if args.method not in ("identity", "generative"):
-        raise InputError("--method", f"identity or generative, got {args.method!r}")
+    if args.method not in ("identity", "generative", "jdrl"):
+        raise InputError("--method", f"identity, jdrl or generative, got {args.method!r}")
+    if args.dataset == "canon" and not (Path(args.root) / "canon_res_00.gif").is_file():
+        raise InputError("--root", f"{args.root!r} has no canon_res_00.gif (../shared/data/dp_pairs)")
+    jdrl = _jdrl_checkpoints(args) if args.dataset == "canon" or args.method == "jdrl" else {}
+    if args.dataset == "canon":
+        return canon(args, jdrl, out)
     extra = {}
     if args.method == "generative":
         from genrefocus.hub import weights_source
@@ -65,6 +87,8 @@ def run(args) -> int:
         raise InputError("--root", f"no {args.dataset} pairs under {args.root!r}")
     if args.method == "identity":
         fn = lambda x: x  # noqa: E731
+    elif args.method == "jdrl":
+        fn = jdrl["jdrl"][1].deblur
     else:
         from genrefocus.pipelines.generative import GenRefocusPipeline
 
@@ -90,6 +114,58 @@ def run(args) -> int:
     print("wrote", write_report(args.out, {args.method: rows}, [S(p) for p in pairs[:4]],
                                 title=f"Deblurring on {args.dataset.upper()} (8-bit, full frame)",
                                 unavailable=perceptual.unavailable if perceptual else None))
+
+
+def _jdrl_checkpoints(args) -> dict:
+    """``{name: (folder, JDRLDeblur)}`` for --checkpoint (``"jdrl"``) and each --also, every folder checked first."""
+    from genrefocus.errors import InputError, MissingWeightsError
+    from genrefocus.models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
+
+    folders = {"jdrl": (args.checkpoint or str(DEFAULT_CHECKPOINT), "--checkpoint")}
+    for item in args.also:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder or name in folders or name in ("input", "unsharp", "dpdnet", "gt"):
+            raise InputError("--also", f"NAME=FOLDER with a new name, got {item!r}")
+        folders[name] = (folder, "--also")
+    for folder, flag in folders.values():
+        if not (Path(folder) / "config.json").is_file():
+            raise MissingWeightsError(f"{flag}: {folder!r} is not a JDRL checkpoint folder (no config.json)")
+    return {name: (folder, JDRLDeblur.from_pretrained(folder)) for name, (folder, _) in folders.items()}
+
+
+def canon(args, models: dict, out: Path) -> int:
+    """The six real Canon scenes: input / unsharp / JDRL model(s) / DPDNet vs the f/22 ground truth."""
+    import json
+
+    from genrefocus.benchmark import crop_contact_sheet
+    from genrefocus.metrics.dual_pixel import dp_validation
+    from genrefocus.optics.dp_classical import unsharp_mask
+    from genrefocus.perception.flow import OpenCVFlow, warp
+
+    flow = OpenCVFlow("dis")
+    methods = {"unsharp": unsharp_mask, **{n: m.deblur for n, (_, m) in models.items()}}
+    rows, images = dp_validation(args.root, methods, scenes=range(args.limit or 6), single=True,
+                                 align=lambda pred, gt: warp(gt, flow(pred, gt)))
+    names = ["input", "unsharp", *models, "dpdnet"]
+    print(f"machine: {machine()}")
+    report = {"machine": machine(), "checkpoints": {n: str(folder) for n, (folder, _) in models.items()}}
+    for key, label in (("psnr", "aligned"), ("psnr_w", "warped protocol: ground truth moved onto each output")):
+        print(f"\n{label} — PSNR dB / SSIM vs the f/22 ground truth (rows 50:)")
+        print(f"{'scene':10s} " + " ".join(f"{n:>15s}" for n in names))
+        sk = "ssim" if key == "psnr" else "ssim_w"
+        for r in rows + [{"scene": "mean", **{n: {k: float(np.mean([r[n][k] for r in rows])) for k in (key, sk)}
+                                              for n in names}}]:
+            print(f"{r['scene']:10s} " + " ".join(f"{r[n][key]:7.2f} / {r[n][sk]:.3f}" for n in names))
+    mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in rows[0][n]} for n in names}
+    gains = {n: [r[n]["psnr"] - r["input"]["psnr"] for r in rows] for n in models}
+    for n, g in gains.items():
+        print(f"{n}: gain over the input per scene " + " ".join(f"{x:+.2f}" for x in g) + f" dB (min {min(g):+.2f})")
+    report.update(rows=rows, mean=mean, gain_over_input=gains)
+    crop_contact_sheet(images, names + ["gt"], out / "canon_deblur.png",
+                       "real Canon validation scenes, single-image deblurring: crops at the sharpest ground-truth detail")
+    (out / "canon_deblur.json").write_text(json.dumps(report, indent=2))
+    print("wrote", out / "canon_deblur.json")
+    return 0
 
 
 def main(argv=None) -> int:

@@ -28,7 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
-from genrefocus.benchmark import machine  # noqa: E402
+from genrefocus.benchmark import crop_contact_sheet, machine  # noqa: E402
 
 PARTS = ("validation", "signs", "scene_lab", "memory")
 
@@ -62,39 +62,9 @@ def validation(args, pipe, uid, classical, out: Path) -> dict:
         print(f"{r['scene']:10s} " + " ".join(f"{r[n]['psnr']:7.2f} / {r[n]['ssim']:.3f}" for n in names))
     mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in ("psnr", "ssim")} for n in names}
     print(f"{'mean':10s} " + " ".join(f"{mean[n]['psnr']:7.2f} / {mean[n]['ssim']:.3f}" for n in names))
-    contact_sheet(images, names + ["gt"], out / "dp_validation.png")
+    crop_contact_sheet(images, names + ["gt"], out / "dp_validation.png",
+                       "real Canon DP validation scenes: crops at the sharpest ground-truth detail")
     return {"rows": rows, "mean": mean}
-
-
-def contact_sheet(images, names, path: Path, size: int = 180) -> None:
-    """One row per scene: a ``size``-px crop around the sharpest GT detail, one column per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy import ndimage
-
-    fig, axes = plt.subplots(len(images), len(names), figsize=(2.2 * len(names), 2.3 * len(images)))
-    for row, imgs in zip(axes, images):
-        g = imgs["gt"][0].mean(0).numpy()
-        energy = ndimage.uniform_filter(np.abs(ndimage.laplace(g)), size)
-        energy[:50 + size // 2] = 0
-        energy[:, :size // 2] = energy[:, -size // 2:] = energy[-size // 2:] = 0
-        y, x = np.unravel_index(int(np.argmax(energy)), energy.shape)
-        y0, x0 = y - size // 2, x - size // 2
-        for ax, n in zip(row, names):
-            ax.imshow(imgs[n][0, :, y0:y0 + size, x0:x0 + size].permute(1, 2, 0).numpy())
-            ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(f"({x0},{y0})", fontsize=7)
-    for ax, n in zip(axes[0], names):
-        ax.set_title(n, fontsize=9)
-    fig.suptitle("real Canon DP validation scenes: crops at the sharpest ground-truth detail", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    print("wrote", path)
 
 
 def signs(args, pipe) -> dict:

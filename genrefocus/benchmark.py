@@ -1,4 +1,5 @@
-"""Small helpers shared by the benchmark scripts in ``eval/``: machine description, timing, bar charts."""
+"""Small helpers shared by the benchmark scripts in ``eval/``: machine description, timing, bar charts,
+contact sheets of crops."""
 
 from __future__ import annotations
 
@@ -63,6 +64,42 @@ def bar_chart(path, labels, values, axis_label: str, figsize=(6, 3.5), horizonta
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def crop_contact_sheet(images, names, path, title: str, size: int = 180, top: int = 50) -> None:
+    """One row per scene (``images``: list of ``{name: (1, 3, H, W)}`` incl. ``"gt"``), one column per
+    name: a ``size``-px crop around the scene's sharpest ground-truth detail (largest local mean of
+    |Laplacian|, rows ``top:`` only). Writes a PNG (matplotlib, Agg) to ``path``."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from scipy import ndimage
+
+    fig, axes = plt.subplots(len(images), len(names), figsize=(2.2 * len(names), 2.3 * len(images)), squeeze=False)
+    for row, imgs in zip(axes, images):
+        g = imgs["gt"][0].mean(0).numpy()
+        energy = ndimage.uniform_filter(np.abs(ndimage.laplace(g)), size)
+        energy[:top + size // 2] = 0
+        energy[:, :size // 2] = energy[:, -size // 2:] = energy[-size // 2:] = 0
+        y, x = np.unravel_index(int(np.argmax(energy)), energy.shape)
+        y0, x0 = y - size // 2, x - size // 2
+        for ax, n in zip(row, names):
+            ax.imshow(imgs[n][0, :, y0:y0 + size, x0:x0 + size].permute(1, 2, 0).clamp(0, 1).numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(f"({x0},{y0})", fontsize=7)
+    for ax, n in zip(axes[0], names):
+        ax.set_title(n, fontsize=9)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print("wrote", path)
 
 
 #: dense bf16 peak TFLOP/s by GPU name fragment (vendor spec sheets, SXM parts)

@@ -16,7 +16,6 @@ from .entry import ArgumentParser, run_main
 from .errors import InputError, MissingWeightsError
 from .parsing import DEFAULT_RENDER_MODE, RENDER_MODES, check_int, parse_floats
 
-DEFAULT_JDRL_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "jdrl"
 
 
 # ------------------------------------------------------------------------------------- shared checks
@@ -401,7 +400,7 @@ def _cmd_deblur_jdrl(args) -> int:
     import torch
 
     from .io import check_output_path, load_image, read_image_array, save_image
-    from .models.jdrl import JDRLDeblur
+    from .models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
 
     # 1. every input and output before the model loads
     files = _inputs(args.input)
@@ -411,10 +410,10 @@ def _cmd_deblur_jdrl(args) -> int:
     targets = [Path(args.output) / f"{f.stem}.png" for f in files] if many else [Path(args.output)]
     for t in targets:
         check_output_path(t, name="--output")
-    ckpt = Path(args.checkpoint) if args.checkpoint else DEFAULT_JDRL_CHECKPOINT
+    ckpt = Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT
     if not (ckpt / "config.json").is_file():
-        raise MissingWeightsError(f"--checkpoint: no JDRL checkpoint at {str(ckpt)!r} (none is shipped yet): train one "
-                                  "with `python training/train_jdrl.py --out runs/jdrl` and pass --checkpoint runs/jdrl")
+        raise MissingWeightsError(f"--checkpoint: no JDRL checkpoint at {str(ckpt)!r}: train one with "
+                                  "`python training/train_jdrl.py --out runs/jdrl` and pass --checkpoint runs/jdrl")
     device = _check_device(args.device) if args.device else "cpu"
     # 2. work
     model = JDRLDeblur.from_pretrained(ckpt).to(device)

@@ -327,6 +327,10 @@ CASES = [
     ("train_dp_deblur", "--out {d}/ok.png", "--out"),
     ("train_jdrl", "--out {d}/out/jd --batch-size 0", "batch_size"),
     ("train_jdrl", "--out {d}/out/jd --lr inf", "learning_rate"),
+    ("train_jdrl", "--out {d}/out/jd --init-from {d}/folder", "init_from"),
+    ("train_dp_deblur", "--out {d}/out/dd --init-from {d}/nowhere", "init_from"),
+    ("train_dp_deblur", "--out {d}/out/dd --data realdof:{d}/folder", "data"),
+    ("train_jdrl", "--out {d}/out/jd --data sdd:{d}/nowhere", "data"),
     ("genrefocus", "deblur --backend jdrl --input {d}/ok.png -o {d}/out/j.png --checkpoint {d}/folder", "--checkpoint"),
     ("train_dp", "--out {d}/out/dp --size 8", "size"),
     ("train_dp", "--out {d}/out/dp --lr -1", "learning_rate"),
@@ -347,6 +351,15 @@ CASES = [
     ("bench_deblur", "--dataset dpdd --root {d}/folder --steps 0", "--steps"),
     ("bench_deblur", "--dataset realdof --root {d}/folder", "RealDOF"),
     ("bench_deblur", "--dataset nope --root {d}/folder", "--dataset"),
+    ("bench_deblur", "--dataset canon --root {d}/folder", "canon_res_00"),
+    ("bench_deblur", "--dataset canon --checkpoint {d}/folder", "--checkpoint"),
+    ("bench_deblur", "--dataset canon --also {d}/folder", "--also"),
+    ("bench_deblur", "--dataset canon --also l1={d}/folder", "--also"),
+    ("bench_deblur", "--dataset dpdd --root {d}/folder --method jdrl --checkpoint {d}/folder", "--checkpoint"),
+    ("jdrl_ablation", "--l1 {d}/folder", "--l1"),
+    ("jdrl_ablation", "--l1 {d}/folder --n 0", "--n"),
+    ("jdrl_ablation", "--l1 {d}/folder --size 8", "--size"),
+    ("jdrl_ablation", "--l1 {d}/folder --shift-max -1", "--shift-max"),
     ("bench_lf", "--synthetic --n-scenes 0", "--n-scenes"),
     ("bench_lf", "--synthetic --methods physical-nope", "--methods"),
     ("bench_lf", "--hci {d}/missing", "--hci"),
@@ -390,7 +403,8 @@ def _main(entry: str):
 
 
 #: heavy work in the eval scripts (names in their own namespaces)
-HEAVY_IN_SCRIPTS = {"bench_lf": ("scene_lab_light_fields", "hci_light_fields"), "bench_deblur": ("evaluate_deblur",),
+HEAVY_IN_SCRIPTS = {"bench_lf": ("scene_lab_light_fields", "hci_light_fields"),
+                    "bench_deblur": ("evaluate_deblur", "canon"), "jdrl_ablation": ("_figure",),
                     "bench_pipeline": ("random_pipeline",), "bench_lora_routing": ("random_pipeline",),
                     "bench_renderer": ("render_bokeh",), "dp_eval": ("validation", "signs", "scene_lab", "memory"),
                     "dp_complexity": ("FlopCounterMode",), "bench_data": ("make_inputs",)}
@@ -409,13 +423,14 @@ def tripwires():
     """Replace every model loader and worker with a tripwire for the duration of one case."""
     from genrefocus import app
     from genrefocus.data import manifest
-    from genrefocus.models import dp_model
+    from genrefocus.models import dp_model, jdrl as jdrl_model
     from genrefocus.pipelines import dual_pixel, generative, physical
     from genrefocus.training import dp, dp_deblur, jdrl, trainer
 
     _arm(generative.GenRefocusPipeline, ["from_pretrained"])
     _arm(dual_pixel.DPRefocusPipeline, ["from_pretrained"])
     _arm(dp_model.UiDModel, ["from_pretrained"])
+    _arm(jdrl_model.JDRLDeblur, ["from_pretrained"])
     _arm(physical, ["render_bokeh"])
     _arm(app, ["launch"])
     _arm(manifest.ManifestBuilder, ["run"])

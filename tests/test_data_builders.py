@@ -223,3 +223,28 @@ def test_itw_with_deblurnet_for_the_aif(tmp_path):
     assert rc == 0
     (rec,) = read_jsonl(tmp_path / "out" / "manifest.jsonl")
     assert rec["aif"].endswith("aif/p0.png") and Path(rec["aif"]).is_file() and rec["K"] > 0
+
+
+def test_itw_with_jdrl_for_the_aif_on_the_cpu(tmp_path):
+    """``itw --jdrl FOLDER``: photos without an AIF image get the JDRL model's output (no FLUX), stored
+    and equal to what the model gives for the photo; --jdrl with --flux is refused."""
+    from genrefocus.io import load_image
+    from genrefocus.models.jdrl import JDRLConfig, JDRLDeblur
+
+    src = _photo_folder(tmp_path / "src", n=1, size=(64, 64))
+    (tmp_path / "photos").mkdir()
+    arr = np.asarray(Image.open(src / "img" / "p0.png").convert("RGB"))
+    _exif_jpeg(tmp_path / "photos" / "p0.jpg", arr)
+    torch.manual_seed(0)
+    model = JDRLDeblur(JDRLConfig(width=4, levels=2, map_width=4))
+    torch.nn.init.normal_(model.out.weight, std=0.05)
+    model.save_pretrained(tmp_path / "jdrl")
+    common = ["itw", "--input", str(tmp_path / "photos"), "--depth-dir", str(src / "depth"), "--mask-dir",
+              str(src / "mask")]
+    assert main(common + ["--jdrl", str(tmp_path / "jdrl"), "--flux", str(tmp_path), "--out", str(tmp_path / "o2")]) == 2
+    assert main(common + ["--jdrl", str(tmp_path / "jdrl"), "--out", str(tmp_path / "out")]) == 0
+    (rec,) = read_jsonl(tmp_path / "out" / "manifest.jsonl")
+    photo = load_image(tmp_path / "photos" / "p0.jpg")
+    expect = model.deblur(photo)
+    assert not torch.allclose(expect, photo, atol=1 / 255)
+    assert (load_image(rec["aif"]) - expect).abs().max() <= 1 / 255 + 1e-6

@@ -114,3 +114,39 @@ def test_trainer_runs_and_resumes_exactly(tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "loss.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2, 3]
+
+
+def test_trainer_fine_tunes_on_dpdd_dual_pixel_captures(tmp_path):
+    """``data="dpdd:ROOT"`` with ``init_from``: DPDD's ``train_{c,l,r}`` layout, the same crop window in
+    all three images, no rotation (the split axis stays), the disparity term off (no target there)."""
+    import numpy as np
+
+    from genrefocus.io import save_image
+    from genrefocus.models.dp_deblur import DPDeblurConfig, DPDeblurNet
+    from genrefocus.training.dp_deblur import DPDeblurTrainConfig, dp_deblur_loss, train_dp_deblur
+    from genrefocus.training.real_pairs import CropSampler, dual_pixel_items
+
+    g = torch.Generator().manual_seed(0)
+    ramp = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(1, 3, 48, 64)   # a horizontal ramp: turns show
+    for i in range(2):
+        img = torch.rand(1, 3, 48, 64, generator=g)
+        for view in ("c", "l", "r"):
+            save_image(img, tmp_path / "dpdd" / f"train_{view}" / "source" / f"{i}.png")
+            save_image(ramp if view == "c" else img, tmp_path / "dpdd" / f"train_{view}" / "target" / f"{i}.png")
+    sampler = CropSampler(dual_pixel_items(f"dpdd:{tmp_path / 'dpdd'}"), rotate=False)
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        s = sampler.sample(rng, 32)
+        assert torch.equal(s["left"], s["right"])
+        d = s["aif"][0, 0]
+        assert (d[:, 1:] >= d[:, :-1]).all()    # still increasing left to right: never turned or mirrored
+    start = DPDeblurNet(DPDeblurConfig(width=4, scales=2))
+    start.save_pretrained(tmp_path / "start")
+    model = DPDeblurNet(DPDeblurConfig(width=4, scales=2))
+    batch = {"left": s["left"], "right": s["right"], "aif": s["aif"], "disparity": torch.full((1, 1, 32, 32), 9.0),
+             "disparity_known": torch.zeros(1, 1, 1, 1)}
+    assert dp_deblur_loss(model, batch, 0.05)[1]["disparity"] == 0.0   # an unknown target costs nothing
+    kw = dict(steps=1, batch_size=2, size=32, model={"width": 4, "scales": 2}, checkpointing_steps=0, log_every=1)
+    train_dp_deblur(DPDeblurTrainConfig(output_dir=str(tmp_path / "ft"), data=f"dpdd:{tmp_path / 'dpdd'}",
+                                        init_from=str(tmp_path / "start"), **kw), progress=False)
+    assert (tmp_path / "ft" / "model.safetensors").is_file()

@@ -87,7 +87,7 @@ def test_deblur_with_pre_deblurred_uses_the_pre_deblur_lora(pipe, shared_data):
     assert a.shape == b.shape == (1, 3, 128, 128)
 
 
-def test_pre_deblur_condition_made_by_jdrl(pipe):
+def test_pre_deblur_condition_made_by_jdrl(pipe, monkeypatch, tmp_path):
     """``pre_deblurred="jdrl"``: the pre-deblur LoRA's first condition is the JDRL model's output on the
     working blurry image (a tiny random JDRL whose output layer is not zero, so it changes the image)."""
     from genrefocus.models.jdrl import JDRLConfig, JDRLDeblur
@@ -103,8 +103,12 @@ def test_pre_deblur_condition_made_by_jdrl(pipe):
         seen.update(images)
         return orig(task, images, *a, **k)
 
-    with pytest.raises(MissingWeightsError, match="pre_deblur_model"):
-        pipe.deblur(blurry, "jdrl", num_inference_steps=1)
+    import genrefocus.models.jdrl as jdrl_module
+
+    with monkeypatch.context() as m:  # no model set and no shipped checkpoint: one clear error
+        m.setattr(jdrl_module, "DEFAULT_CHECKPOINT", tmp_path / "missing")
+        with pytest.raises(MissingWeightsError, match="pre_deblur_model"):
+            pipe.deblur(blurry, "jdrl", num_inference_steps=1)
     pipe.pre_deblur_model, pipe.run_task = jdrl, spy
     try:
         pipe.deblur(blurry, "jdrl", num_inference_steps=1)
@@ -113,6 +117,30 @@ def test_pre_deblur_condition_made_by_jdrl(pipe):
         del pipe.run_task
     expected = jdrl.deblur(seen["blurry"])
     assert torch.allclose(seen["pre_deblurred"], expected) and not torch.allclose(expected, seen["blurry"])
+
+
+def test_pre_deblur_jdrl_loads_the_shipped_checkpoint_when_no_model_is_set(pipe):
+    from genrefocus.models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
+
+    assert (DEFAULT_CHECKPOINT / "model.safetensors").is_file(), "the JDRL checkpoint genrefocus ships is missing"
+    blurry = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    seen = {}
+    orig = pipe.run_task
+
+    def spy(task, images, *a, **k):
+        seen.update(images)
+        return orig(task, images, *a, **k)
+
+    pipe.run_task = spy
+    try:
+        pipe.deblur(blurry, "jdrl", num_inference_steps=1)
+        loaded = pipe.pre_deblur_model
+    finally:
+        pipe.pre_deblur_model = None
+        del pipe.run_task
+    shipped = JDRLDeblur.from_pretrained(DEFAULT_CHECKPOINT)
+    assert isinstance(loaded, JDRLDeblur)
+    assert torch.equal(seen["pre_deblurred"], shipped.deblur(seen["blurry"]))
 
 
 def test_clear_errors(pipe, tmp_path):

@@ -4,10 +4,11 @@ flow; Eq. 13's shape and weighting."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from genrefocus.models.jdrl_reblur import (SEED_LENGTHS, Reblur, calibration_mask, charbonnier,
+from genrefocus.models.jdrl_reblur import (SEED_LENGTHS, Reblur, apply_kernels, calibration_mask, charbonnier,
                                            isotropic_kernels, pseudo_defocus_map, reblur_with)
 
 
@@ -66,6 +67,16 @@ def test_reblurring_a_point_light_with_one_hot_weights_gives_that_kernel():
     w = torch.zeros(1, len(SEED_LENGTHS) + 1, H, W, dtype=torch.float64)
     w[:, 0] = 1.0
     assert torch.equal(reblur_with(point, seeds, w), point)  # level 1 is the identity
+
+
+def test_combined_kernel_reblur_equals_the_level_by_level_sum_of_eq11():
+    g = torch.Generator().manual_seed(3)
+    sharp = torch.rand(2, 3, 17, 19, generator=g, dtype=torch.float64)
+    seeds = torch.randn(2, sum(SEED_LENGTHS), 17, 19, generator=g, dtype=torch.float64)
+    weights = torch.softmax(torch.randn(2, len(SEED_LENGTHS) + 1, 17, 19, generator=g, dtype=torch.float64), 1)
+    levels = [sharp] + [apply_kernels(sharp, k) for k in isotropic_kernels(seeds)]   # Eq. 11 as written
+    expect = sum(weights[:, i:i + 1] * img for i, img in enumerate(levels))
+    assert torch.allclose(reblur_with(sharp, seeds, weights), expect, atol=1e-12)
 
 
 def test_calibration_mask_is_eq6_on_a_constructed_flow():
@@ -143,3 +154,63 @@ def test_jdrl_model_trainer_and_cli(tmp_path, capsys):
     assert main(["deblur", "--backend", "jdrl", "--checkpoint", str(tmp_path / "none"), "--input",
                  str(tmp_path / "in.png"), "-o", str(tmp_path / "out2.png")]) == 2
     assert "train_jdrl.py" in capsys.readouterr().err
+
+
+def test_trainer_starts_from_a_model_folder_and_refuses_one_that_does_not_fit(tmp_path):
+    """``init_from`` (``--init-from``): the run starts from the folder's weights (a zero learning rate
+    leaves them unchanged); a folder of another architecture is one clear error."""
+    from safetensors.torch import load_file
+
+    from genrefocus.errors import InputError
+    from genrefocus.models.jdrl import JDRLConfig, JDRLDeblur
+    from genrefocus.training.jdrl import JDRLTrainConfig, train_jdrl
+
+    small = {"width": 4, "levels": 2, "map_width": 4}
+    torch.manual_seed(5)
+    start = JDRLDeblur(JDRLConfig(**small))
+    torch.nn.init.normal_(start.out.weight, std=0.05)
+    start.save_pretrained(tmp_path / "start")
+    kw = dict(loss="l1", steps=1, batch_size=1, size=32, checkpointing_steps=0, log_every=1,
+              init_from=str(tmp_path / "start"))
+    train_jdrl(JDRLTrainConfig(output_dir=str(tmp_path / "ft"), model=small, learning_rate=1e-30, warmup=0, **kw),
+               progress=False)
+    got, want = load_file(str(tmp_path / "ft" / "model.safetensors")), start.state_dict()
+    assert all(torch.allclose(got[k], want[k]) for k in want)
+    with pytest.raises(InputError, match="init_from.*does not fit"):
+        train_jdrl(JDRLTrainConfig(output_dir=str(tmp_path / "bad"), model={**small, "width": 8}, **kw),
+                   progress=False)
+    with pytest.raises(InputError, match="init_from"):
+        JDRLTrainConfig(output_dir=str(tmp_path / "x"), init_from=str(tmp_path / "nowhere"))
+
+
+def test_real_pair_readers_feed_the_trainer(tmp_path):
+    """SDD (the authors' ``train_patches/{blur,gt}`` layout) and DPDD (``train_c/{source,target}``)
+    pairs: crops take the same window and augmentation from both images, and a training step runs."""
+    import json
+
+    from genrefocus.data.readers import sdd
+    from genrefocus.errors import InputError
+    from genrefocus.io import save_image
+    from genrefocus.training.jdrl import JDRLTrainConfig, train_jdrl
+    from genrefocus.training.real_pairs import CropSampler, deblur_items
+
+    g = torch.Generator().manual_seed(0)
+    for i in range(2):
+        img = torch.rand(1, 3, 48, 64, generator=g)
+        for d in ("sdd/train_patches/blur", "sdd/train_patches/gt", "dpdd/train_c/source", "dpdd/train_c/target"):
+            save_image(img, tmp_path / d / f"{i:03d}.png")   # target = input: a crop must match exactly
+    assert [r["id"] for r in sdd(tmp_path / "sdd", "train_patches")] == ["sdd_000", "sdd_001"]
+    rng = np.random.default_rng(0)
+    for spec in (f"sdd:{tmp_path / 'sdd'}", f"dpdd:{tmp_path / 'dpdd'}"):
+        pairs = CropSampler(deblur_items(spec))
+        for _ in range(4):
+            s = pairs.sample(rng, 32)
+            assert s["blurry"].shape == (1, 3, 32, 32) and torch.equal(s["blurry"], s["target"])
+    with pytest.raises(InputError, match="do not fit"):
+        pairs.sample(rng, 80)
+    with pytest.raises(InputError, match="data"):
+        JDRLTrainConfig(data="nope:/x")
+    kw = dict(steps=1, batch_size=2, size=32, model={"width": 4, "levels": 2, "map_width": 4}, log_every=1,
+              checkpointing_steps=0, data=f"sdd:{tmp_path / 'sdd'}")
+    train_jdrl(JDRLTrainConfig(output_dir=str(tmp_path / "run"), **kw), progress=False)
+    assert json.loads((tmp_path / "run" / "train_log.json").read_text())["config"]["data"].startswith("sdd:")

@@ -3,6 +3,8 @@
 
     accelerate launch training/train_dp_deblur.py --out runs/dp_deblur --steps 6000
     python training/train_dp_deblur.py --out runs/dp_deblur --resume latest      # continue a killed run
+    python training/train_dp_deblur.py --data dpdd:/data/DPDD --init-from genrefocus/weights/dp_deblur \
+        --lr 2e-4 --steps 4000 --out runs/dp_deblur_dpdd                      # fine-tune on real DPDD pairs
 """
 
 import sys
@@ -21,6 +23,7 @@ def build_parser():
     ap.add_argument("--lam-disp", type=float, default=0.05)
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--scales", type=int, default=3)
+    ap.add_argument("--data", default="synthetic", help="synthetic (default) or dpdd:ROOT (real dual-pixel captures)")
     return ap
 
 
@@ -31,7 +34,7 @@ def run(args) -> int:
 
     check_output_dir(args.out, "--out")
     cfg = DPDeblurTrainConfig(**loop_config(args), coc_max=args.coc_max, lam_disp=args.lam_disp,
-                              model={"width": args.width, "scales": args.scales})
+                              model={"width": args.width, "scales": args.scales}, data=args.data)
     print(train_dp_deblur(cfg))
     return 0
 

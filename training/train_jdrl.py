@@ -4,6 +4,8 @@
     accelerate launch training/train_jdrl.py --out runs/jdrl --steps 2000
     python training/train_jdrl.py --loss l1 --out runs/jdrl_l1        # the ablation's plain-L1 variant
     python training/train_jdrl.py --out runs/jdrl --resume latest      # continue a killed run
+    python training/train_jdrl.py --data dpdd:/data/DPDD --init-from genrefocus/weights/jdrl --lr 1e-4 \
+        --out runs/jdrl_dpdd                                             # fine-tune on real pairs
 """
 
 import sys
@@ -23,6 +25,8 @@ def build_parser():
     ap.add_argument("--shift-max", type=float, default=2.0, help="misalignment of the synthetic pairs (px)")
     ap.add_argument("--flow", choices=["dis", "farneback"], default="dis")
     ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--data", default="synthetic",
+                    help="synthetic (default) or real pairs: dpdd:ROOT, realdof:ROOT, sdd:ROOT")
     return ap
 
 
@@ -33,7 +37,7 @@ def run(args) -> int:
 
     check_output_dir(args.out, "--out")
     cfg = JDRLTrainConfig(**loop_config(args), loss=args.loss, coc_max=args.coc_max, shift_max=args.shift_max,
-                          flow=args.flow, model={"width": args.width})
+                          flow=args.flow, model={"width": args.width}, data=args.data)
     print(train_jdrl(cfg))
     return 0
 

@@ -83,7 +83,7 @@ class Sources:
         if p is not None:
             return load_image(p), str(p)
         if self.deblur is None:
-            raise SkipItem(f"no AIF for {stem!r}: give --aif-dir or DeblurNet weights")
+            raise SkipItem(f"no AIF for {stem!r}: give --aif-dir, --flux (DeblurNet) or --jdrl")
         a = self.deblur(photo)
         path = save_image(a, self.cache_dir / "aif" / f"{stem}.png")
         return a, str(path)

@@ -56,6 +56,14 @@ def _check(args) -> dict:
     if getattr(args, "threshold", None) is not None and not (math.isfinite(args.threshold) and
                                                              -1.0 <= args.threshold <= 1.0):
         raise InputError("--threshold", f"an SSIM threshold in [-1, 1], got {args.threshold}")
+    if getattr(args, "jdrl", None) and getattr(args, "flux", None):
+        raise InputError("--jdrl", "give --jdrl (CPU) or --flux (DeblurNet), not both")
+    if getattr(args, "jdrl", None):
+        from ..models.jdrl import DEFAULT_CHECKPOINT
+
+        args.jdrl = str(DEFAULT_CHECKPOINT) if args.jdrl == "shipped" else args.jdrl
+        if not (Path(args.jdrl) / "config.json").is_file():
+            raise InputError("--jdrl", f"{args.jdrl!r} is not a JDRL checkpoint folder (no config.json)")
     for name in ("depth_dir", "mask_dir", "aif_dir"):
         folder = getattr(args, name, None)
         if folder and not Path(folder).is_dir():
@@ -115,6 +123,10 @@ def _sources(args, out: Path, models: dict):
         pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         deblur = lambda photo: pipe.deblur(photo).aif  # noqa: E731
+    elif getattr(args, "jdrl", None):  # the JDRL model on the CPU, no FLUX
+        from ..models.jdrl import JDRLDeblur
+
+        deblur = JDRLDeblur.from_pretrained(args.jdrl).deblur
     return Sources(depth_dir=getattr(args, "depth_dir", None), mask_dir=getattr(args, "mask_dir", None),
                    aif_dir=getattr(args, "aif_dir", None), depth_estimator=depth_estimator, segmenter=segmenter,
                    deblur=deblur, cache_dir=out)
@@ -195,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--birefnet", help="BiRefNet folder / hub id for in-focus masks")
             s.add_argument("--trust-remote-code", action="store_true", help="allow BiRefNet's Hub code to run")
         if name == "itw":
-            s.add_argument("--aif-dir", help="all-in-focus images <id>.png (else DeblurNet with --flux)")
+            s.add_argument("--aif-dir", help="all-in-focus images <id>.png (else DeblurNet with --flux, or --jdrl)")
+            s.add_argument("--jdrl", nargs="?", const="shipped", default=None, metavar="FOLDER",
+                           help="run the JDRL deblurring model (CPU, no FLUX) for photos without an AIF image; "
+                                "no FOLDER: the checkpoint genrefocus ships")
             s.add_argument("--flux", help="FLUX.1-dev folder: run DeblurNet for photos without an AIF image")
             s.add_argument("--lora-dir", help="folder with deblurNet.safetensors")
             s.add_argument("--prompt-cache", help="cached prompt embeddings (no T5/CLIP)")

@@ -6,6 +6,7 @@ opened here (the builders validate them and log failures per item).
 * DPDD ``dd_dp_dataset_canon/{train,val,test}_{c,l,r}/{source,target}`` — pairs by sorted order
   (:func:`dpdd_dual_pixel` joins the three views of a capture for DP training)
 * RealDOF ``{source,target}`` — pairs by sorted order
+* SDD (JDRL's dataset, paper 004) ``[<split>/]{blur,gt}/<name>`` — pairs by file name
 * LFDOF ``input/<scene>/<k>.png`` + ``ground_truth/<scene>.png``
 * RealBokeh_3MP ``{split}/in/<id>_f22.JPG``, ``gt/<id>/<id>_f<av>.JPG``, ``metadata/<id>.json``
 * EBB! ``{train,test}/{original,bokeh}/<i>.jpg``
@@ -78,6 +79,18 @@ def realdof(root: PathLike) -> Iterator[dict]:
     """RealDOF test pairs ``source``/``target``."""
     r = Path(root)
     yield from _pairs(r / "source", r / "target", "RealDOF", "realdof_")
+
+
+def sdd(root: PathLike, split: str = None) -> Iterator[dict]:
+    """SDD pairs (the JDRL authors' layout: ``train_patches/`` and ``test/``, each ``blur/`` + ``gt/``
+    with the same file names) under ``root/split`` (or ``root`` itself)."""
+    base = Path(root) / split if split else Path(root)
+    blur, gt = _need(base / "blur", "SDD blur"), _need(base / "gt", "SDD gt")
+    targets = {p.name: p for p in _images(gt)}
+    for s in _images(blur):
+        if s.name not in targets:
+            raise InputError(str(s), "SDD: no gt/ image of the same name")
+        yield {"id": f"sdd_{s.stem}", "source": "SDD", "input": str(s), "target": str(targets[s.name])}
 
 
 def lfdof(root: PathLike) -> Iterator[dict]:
@@ -155,7 +168,7 @@ def unique_ids(items: list) -> list:
 
 
 SPLITS = {"dpdd": ("train", "val", "test")}  # the others: any sub-folder name (missing folders are reported)
-SPLIT_SOURCES = ("dpdd", "realbokeh", "ebb")
+SPLIT_SOURCES = ("dpdd", "realbokeh", "ebb", "sdd")
 
 
 def read_items(source: str, root: PathLike, split: str = None) -> list:
@@ -174,5 +187,5 @@ def read_items(source: str, root: PathLike, split: str = None) -> list:
     return unique_ids(list(READERS[source](root, **kw)))
 
 
-READERS = {"folder": image_folder, "dpdd": dpdd, "realdof": realdof, "lfdof": lfdof, "realbokeh": realbokeh,
+READERS = {"folder": image_folder, "dpdd": dpdd, "realdof": realdof, "sdd": sdd, "lfdof": lfdof, "realbokeh": realbokeh,
            "ebb": ebb, "hci": hci}

@@ -6,7 +6,8 @@
   at the mean disparity in the mask), and for the unchanged input.
 * :func:`dp_validation` — the real Canon validation scenes (``canon_XX.gif`` pairs with
   ``canon_res_XX.gif``: blurry input, DPDNet's result, all-in-focus ground truth): PSNR / SSIM of
-  each method's all-in-focus image, the top 50 label rows left out.
+  each method's all-in-focus image, the top 50 label rows left out; ``single=True`` scores
+  single-image deblurring (JDRL) on the same scenes, optionally with the warped protocol.
 * :func:`dp_sign_consistency` — on a real DP capture: the model's disparity against OpenCV SGBM
   (model-free), sign agreement where ``|SGBM| ≥ 1 px``, and ``|d|`` in the sharpest / blurriest 20 %.
 """
@@ -66,28 +67,42 @@ def dp_sign_consistency(model, left: torch.Tensor, right: torch.Tensor, max_disp
             "disparity": disp, "sgbm": torch.where(valid, ref, torch.zeros_like(ref))}
 
 
-def dp_validation(data_dir, methods: dict, scenes=range(6), top: int = 50) -> tuple:
-    """Score all-in-focus methods on the real validation scenes in ``data_dir``.
+def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None) -> dict:
+    """PSNR / SSIM of each image in ``outs`` against ``gt``, rows ``top:``. With ``align(pred, gt) →
+    gt moved onto pred`` (JDRL's warped protocol, paper 004 §4: Î vs I_S^w) also ``psnr_w`` /
+    ``ssim_w`` — a real pair is itself slightly misaligned."""
+    from .fidelity import ssim
 
-    ``methods``: ``{name: fn(left, right) → aif (1, 3, H, W)}``; the rows also hold ``input`` (frame 0
-    of ``canon_res``) and ``dpdnet`` (frame 1), all against frame 2 (f/22 ground truth), rows ``top:``.
-    Returns ``(rows, images)``: per scene ``{"scene", <name>: {"psnr", "ssim"}}`` and the images
+    row = {}
+    for n, x in outs.items():
+        a, b = x[..., top:, :], gt[..., top:, :]
+        row[n] = {"psnr": float(psnr(a, b)[0]), "ssim": float(ssim(a, b)[0])}
+        if align is not None:
+            bw = align(x, gt)[..., top:, :]
+            row[n].update(psnr_w=float(psnr(a, bw)[0]), ssim_w=float(ssim(a, bw)[0]))
+    return row
+
+
+def dp_validation(data_dir, methods: dict, scenes=range(6), top: int = 50, single: bool = False,
+                  align=None) -> tuple:
+    """Score all-in-focus / deblurring methods on the real validation scenes in ``data_dir``.
+
+    ``methods``: ``{name: fn(left, right) → aif (1, 3, H, W)}``, or with ``single=True``
+    ``{name: fn(blurry) → sharp}`` on the single blurry image (frame 0 of ``canon_res``); the rows also
+    hold ``input`` (that frame) and ``dpdnet`` (frame 1), all against frame 2 (f/22 ground truth), rows
+    ``top:`` (:func:`canon_scores`, ``align`` for the warped protocol). Returns ``(rows, images)``: per
+    scene ``{"scene", <name>: {"psnr", "ssim"[, "psnr_w", "ssim_w"]}}`` and the images
     ``{name: (1, 3, H, W)}`` incl. ``"gt"``."""
     from pathlib import Path
 
     from ..io import load_frames
-    from .fidelity import ssim
 
     rows, images = [], []
     for i in scenes:
         blurry, dpdnet, gt = load_frames(Path(data_dir) / f"canon_res_{i:02d}.gif", n=3)
-        left, right = load_frames(Path(data_dir) / f"canon_{i:02d}.gif", n=2)
-        outs = {"input": blurry, **{n: fn(left, right).float().cpu().clamp(0, 1) for n, fn in methods.items()},
+        args = (blurry,) if single else load_frames(Path(data_dir) / f"canon_{i:02d}.gif", n=2)
+        outs = {"input": blurry, **{n: fn(*args).float().cpu().clamp(0, 1) for n, fn in methods.items()},
                 "dpdnet": dpdnet}
-        row = {"scene": f"canon_{i:02d}"}
-        for n, x in outs.items():
-            a, b = x[..., top:, :], gt[..., top:, :]
-            row[n] = {"psnr": float(psnr(a, b)[0]), "ssim": float(ssim(a, b)[0])}
-        rows.append(row)
+        rows.append({"scene": f"canon_{i:02d}", **canon_scores(outs, gt, top, align)})
         images.append({**outs, "gt": gt})
     return rows, images

@@ -18,7 +18,6 @@ the physical renderer with the predicted disparity.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -26,6 +25,8 @@ from typing import Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .residual import highpass_residual
 
 
 
@@ -86,21 +87,7 @@ class DPDeblurNet(nn.Module):
         for s in reversed(range(self.config.scales)):
             h = self.dec[s](torch.cat([self.up[s](h), skips[s]], 1))
         o = self.out(h)
-        return {"aif": ((left + right) / 2 + self._highpass(o[:, :3])).clamp(0, 1), "disparity": o[:, 3:] * 4.0}
-
-    def _highpass(self, r: torch.Tensor) -> torch.Tensor:
-        """``r − G_σ ∗ r`` (separable Gaussian, reflected borders): deblurring moves detail, not the
-        local mean — a defocus PSF sums to 1 — so the residual carries no brightness or colour shift."""
-        s = float(self.config.highpass_sigma)
-        if s <= 0:
-            return r
-        R = min(int(math.ceil(3 * s)), r.shape[-1] - 1, r.shape[-2] - 1)
-        t = torch.arange(-R, R + 1, dtype=r.dtype, device=r.device)
-        g = torch.exp(-0.5 * (t / s) ** 2)
-        g = (g / g.sum()).repeat(r.shape[1], 1)
-        low = F.conv2d(F.pad(r, (R, R, 0, 0), mode="reflect"), g.view(-1, 1, 1, 2 * R + 1), groups=r.shape[1])
-        low = F.conv2d(F.pad(low, (0, 0, R, R), mode="reflect"), g.view(-1, 1, 2 * R + 1, 1), groups=r.shape[1])
-        return r - low
+        return {"aif": ((left + right) / 2 + highpass_residual(o[:, :3], self.config.highpass_sigma)).clamp(0, 1), "disparity": o[:, 3:] * 4.0}
 
     # ----- the pipeline's block interface (see genrefocus.pipelines.dual_pixel) -----------------------
     @torch.no_grad()

@@ -4,9 +4,10 @@
 seed, ``Σ_{i=2}^{m} i = 35`` for m = 8, supervised by the reblurring module's pseudo map ``B_P``,
 Eq. 13–14) fused with the blurry image by **channel attention** (squeeze-and-excitation over the
 concatenated features), then a 4-level symmetric encoder–decoder ``F_D`` that predicts the sharp image
-as a residual on the input. The paper's ``F_D`` is Restormer-like (transformer blocks) or MPRNet; here
-residual conv blocks keep it CPU-sized (``width`` sets it; a GPU user can widen it). Training:
-:mod:`genrefocus.training.jdrl`.
+as a residual on the input, high-passed (:func:`~genrefocus.models.residual.highpass_residual`,
+σ = 8 px: deblurring keeps the local mean; ``highpass_sigma=0`` is the paper's plain residual). The
+paper's ``F_D`` is Restormer-like (transformer blocks) or MPRNet; here residual conv blocks keep it
+CPU-sized (``width`` sets it; a GPU user can widen it). Training: :mod:`genrefocus.training.jdrl`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .jdrl_reblur import SEED_LENGTHS
+from .residual import highpass_residual
 
 
 @dataclass
@@ -28,6 +30,11 @@ class JDRLConfig:
     levels: int = 4
     map_width: int = 16  # F_B channels
     seeds: int = sum(SEED_LENGTHS)
+    highpass_sigma: float = 8.0  # the residual keeps no detail coarser than this Gaussian (px); 0: off
+
+
+#: the checkpoint genrefocus ships (trained on CPU, synthetic misaligned pairs; its train_log.json says how)
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "jdrl"
 
 
 class _Res(nn.Module):
@@ -93,7 +100,8 @@ class JDRLDeblur(nn.Module):
                 h = self.down[i](h)
         for i in reversed(range(len(self.up))):
             h = self.dec[i](torch.cat([self.up[i](h), skips[i]], 1))
-        return {"sharp": (blurry + self.out(h)).clamp(0, 1), "defocus": defocus}
+        residual = highpass_residual(self.out(h), self.config.highpass_sigma)
+        return {"sharp": (blurry + residual).clamp(0, 1), "defocus": defocus}
 
     @torch.no_grad()
     def deblur(self, blurry: torch.Tensor) -> torch.Tensor:
@@ -116,4 +124,4 @@ class JDRLDeblur(nn.Module):
         return load_model_folder(folder, cls, JDRLConfig, "JDRL")
 
 
-__all__ = ["ChannelAttention", "JDRLConfig", "JDRLDeblur"]
+__all__ = ["ChannelAttention", "DEFAULT_CHECKPOINT", "JDRLConfig", "JDRLDeblur"]

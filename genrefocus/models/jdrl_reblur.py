@@ -89,9 +89,22 @@ class Reblur(nn.Module):
 
 def reblur_with(sharp: torch.Tensor, seeds: torch.Tensor, weights: torch.Tensor, lengths=SEED_LENGTHS) -> torch.Tensor:
     """Eq. 11: ``Σ_i W_i · (k_i ∗ Î)`` — ``weights`` ``(B, m, H, W)`` (level 1: ``Î`` itself), kernels from
-    ``seeds`` by :func:`isotropic_kernels`."""
-    levels = [sharp] + [apply_kernels(sharp, k) for k in isotropic_kernels(seeds, lengths)]
-    return sum(w[:, None] * img for w, img in zip(weights.unbind(1), levels))
+    ``seeds`` by :func:`isotropic_kernels`.
+
+    The sum is linear in the kernels, so it is computed as one per-pixel convolution with the combined
+    kernel ``Σ_i W_i · k_i`` (each ``k_i`` zero-padded to the largest size, the identity a centre tap):
+    one unfold of ``(2m−1)²`` taps instead of one per level (3× fewer taps for m = 8; the same result up
+    to rounding, checked against the level-by-level sum in the tests)."""
+    kernels = isotropic_kernels(seeds, lengths)
+    k = 2 * max(lengths) - 1
+    B, _, H, W = sharp.shape
+    combined = sharp.new_zeros(B, k, k, H, W)
+    combined[:, k // 2, k // 2] = weights[:, 0]
+    for j, ker in enumerate(kernels):
+        n = 2 * lengths[j] - 1
+        o = (k - n) // 2
+        combined[:, o:o + n, o:o + n] += weights[:, 1 + j, None, None] * ker.view(B, n, n, H, W)
+    return apply_kernels(sharp, combined.view(B, k * k, H, W))
 
 
 def pseudo_defocus_map(weights: torch.Tensor, seeds: torch.Tensor, lengths=SEED_LENGTHS) -> torch.Tensor:

@@ -401,14 +401,19 @@ class GenRefocusPipeline(FluxPipeline):
 
     def _pre_condition(self, pre_deblurred, x: torch.Tensor, options: SamplerOptions) -> Optional[torch.Tensor]:
         """The pre-deblurred condition at the working size: a given image, or ``"jdrl"`` — then
-        :attr:`pre_deblur_model` (a :class:`~genrefocus.models.jdrl.JDRLDeblur`) runs on the working
-        blurry image ``x``."""
+        :attr:`pre_deblur_model` (a :class:`~genrefocus.models.jdrl.JDRLDeblur`; when unset, the
+        checkpoint genrefocus ships is loaded on first use) runs on the working blurry image ``x``."""
         if pre_deblurred is None:
             return None
         if isinstance(pre_deblurred, str) and pre_deblurred == "jdrl":
             if self.pre_deblur_model is None:
-                raise MissingWeightsError("pre_deblurred='jdrl' needs a JDRL model: pipe.pre_deblur_model = "
-                                          "genrefocus.models.jdrl.JDRLDeblur.from_pretrained(<folder>)")
+                from ..models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
+
+                if not (DEFAULT_CHECKPOINT / "config.json").is_file():
+                    raise MissingWeightsError("pre_deblurred='jdrl' needs a JDRL model and the shipped one is missing "
+                                              f"({DEFAULT_CHECKPOINT}): pipe.pre_deblur_model = "
+                                              "genrefocus.models.jdrl.JDRLDeblur.from_pretrained(<folder>)")
+                self.pre_deblur_model = JDRLDeblur.from_pretrained(DEFAULT_CHECKPOINT).to(x.device)
             return self.pre_deblur_model.deblur(x.float()).to(x)
         return resize_image(to_tensor_image(pre_deblurred, "pre_deblurred"), x.shape[-2:], options.resize_8bit)
 

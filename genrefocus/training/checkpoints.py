@@ -92,8 +92,8 @@ class Checkpoints:
 def number_problems(cfg, ints: Optional[dict] = None, positive: tuple = (), nonnegative: tuple = (),
                     resume_field: str = "resume_from_checkpoint") -> list:
     """The usual checks of a trainer config, as one message per problem: ``ints`` ``{field: minimum}``
-    (integers, not bools), ``positive`` / ``nonnegative`` finite numbers, and the resume spec
-    (``"latest"`` or an existing folder)."""
+    (integers, not bools), ``positive`` / ``nonnegative`` finite numbers, the resume spec
+    (``"latest"`` or an existing folder) and ``init_from`` (a model folder), when the config has it."""
     import math
 
     problems = []
@@ -109,6 +109,9 @@ def number_problems(cfg, ints: Optional[dict] = None, positive: tuple = (), nonn
     resume = getattr(cfg, resume_field, None)
     if resume and resume != "latest" and not Path(resume).is_dir():
         problems.append(f"{resume_field}: 'latest' or a checkpoint folder, got {resume!r}")
+    init = getattr(cfg, "init_from", None)
+    if init and not (Path(init) / "model.safetensors").is_file():
+        problems.append(f"init_from: a model folder with model.safetensors, got {init!r}")
     return problems
 
 

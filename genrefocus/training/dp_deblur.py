@@ -10,6 +10,10 @@ palette-quantised). Targets: the clean all-in-focus image and the disparity ``f(
 
 Loss: Charbonnier (ε = 1e-3) on the AIF + ``lam_disp``·L1 on the disparity. AdamW, cosine schedule,
 checkpoints and exact resume as the other trainers (:mod:`genrefocus.training.checkpoints`).
+
+``data="dpdd:ROOT"``: the same command trains — or, with ``init_from``, fine-tunes — on DPDD's real
+dual-pixel train captures (left/right views → the f/22 all-in-focus target; no disparity target there,
+so that term is off for those samples; crops keep the split axis: no rotation or horizontal flip).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ..optics.dp_synthesis import sensor_noise, synthesize_dp, view_falloff
 from ..models.jdrl_reblur import charbonnier
 from .checkpoints import number_problems
 from .loop import save_result, train_loop
+from .real_pairs import DUAL_PIXEL_SOURCES, CropSampler, dual_pixel_items, parse_spec
 
 #: scikit-image photos used as sharp textures (colour photos and grey textures)
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat", "brick", "grass", "gravel", "camera", "page",
@@ -52,11 +57,15 @@ class DPDeblurTrainConfig:
     checkpointing_steps: int = 250
     checkpoints_total_limit: Optional[int] = 2
     resume_from_checkpoint: Optional[str] = None
+    init_from: Optional[str] = None   # a model folder to start from (fine-tuning); its config must match
+    data: str = "synthetic"           # or "dpdd:ROOT" (DPDD's dual-pixel train captures)
 
     def __post_init__(self):
         problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "log_every": 1,
                                           "checkpointing_steps": 0, "seed": 0},
                                    positive=("learning_rate", "coc_max"), nonnegative=("lam_disp",))
+        if self.data != "synthetic":
+            problems += parse_spec(self.data, DUAL_PIXEL_SOURCES)
         bad = [k for k in self.model if k not in DPDeblurConfig.__dataclass_fields__]
         if bad:
             problems.append(f"model: unknown field(s) {', '.join(bad)}")
@@ -74,10 +83,12 @@ def _photo(name: str) -> np.ndarray:
 
 
 class PhotoPool:
-    """The sharp photos, loaded once, as ``(3, H, W)`` tensors."""
+    """The sharp photos, loaded once, as ``(3, H, W)`` tensors: scikit-image's photos ``names``, or the
+    given ``images`` (e.g. held-out photos for an evaluation)."""
 
-    def __init__(self, names=PHOTOS):
-        self.images = [torch.from_numpy(_photo(n)).permute(2, 0, 1).contiguous() for n in names]
+    def __init__(self, names=PHOTOS, images=None):
+        self.images = ([img.float().contiguous() for img in images] if images is not None else
+                       [torch.from_numpy(_photo(n)).permute(2, 0, 1).contiguous() for n in names])
 
     def crop(self, rng: np.random.Generator, size: int) -> torch.Tensor:
         img = self.images[int(rng.integers(len(self.images)))]
@@ -141,7 +152,8 @@ def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 9
     left, right = sensor_noise(left, shot, read, g), sensor_noise(right, shot, read, g)
     if rng.random() < 0.5:
         left, right = _palette(left), _palette(right)
-    return {"left": left, "right": right, "aif": aif[None], "disparity": (dp_disparity_factor(tau) * coc)[None]}
+    return {"left": left, "right": right, "aif": aif[None], "disparity": (dp_disparity_factor(tau) * coc)[None],
+            "disparity_known": torch.ones(1, 1, 1, 1)}
 
 
 def _palette(x: torch.Tensor) -> torch.Tensor:
@@ -156,7 +168,8 @@ def _palette(x: torch.Tensor) -> torch.Tensor:
 def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float) -> tuple:
     out = model(batch["left"], batch["right"])
     aif = charbonnier(out["aif"], batch["aif"])
-    disp = (out["disparity"] - batch["disparity"]).abs().mean()
+    known = batch["disparity_known"]   # (B, 1, 1, 1): 0 for real captures (no disparity target)
+    disp = ((out["disparity"] - batch["disparity"]).abs() * known).mean() / known.mean().clamp(min=1e-6)
     return aif + lam_disp * disp, {"aif": float(aif.detach()), "disparity": float(disp.detach())}
 
 
@@ -165,10 +178,16 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
     checkpoints every ``checkpointing_steps`` (:func:`~genrefocus.training.loop.train_loop`), each with a
     usable ``latest_model`` beside it."""
     torch.manual_seed(cfg.seed)
-    pool = PhotoPool()
+    real = CropSampler(dual_pixel_items(cfg.data), rotate=False) if cfg.data != "synthetic" else None
+    pool = None if real else PhotoPool()
+
+    def real_sample(rng):
+        s = real.sample(rng, cfg.size)
+        return {**s, "disparity": torch.zeros(1, 1, cfg.size, cfg.size), "disparity_known": torch.zeros(1, 1, 1, 1)}
 
     def batch(rng):
-        items = [synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max) for _ in range(cfg.batch_size)]
+        items = [real_sample(rng) if real else synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max)
+                 for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in items[0]}
 
     (model,), seconds, main = train_loop(

@@ -13,6 +13,9 @@
   Charbonnier between ``B̂`` and the pseudo map ``B_P`` (held fixed); total ``L_D + α·L_R + β·L_P``,
   α = β = 0.5 (Eq. 2). ``loss="l1"`` is the ablation's variant #1: plain L1 against the misaligned
   ground truth, no reblurring module.
+* Real pairs (``data="dpdd:ROOT"``, ``"realdof:ROOT"``, ``"sdd:ROOT"``; :mod:`.real_pairs`): the same
+  command trains or fine-tunes (``init_from``) on a dataset on disk — the misalignment is then the
+  real one, which is what the JDRL losses are for.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from ..perception.flow import OpenCVFlow, warp
 from .checkpoints import number_problems
 from .dp_deblur import PhotoPool
 from .loop import save_result, train_loop
+from .real_pairs import DEBLUR_SOURCES, CropSampler, deblur_items, parse_spec
 
 
 @dataclass
@@ -58,6 +62,8 @@ class JDRLTrainConfig:
     checkpointing_steps: int = 250
     checkpoints_total_limit: Optional[int] = 2
     resume_from_checkpoint: Optional[str] = None
+    data: str = "synthetic"       # or "dpdd:ROOT" / "realdof:ROOT" / "sdd:ROOT" (RealPairs)
+    init_from: Optional[str] = None   # a model folder to start from (fine-tuning); its config must match
 
     def __post_init__(self):
         problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "log_every": 1,
@@ -68,6 +74,8 @@ class JDRLTrainConfig:
             problems.append(f"loss: 'jdrl' or 'l1', got {self.loss!r}")
         if self.flow not in ("dis", "farneback"):
             problems.append(f"flow: 'dis' or 'farneback', got {self.flow!r}")
+        if self.data != "synthetic":
+            problems += parse_spec(self.data, DEBLUR_SOURCES)
         bad = [k for k in self.model if k not in JDRLConfig.__dataclass_fields__]
         if bad:
             problems.append(f"model: unknown field(s) {', '.join(bad)}")
@@ -139,11 +147,13 @@ def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
     """Train and save ``config.json`` + ``model.safetensors`` (the deblurring model F; the reblurring
     module is training-only and kept in the checkpoints) + ``train_log.json``."""
     torch.manual_seed(cfg.seed)
-    pool, flow = PhotoPool(), OpenCVFlow(cfg.flow)
+    real = CropSampler(deblur_items(cfg.data)) if cfg.data != "synthetic" else None
+    pool, flow = (None if real else PhotoPool()), OpenCVFlow(cfg.flow)
     modules = [JDRLDeblur(JDRLConfig(**cfg.model))] + ([Reblur(nf=16, blocks=2)] if cfg.loss == "jdrl" else [])
 
     def batch(rng):
-        items = [misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max) for _ in range(cfg.batch_size)]
+        items = [real.sample(rng, cfg.size) if real else misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max)
+                 for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in ("blurry", "target")}
 
     def loss(mods, data, step):

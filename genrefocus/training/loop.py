@@ -38,19 +38,23 @@ def add_loop_arguments(ap, out: str, steps: int, batch_size: int, size: int, lr:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--checkpointing-steps", type=int, default=250)
     ap.add_argument("--resume_from_checkpoint", "--resume", default=None, help="'latest' or a checkpoint folder")
+    ap.add_argument("--init-from", default=None, metavar="FOLDER",
+                    help="start from this model folder's weights (fine-tuning: e.g. the shipped model on new data); "
+                         "fresh optimizer and schedule")
 
 
 def loop_config(args) -> dict:
     """The config fields of :func:`add_loop_arguments`' options."""
     return dict(output_dir=args.out, steps=args.steps, batch_size=args.batch_size, size=args.size,
                 learning_rate=args.lr, seed=args.seed, checkpointing_steps=args.checkpointing_steps,
-                resume_from_checkpoint=args.resume_from_checkpoint)
+                resume_from_checkpoint=args.resume_from_checkpoint, init_from=args.init_from)
 
 
 def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: Callable, desc: str,
                progress: bool = True, on_checkpoint: Callable | None = None) -> tuple:
     """Run ``cfg.steps`` steps (``cfg`` has the fields of :func:`loop_config` plus ``warmup``,
-    ``log_every``, ``checkpoints_total_limit``).
+    ``log_every``, ``checkpoints_total_limit``; with ``init_from`` the first module starts from that model
+    folder's weights unless a checkpoint is resumed).
 
     ``batch(rng)`` draws one batch (dict of tensors) from the data RNG; ``loss(modules, batch, step)``
     returns ``(total, parts)`` with the prepared modules; ``on_checkpoint(modules, out)`` runs after each
@@ -58,6 +62,8 @@ def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: C
     from accelerate import Accelerator
 
     acc = Accelerator(cpu=not torch.cuda.is_available())
+    if getattr(cfg, "init_from", None) and cfg.resume_from_checkpoint is None:
+        init_weights(modules[0], cfg.init_from)
     params = [p for m in modules for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(cfg.steps, cfg.warmup))
@@ -110,6 +116,21 @@ def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: C
     return [acc.unwrap_model(m) for m in modules], time.time() - t0, acc.is_main_process
 
 
+def init_weights(model: torch.nn.Module, folder) -> None:
+    """Load ``folder/model.safetensors`` into ``model`` (strict: same architecture, e.g. the shipped model's
+    ``config.json`` fields given to the trainer)."""
+    from safetensors.torch import load_file
+
+    from ..errors import InputError
+
+    try:
+        model.load_state_dict(load_file(str(Path(folder) / "model.safetensors")))
+    except (OSError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError("init_from", f"{str(folder)!r} does not fit this model ({first}); give the trainer the "
+                                      "folder's config.json fields (e.g. --width)") from None
+
+
 def save_result(cfg, model, seconds: float, is_main: bool) -> Path:
     """The finished run: ``model.save_pretrained(output_dir)`` and ``train_log.json`` (config, seconds)."""
     from dataclasses import asdict
@@ -122,4 +143,4 @@ def save_result(cfg, model, seconds: float, is_main: bool) -> Path:
     return out
 
 
-__all__ = ["add_loop_arguments", "loop_config", "save_result", "train_loop", "warmup_cosine"]
+__all__ = ["add_loop_arguments", "init_weights", "loop_config", "save_result", "train_loop", "warmup_cosine"]
