@@ -162,7 +162,8 @@ def canon(args, models: dict, out: Path) -> int:
         print(f"{n}: gain over the input per scene " + " ".join(f"{x:+.2f}" for x in g) + f" dB (min {min(g):+.2f})")
     report.update(rows=rows, mean=mean, gain_over_input=gains)
     crop_contact_sheet(images, names + ["gt"], out / "canon_deblur.png",
-                       "real Canon validation scenes, single-image deblurring: crops at the sharpest ground-truth detail")
+                       "real Canon validation scenes, single-image deblurring: crops at the sharpest "
+                       "ground-truth detail")
     (out / "canon_deblur.json").write_text(json.dumps(report, indent=2))
     print("wrote", out / "canon_deblur.json")
     return 0

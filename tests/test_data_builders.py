@@ -241,7 +241,8 @@ def test_itw_with_jdrl_for_the_aif_on_the_cpu(tmp_path):
     model.save_pretrained(tmp_path / "jdrl")
     common = ["itw", "--input", str(tmp_path / "photos"), "--depth-dir", str(src / "depth"), "--mask-dir",
               str(src / "mask")]
-    assert main(common + ["--jdrl", str(tmp_path / "jdrl"), "--flux", str(tmp_path), "--out", str(tmp_path / "o2")]) == 2
+    both = ["--jdrl", str(tmp_path / "jdrl"), "--flux", str(tmp_path), "--out", str(tmp_path / "o2")]
+    assert main(common + both) == 2
     assert main(common + ["--jdrl", str(tmp_path / "jdrl"), "--out", str(tmp_path / "out")]) == 0
     (rec,) = read_jsonl(tmp_path / "out" / "manifest.jsonl")
     photo = load_image(tmp_path / "photos" / "p0.jpg")

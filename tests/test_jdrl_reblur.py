@@ -91,6 +91,7 @@ def test_calibration_mask_is_eq6_on_a_constructed_flow():
     expected = ((mag[0] > 0.65 * mean) & (mag[0] < 1.35 * mean)).float()  # 1.82 < |Φ| < 3.78
     assert torch.equal(m, expected)
     assert float(m[2:8].min()) == 1.0 and float(m[:2].max()) == 0.0 and float(m[8:].max()) == 0.0
+    assert calibration_mask(torch.zeros(1, 2, 6, 6)).min() == 1.0  # aligned pair: nothing is an anomaly
 
 
 def test_pseudo_defocus_map_and_reblur_module_shapes():

@@ -67,24 +67,28 @@ def dp_sign_consistency(model, left: torch.Tensor, right: torch.Tensor, max_disp
             "disparity": disp, "sgbm": torch.where(valid, ref, torch.zeros_like(ref))}
 
 
-def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None) -> dict:
+def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None, with_ssim: bool = True) -> dict:
     """PSNR / SSIM of each image in ``outs`` against ``gt``, rows ``top:``. With ``align(pred, gt) →
     gt moved onto pred`` (JDRL's warped protocol, paper 004 §4: Î vs I_S^w) also ``psnr_w`` /
-    ``ssim_w`` — a real pair is itself slightly misaligned."""
+    ``ssim_w`` — a real pair is itself slightly misaligned. ``with_ssim=False`` skips SSIM (PSNR only)."""
     from .fidelity import ssim
 
     row = {}
     for n, x in outs.items():
         a, b = x[..., top:, :], gt[..., top:, :]
-        row[n] = {"psnr": float(psnr(a, b)[0]), "ssim": float(ssim(a, b)[0])}
+        row[n] = {"psnr": float(psnr(a, b)[0])}
+        if with_ssim:
+            row[n]["ssim"] = float(ssim(a, b)[0])
         if align is not None:
             bw = align(x, gt)[..., top:, :]
-            row[n].update(psnr_w=float(psnr(a, bw)[0]), ssim_w=float(ssim(a, bw)[0]))
+            row[n]["psnr_w"] = float(psnr(a, bw)[0])
+            if with_ssim:
+                row[n]["ssim_w"] = float(ssim(a, bw)[0])
     return row
 
 
 def dp_validation(data_dir, methods: dict, scenes=range(6), top: int = 50, single: bool = False,
-                  align=None) -> tuple:
+                  align=None, with_ssim: bool = True) -> tuple:
     """Score all-in-focus / deblurring methods on the real validation scenes in ``data_dir``.
 
     ``methods``: ``{name: fn(left, right) → aif (1, 3, H, W)}``, or with ``single=True``
@@ -103,6 +107,6 @@ def dp_validation(data_dir, methods: dict, scenes=range(6), top: int = 50, singl
         args = (blurry,) if single else load_frames(Path(data_dir) / f"canon_{i:02d}.gif", n=2)
         outs = {"input": blurry, **{n: fn(*args).float().cpu().clamp(0, 1) for n, fn in methods.items()},
                 "dpdnet": dpdnet}
-        rows.append({"scene": f"canon_{i:02d}", **canon_scores(outs, gt, top, align)})
+        rows.append({"scene": f"canon_{i:02d}", **canon_scores(outs, gt, top, align, with_ssim)})
         images.append({**outs, "gt": gt})
     return rows, images

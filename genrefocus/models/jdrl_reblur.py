@@ -116,10 +116,11 @@ def pseudo_defocus_map(weights: torch.Tensor, seeds: torch.Tensor, lengths=SEED_
 
 def calibration_mask(flow: torch.Tensor, lam: float = 0.35) -> torch.Tensor:
     """Eq. 6 on ``flow`` ``(B, 2, H, W)`` px: 1 where the flow magnitude lies within ``(1 ± λ)`` of its
-    per-image mean, else 0 — ``(B, 1, H, W)``."""
+    per-image mean (bounds included, so a pair with no motion at all keeps every pixel), else 0 —
+    ``(B, 1, H, W)``."""
     mag = flow.norm(dim=1, keepdim=True)
     mean = mag.mean(dim=(2, 3), keepdim=True)
-    return ((mag > (1 - lam) * mean) & (mag < (1 + lam) * mean)).to(flow.dtype)
+    return ((mag >= (1 - lam) * mean) & (mag <= (1 + lam) * mean)).to(flow.dtype)
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:

@@ -152,8 +152,8 @@ def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
     modules = [JDRLDeblur(JDRLConfig(**cfg.model))] + ([Reblur(nf=16, blocks=2)] if cfg.loss == "jdrl" else [])
 
     def batch(rng):
-        items = [real.sample(rng, cfg.size) if real else misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max)
-                 for _ in range(cfg.batch_size)]
+        items = [real.sample(rng, cfg.size) if real else
+                 misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max) for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in ("blurry", "target")}
 
     def loss(mods, data, step):

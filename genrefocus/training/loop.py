@@ -132,15 +132,44 @@ def init_weights(model: torch.nn.Module, folder) -> None:
 
 
 def save_result(cfg, model, seconds: float, is_main: bool) -> Path:
-    """The finished run: ``model.save_pretrained(output_dir)`` and ``train_log.json`` (config, seconds)."""
-    from dataclasses import asdict
-
+    """The finished run: ``model.save_pretrained(output_dir)`` and ``train_log.json``
+    (:func:`write_train_log`)."""
     out = Path(cfg.output_dir)
     if is_main:
         model.save_pretrained(out)
-        (out / "train_log.json").write_text(json.dumps({"config": asdict(cfg), "seconds": seconds}, indent=2,
-                                                       default=list))
+        write_train_log(cfg, seconds)
     return out
 
 
-__all__ = ["add_loop_arguments", "init_weights", "loop_config", "save_result", "train_loop", "warmup_cosine"]
+def write_train_log(cfg, seconds: float, **extra) -> Path:
+    """``output_dir/train_log.json``: the command line, machine, steps, batch, size, wall time, the mean
+    of each logged loss term over the first and the last 10 % of the steps (from ``loss.jsonl``), the
+    full config, the log itself, and ``extra`` fields (e.g. a note)."""
+    import sys
+    from dataclasses import asdict
+
+    from ..benchmark import machine
+    from ..io import atomic_write
+
+    out = Path(cfg.output_dir)
+    log = []
+    if (out / "loss.jsonl").is_file():
+        log = [json.loads(line) for line in (out / "loss.jsonl").read_text().splitlines() if line.strip()]
+    span = max(1, cfg.steps // 10)
+
+    def means(lo, hi):
+        rows = [r for r in log if lo <= r["step"] < hi]
+        keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "lr", "seconds")]
+        return {k: round(float(np.mean([r[k] for r in rows if k in r])), 5) for k in keys}
+
+    record = {"command": "python " + " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+              "machine": machine(), "steps": cfg.steps, "batch_size": cfg.batch_size, "size": cfg.size,
+              "seconds": round(seconds, 1), f"loss_mean_steps_0_{span - 1}": means(0, span),
+              f"loss_mean_steps_{cfg.steps - span}_{cfg.steps - 1}": means(cfg.steps - span, cfg.steps),
+              **extra, "config": asdict(cfg), "log": log}
+    text = json.dumps(record, indent=1, default=list)
+    return atomic_write(out / "train_log.json", lambda tmp: Path(tmp).write_text(text))
+
+
+__all__ = ["add_loop_arguments", "init_weights", "loop_config", "save_result", "train_loop", "warmup_cosine",
+           "write_train_log"]
