@@ -25,6 +25,9 @@ def build_parser():
     ap.add_argument("--shift-max", type=float, default=2.0, help="misalignment of the synthetic pairs (px)")
     ap.add_argument("--flow", choices=["dis", "farneback"], default="dis")
     ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--backbone", choices=["unet", "restormer"], default="unet",
+                    help="F_D's blocks: residual convs (CPU) or Restormer transformer blocks (GPU)")
+    ap.add_argument("--blocks", type=int, default=1, help="blocks per encoder/decoder level")
     ap.add_argument("--data", default="synthetic",
                     help="synthetic (default) or real pairs: dpdd:ROOT, realdof:ROOT, sdd:ROOT")
     return ap
@@ -37,7 +40,8 @@ def run(args) -> int:
 
     check_output_dir(args.out, "--out")
     cfg = JDRLTrainConfig(**loop_config(args), loss=args.loss, coc_max=args.coc_max, shift_max=args.shift_max,
-                          flow=args.flow, model={"width": args.width}, data=args.data)
+                          flow=args.flow, data=args.data,
+                          model={"width": args.width, "backbone": args.backbone, "blocks": args.blocks})
     print(train_jdrl(cfg))
     return 0
 

@@ -7,7 +7,9 @@ concatenated features), then a 4-level symmetric encoder–decoder ``F_D`` that 
 as a residual on the input, high-passed (:func:`~genrefocus.models.residual.highpass_residual`,
 σ = 8 px: deblurring keeps the local mean; ``highpass_sigma=0`` is the paper's plain residual). The
 paper's ``F_D`` is Restormer-like (transformer blocks) or MPRNet; here residual conv blocks keep it
-CPU-sized (``width`` sets it; a GPU user can widen it). Training: :mod:`genrefocus.training.jdrl`.
+CPU-sized (``width``, ``blocks`` set it); ``backbone="restormer"`` swaps in Restormer transformer blocks
+(:mod:`genrefocus.models.restormer`) for a GPU user. MPRNet is not built. Training:
+:mod:`genrefocus.training.jdrl`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ class JDRLConfig:
     map_width: int = 16  # F_B channels
     seeds: int = sum(SEED_LENGTHS)
     highpass_sigma: float = 8.0  # the residual keeps no detail coarser than this Gaussian (px); 0: off
+    backbone: str = "unet"       # F_D's blocks: "unet" (residual convs, CPU) or "restormer" (transformer, GPU)
+    blocks: int = 1              # blocks per encoder/decoder level
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"JDRLConfig.backbone: one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if isinstance(self.blocks, bool) or not isinstance(self.blocks, int) or self.blocks < 1:
+            raise ValueError(f"JDRLConfig.blocks: an integer ≥ 1, got {self.blocks!r}")
 
 
 #: the checkpoint genrefocus ships (trained on CPU, synthetic misaligned pairs; its train_log.json says how)
@@ -45,6 +55,19 @@ class _Res(nn.Module):
 
     def forward(self, x):
         return x + self.body(x)
+
+
+def _level(c: int, level: int, backbone: str, blocks: int) -> nn.Module:
+    """``blocks`` blocks of F_D at one level (``c`` channels): residual convs, or Restormer blocks with
+    1, 2, 4, 8 heads from the top level down (as in Restormer)."""
+    if backbone == "restormer":
+        from .restormer import RestormerBlock
+
+        return nn.Sequential(*[RestormerBlock(c, min(2 ** level, c)) for _ in range(blocks)])
+    return _Res(c) if blocks == 1 else nn.Sequential(*[_Res(c) for _ in range(blocks)])  # (shipped key layout)
+
+
+BACKBONES = ("unet", "restormer")
 
 
 class ChannelAttention(nn.Module):
@@ -76,10 +99,11 @@ class JDRLDeblur(nn.Module):
         self.fuse = nn.Conv2d(2 * c.width, c.width, 1)
         # F_D: symmetric encoder–decoder
         w = [c.width * 2 ** i for i in range(c.levels)]
-        self.enc = nn.ModuleList([_Res(w[i]) for i in range(c.levels)])
+        self.enc = nn.ModuleList([_level(w[i], i, c.backbone, c.blocks) for i in range(c.levels)])
         self.down = nn.ModuleList([nn.Conv2d(w[i], w[i + 1], 3, stride=2, padding=1) for i in range(c.levels - 1)])
         self.up = nn.ModuleList([nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in range(c.levels - 1)])
-        self.dec = nn.ModuleList([nn.Sequential(nn.Conv2d(2 * w[i], w[i], 1), _Res(w[i])) for i in range(c.levels - 1)])
+        self.dec = nn.ModuleList([nn.Sequential(nn.Conv2d(2 * w[i], w[i], 1), _level(w[i], i, c.backbone, c.blocks))
+                                  for i in range(c.levels - 1)])
         self.out = nn.Conv2d(w[0], 3, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)

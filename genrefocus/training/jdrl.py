@@ -79,6 +79,11 @@ class JDRLTrainConfig:
         bad = [k for k in self.model if k not in JDRLConfig.__dataclass_fields__]
         if bad:
             problems.append(f"model: unknown field(s) {', '.join(bad)}")
+        else:
+            try:
+                JDRLConfig(**self.model)
+            except ValueError as exc:
+                problems.append(f"model: {exc}")
         if problems:
             raise InputError("JDRL training config", "; ".join(problems))
 
