@@ -87,15 +87,9 @@ def test_deblur_with_pre_deblurred_uses_the_pre_deblur_lora(pipe, shared_data):
     assert a.shape == b.shape == (1, 3, 128, 128)
 
 
-def test_pre_deblur_condition_made_by_jdrl(pipe, monkeypatch, tmp_path):
-    """``pre_deblurred="jdrl"``: the pre-deblur LoRA's first condition is the JDRL model's output on the
-    working blurry image (a tiny random JDRL whose output layer is not zero, so it changes the image)."""
-    from genrefocus.models.jdrl import JDRLConfig, JDRLDeblur
-
-    torch.manual_seed(0)
-    jdrl = JDRLDeblur(JDRLConfig(width=4, levels=2, map_width=4))
-    torch.nn.init.normal_(jdrl.out.weight, std=0.05)
-    blurry = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+def _pre_deblur_with_jdrl(pipe, blurry, model=None) -> tuple:
+    """``pipe.deblur(blurry, "jdrl")`` with ``pipe.pre_deblur_model = model`` (None: unset) and a spy on the
+    task's condition images; returns ``(conditions seen, the pre-deblur model the pipeline used)``."""
     seen = {}
     orig = pipe.run_task
 
@@ -103,18 +97,30 @@ def test_pre_deblur_condition_made_by_jdrl(pipe, monkeypatch, tmp_path):
         seen.update(images)
         return orig(task, images, *a, **k)
 
-    import genrefocus.models.jdrl as jdrl_module
+    pipe.pre_deblur_model, pipe.run_task = model, spy
+    try:
+        pipe.deblur(blurry, "jdrl", num_inference_steps=1)
+        return seen, pipe.pre_deblur_model
+    finally:
+        pipe.pre_deblur_model = None
+        del pipe.run_task
 
+
+def test_pre_deblur_condition_made_by_jdrl(pipe, monkeypatch, tmp_path):
+    """``pre_deblurred="jdrl"``: the pre-deblur LoRA's first condition is the JDRL model's output on the
+    working blurry image (a tiny random JDRL whose output layer is not zero, so it changes the image)."""
+    import genrefocus.models.jdrl as jdrl_module
+    from genrefocus.models.jdrl import JDRLConfig, JDRLDeblur
+
+    torch.manual_seed(0)
+    jdrl = JDRLDeblur(JDRLConfig(width=4, levels=2, map_width=4))
+    torch.nn.init.normal_(jdrl.out.weight, std=0.05)
+    blurry = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with monkeypatch.context() as m:  # no model set and no shipped checkpoint: one clear error
         m.setattr(jdrl_module, "DEFAULT_CHECKPOINT", tmp_path / "missing")
         with pytest.raises(MissingWeightsError, match="pre_deblur_model"):
             pipe.deblur(blurry, "jdrl", num_inference_steps=1)
-    pipe.pre_deblur_model, pipe.run_task = jdrl, spy
-    try:
-        pipe.deblur(blurry, "jdrl", num_inference_steps=1)
-    finally:
-        pipe.pre_deblur_model = None
-        del pipe.run_task
+    seen, _ = _pre_deblur_with_jdrl(pipe, blurry, jdrl)
     expected = jdrl.deblur(seen["blurry"])
     assert torch.allclose(seen["pre_deblurred"], expected) and not torch.allclose(expected, seen["blurry"])
 
@@ -124,20 +130,7 @@ def test_pre_deblur_jdrl_loads_the_shipped_checkpoint_when_no_model_is_set(pipe)
 
     assert (DEFAULT_CHECKPOINT / "model.safetensors").is_file(), "the JDRL checkpoint genrefocus ships is missing"
     blurry = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
-    seen = {}
-    orig = pipe.run_task
-
-    def spy(task, images, *a, **k):
-        seen.update(images)
-        return orig(task, images, *a, **k)
-
-    pipe.run_task = spy
-    try:
-        pipe.deblur(blurry, "jdrl", num_inference_steps=1)
-        loaded = pipe.pre_deblur_model
-    finally:
-        pipe.pre_deblur_model = None
-        del pipe.run_task
+    seen, loaded = _pre_deblur_with_jdrl(pipe, blurry)
     shipped = JDRLDeblur.from_pretrained(DEFAULT_CHECKPOINT)
     assert isinstance(loaded, JDRLDeblur)
     assert torch.equal(seen["pre_deblurred"], shipped.deblur(seen["blurry"]))

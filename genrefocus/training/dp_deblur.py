@@ -19,9 +19,8 @@ so that term is off for those samples; crops keep the split axis: no rotation or
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -32,9 +31,8 @@ from ..models.dp_deblur import DPDeblurConfig, DPDeblurNet
 from ..optics.dp_disparity import dp_disparity_factor
 from ..optics.dp_synthesis import sensor_noise, synthesize_dp, view_falloff
 from ..models.jdrl_reblur import charbonnier
-from .checkpoints import number_problems
-from .loop import save_result, train_loop
-from .real_pairs import DUAL_PIXEL_SOURCES, CropSampler, dual_pixel_items, parse_spec
+from .loop import LoopConfig, save_result, train_loop
+from .real_pairs import DUAL_PIXEL_SOURCES, CropSampler, dual_pixel_items
 
 #: scikit-image photos used as sharp textures (colour photos and grey textures)
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat", "brick", "grass", "gravel", "camera", "page",
@@ -42,33 +40,19 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat", "brick", "grass", "
 
 
 @dataclass
-class DPDeblurTrainConfig:
+class DPDeblurTrainConfig(LoopConfig):
     output_dir: str = "runs/dp_deblur"
     steps: int = 6000
     batch_size: int = 8
-    size: int = 96
     learning_rate: float = 1e-3
     warmup: int = 100
-    coc_max: float = 12.0
-    seed: int = 0
-    lam_disp: float = 0.05
-    model: dict = field(default_factory=dict)  # DPDeblurConfig fields
-    log_every: int = 25
-    checkpointing_steps: int = 250
-    checkpoints_total_limit: Optional[int] = 2
-    resume_from_checkpoint: Optional[str] = None
-    init_from: Optional[str] = None   # a model folder to start from (fine-tuning); its config must match
     data: str = "synthetic"           # or "dpdd:ROOT" (DPDD's dual-pixel train captures)
+    coc_max: float = 12.0
+    lam_disp: float = 0.05
 
     def __post_init__(self):
-        problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "log_every": 1,
-                                          "checkpointing_steps": 0, "seed": 0},
-                                   positive=("learning_rate", "coc_max"), nonnegative=("lam_disp",))
-        if self.data != "synthetic":
-            problems += parse_spec(self.data, DUAL_PIXEL_SOURCES)
-        bad = [k for k in self.model if k not in DPDeblurConfig.__dataclass_fields__]
-        if bad:
-            problems.append(f"model: unknown field(s) {', '.join(bad)}")
+        problems = self.loop_problems(DPDeblurConfig, DUAL_PIXEL_SOURCES, positive=("coc_max",),
+                                      nonnegative=("lam_disp",))
         if problems:
             raise InputError("DP deblur training config", "; ".join(problems))
 

@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -34,21 +34,19 @@ from ..models.jdrl_reblur import Reblur, calibration_mask, charbonnier, pseudo_d
 from ..optics.dp_synthesis import sensor_noise
 from ..optics.render import render_bokeh
 from ..perception.flow import OpenCVFlow, warp
-from .checkpoints import number_problems
 from .dp_deblur import PhotoPool
-from .loop import save_result, train_loop
-from .real_pairs import DEBLUR_SOURCES, CropSampler, deblur_items, parse_spec
+from .loop import LoopConfig, save_result, train_loop
+from .real_pairs import DEBLUR_SOURCES, CropSampler, deblur_items
 
 
 @dataclass
-class JDRLTrainConfig:
+class JDRLTrainConfig(LoopConfig):
     output_dir: str = "runs/jdrl"
-    loss: str = "jdrl"            # "jdrl" (Eq. 2) or "l1" (the ablation's plain L1)
     steps: int = 2000
-    batch_size: int = 4
-    size: int = 96
     learning_rate: float = 5e-4
     warmup: int = 50
+    data: str = "synthetic"       # or "dpdd:ROOT" / "realdof:ROOT" / "sdd:ROOT" (training.real_pairs)
+    loss: str = "jdrl"            # "jdrl" (Eq. 2) or "l1" (the ablation's plain L1)
     coc_max: float = 8.0
     shift_max: float = 2.0        # px of misalignment (homography translation; the smooth field adds ≤ 1 px)
     flow: str = "dis"
@@ -56,34 +54,14 @@ class JDRLTrainConfig:
     alpha: float = 0.5
     beta: float = 0.5
     lam: float = 0.35
-    seed: int = 0
-    model: dict = field(default_factory=dict)
-    log_every: int = 25
-    checkpointing_steps: int = 250
-    checkpoints_total_limit: Optional[int] = 2
-    resume_from_checkpoint: Optional[str] = None
-    data: str = "synthetic"       # or "dpdd:ROOT" / "realdof:ROOT" / "sdd:ROOT" (RealPairs)
-    init_from: Optional[str] = None   # a model folder to start from (fine-tuning); its config must match
 
     def __post_init__(self):
-        problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "log_every": 1,
-                                          "checkpointing_steps": 0, "seed": 0, "flow_warmup_steps": 0},
-                                   positive=("learning_rate", "coc_max"),
-                                   nonnegative=("shift_max", "alpha", "beta", "lam"))
+        problems = self.loop_problems(JDRLConfig, DEBLUR_SOURCES, ints={"flow_warmup_steps": 0},
+                                      positive=("coc_max",), nonnegative=("shift_max", "alpha", "beta", "lam"))
         if self.loss not in ("jdrl", "l1"):
             problems.append(f"loss: 'jdrl' or 'l1', got {self.loss!r}")
         if self.flow not in ("dis", "farneback"):
             problems.append(f"flow: 'dis' or 'farneback', got {self.flow!r}")
-        if self.data != "synthetic":
-            problems += parse_spec(self.data, DEBLUR_SOURCES)
-        bad = [k for k in self.model if k not in JDRLConfig.__dataclass_fields__]
-        if bad:
-            problems.append(f"model: unknown field(s) {', '.join(bad)}")
-        else:
-            try:
-                JDRLConfig(**self.model)
-            except ValueError as exc:
-                problems.append(f"model: {exc}")
         if problems:
             raise InputError("JDRL training config", "; ".join(problems))
 

@@ -8,14 +8,58 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoints import Checkpoints, append_log, truncate_log
+from .checkpoints import Checkpoints, append_log, number_problems, truncate_log
+from .real_pairs import parse_spec
+
+
+@dataclass
+class LoopConfig:
+    """The fields :func:`train_loop` and the trainers' shared options use; each CPU trainer's config
+    extends it (and sets its own defaults). ``data``: ``"synthetic"`` or a ``SOURCE:ROOT`` spec
+    (:mod:`.real_pairs`); ``init_from``: a model folder to start from (its config must match)."""
+
+    output_dir: str = "runs/train"
+    steps: int = 1000
+    batch_size: int = 4
+    size: int = 96
+    learning_rate: float = 1e-3
+    warmup: int = 100
+    seed: int = 0
+    model: dict = field(default_factory=dict)
+    log_every: int = 25
+    checkpointing_steps: int = 250
+    checkpoints_total_limit: Optional[int] = 2
+    resume_from_checkpoint: Optional[str] = None
+    init_from: Optional[str] = None
+    data: str = "synthetic"
+
+    def loop_problems(self, model_config, sources: tuple, ints: Optional[dict] = None, positive: tuple = (),
+                      nonnegative: tuple = ()) -> list:
+        """The checks every loop config shares — numbers (plus the trainer's own ``ints`` / ``positive``
+        / ``nonnegative``), resume and init folders, the data spec among ``sources``, and the ``model``
+        fields against ``model_config`` — as one message per problem."""
+        problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "log_every": 1,
+                                          "checkpointing_steps": 0, "seed": 0, **(ints or {})},
+                                   positive=("learning_rate", *positive), nonnegative=nonnegative)
+        if self.data != "synthetic":
+            problems += parse_spec(self.data, sources)
+        bad = [k for k in self.model if k not in model_config.__dataclass_fields__]
+        if bad:
+            problems.append(f"model: unknown field(s) {', '.join(bad)}")
+        else:
+            try:
+                model_config(**self.model)
+            except ValueError as exc:
+                problems.append(f"model: {exc}")
+        return problems
 
 
 def warmup_cosine(steps: int, warmup: int, floor: float = 0.01) -> Callable[[int], float]:
@@ -171,5 +215,5 @@ def write_train_log(cfg, seconds: float, **extra) -> Path:
     return atomic_write(out / "train_log.json", lambda tmp: Path(tmp).write_text(text))
 
 
-__all__ = ["add_loop_arguments", "init_weights", "loop_config", "save_result", "train_loop", "warmup_cosine",
+__all__ = ["LoopConfig", "add_loop_arguments", "init_weights", "loop_config", "save_result", "train_loop", "warmup_cosine",
            "write_train_log"]
