@@ -9,6 +9,7 @@ scene lab (no download). Disparity maps are the centre view's, in px per view (p
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Optional
@@ -72,7 +73,8 @@ def build_samples(light_fields: Iterable[tuple], kind: str = "refocus", per_lf: 
     out = []
     for lf_id, lf, disp, _mid in light_fields:
         n = lf.shape[0]
-        rng = np.random.default_rng([seed, abs(hash(lf_id)) % (2 ** 31)])
+        # crc32, not hash(): str hashes change per process (PYTHONHASHSEED), so samples would too
+        rng = np.random.default_rng([seed, zlib.crc32(lf_id.encode())])
         lo, hi = np.percentile(disp.numpy(), [5, 95])
         for j in range(per_lf):
             f_t = float(rng.uniform(lo, hi))
