@@ -573,7 +573,7 @@ def _cmd_dp_refocus(args) -> int:
         raise InputError("--checkpoint", "the classical method has no checkpoint (drop --checkpoint or --method)")
     from .pipelines.dual_pixel import DPOptions
 
-    options = DPOptions(axis=args.axis, tile=args.tile)
+    options = DPOptions(axis=args.axis, tile=args.tile, fill_disparity=not args.no_fill_disparity)
     # 2. models and work
     sam = None
     if args.sam_model:
@@ -754,12 +754,15 @@ def build_parser() -> argparse.ArgumentParser:
     foc.add_argument("--point", help="x,y")
     foc.add_argument("--box", help="x0,y0,x1,y1")
     foc.add_argument("--text", help="a text prompt (OWLv2 box → SAM)")
-    dp.add_argument("--checkpoint", default=None, help="UiD checkpoint folder (default: the shipped one)")
+    dp.add_argument("--checkpoint", default=None, help="learned DP checkpoint folder, DPDeblurNet or UiD (default: the shipped DPDeblurNet)")
     dp.add_argument("--method", choices=["learned", "classical"], default="learned",
-                    help="the UiD model, or the classical baseline (SGBM → Wiener deconvolution → layered render)")
+                    help="the learned model (--checkpoint), or the classical baseline (SGBM → Wiener deconvolution → layered render)")
     dp.add_argument("--axis", choices=["horizontal", "vertical", "auto"], default="auto",
                     help="DP split: horizontal (Canon DSLR), vertical (Google Pixel) or auto (decided by SGBM)")
     dp.add_argument("--tile", type=int, default=320, help="tile side in px for the learned model (0: whole image)")
+    dp.add_argument("--no-fill-disparity", action="store_true",
+                    help="keep the learned disparity as it is on textureless regions (default: filled from "
+                         "their textured surroundings)")
     dp.add_argument("--sam-model", default=None)
     dp.add_argument("--owlv2-model", default="google/owlv2-base-patch16-ensemble")
     dp.add_argument("--allow-download", action="store_true", help="let missing Hub models download")

@@ -137,3 +137,43 @@ def test_cli_classical_on_a_vertical_capture(shared_data, tmp_path, capsys):
                "--method", "classical", "-o", str(tmp_path / "r.png")])
     assert rc == 0
     assert "dual-pixel split: vertical" in capsys.readouterr().out
+
+
+def test_fill_textureless_keeps_textured_pixels_and_constants():
+    """Normalised convolution (closed forms): a constant disparity stays exactly constant whatever the
+    confidence; on texture (confidence ≈ 1) the disparity is kept; on a flat patch the value comes from
+    the surroundings, not from the (meaningless) value measured there."""
+    from skimage import data
+
+    from genrefocus.optics.dp_disparity import disparity_confidence, fill_textureless
+
+    img = torch.from_numpy(data.astronaut()[100:228, 150:310].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    img[..., 40:88, 56:104] = 0.5                                      # a flat grey patch
+    c = disparity_confidence(img)
+    assert float(c[..., 50:78, 66:94].max()) < 0.01 and float(c.median()) > 0.5
+    const = torch.full((1, 1, 128, 160), -2.5)
+    assert torch.allclose(fill_textureless(const, img), const, atol=1e-5)
+    d = torch.full((1, 1, 128, 160), -2.5)
+    d[..., 48:80, 64:96] = 0.0       # what a local matcher reads inside the patch (its edges still show parallax)
+    out = fill_textureless(d, img)
+    inner = out[..., 52:76, 68:92]
+    assert float((inner + 2.5).abs().max()) < 0.1                      # filled from the plane around it
+    tex = c > 0.99
+    assert torch.allclose(out[tex], d[tex], atol=0.03)
+
+
+def test_cli_fill_disparity_flag(shared_data, tmp_path):
+    """``dp-refocus --no-fill-disparity`` writes the network's own disparity; the default writes it filled
+    on textureless regions (they differ there and agree on texture)."""
+    from genrefocus.cli import main
+    from genrefocus.optics.dp_disparity import disparity_confidence
+
+    src = shared_data / "dp_pairs" / "canon_03.gif"
+    for flag, name in (([], "filled.npy"), (["--no-fill-disparity"], "raw.npy")):
+        assert main(["dp-refocus", "--input", str(src), "--point", "420,420", "--axis", "horizontal", *flag,
+                     "-o", str(tmp_path / "r.png"), "--disparity-output", str(tmp_path / name)]) == 0
+    filled, raw = (torch.from_numpy(np.load(tmp_path / n)).reshape(1, 1, 560, 840) for n in ("filled.npy", "raw.npy"))
+    left, right = load_dp_pair(src)
+    c = disparity_confidence((left + right) / 2)
+    assert float((filled - raw).abs()[c < 0.05].mean()) > 0.3       # flat regions: filled
+    assert float((filled - raw).abs()[c > 0.99].mean()) < 0.02       # texture: kept

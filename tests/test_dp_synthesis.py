@@ -35,6 +35,45 @@ def test_dp_kernels_split_the_disk_with_the_closed_form_centroid_distance(coc, t
     assert float((full - disk).abs().sum()) < 0.1  # the two halves make the disk again
 
 
+@pytest.mark.parametrize("order,cutoff,floor", [(3.0, 1.0, 0.1), (9.0, 0.8, 0.2), (6.0, 0.9, 0.5)])
+def test_lens_psf_disparity_factor_is_the_closed_form_of_its_radial_profile(order, cutoff, floor):
+    """A hard split of a radially weighted disk w(ρ): the right half's centroid is ∫ρ²w dρ·∫cos θ dθ over
+    ∫ρw dρ·π, so the left–right distance per CoC radius is 4∫₀¹ρ²w/(π∫₀¹ρw) — evaluated by quadrature,
+    independent of the 2-D grid; the PSF kernels' own centroid distance follows it."""
+    from scipy.integrate import quad
+
+    from genrefocus.optics.dp_synthesis import LensPSF
+
+    psf = LensPSF(order=order, cutoff=cutoff, floor=floor)
+    w = lambda r: float(psf.radial_weight(torch.tensor(r, dtype=torch.float64)))  # noqa: E731
+    closed = 4 * quad(lambda r: r * r * w(r), 0, 1, limit=200)[0] / (np.pi * quad(lambda r: r * w(r), 0, 1, limit=200)[0])
+    assert dp_disparity_factor(0.0, radial_weight=psf.radial_weight) == pytest.approx(closed, rel=5e-3)
+    assert closed > dp_disparity_factor(0.0)         # a bright rim moves the half-PSF centroids apart
+    left, right = dp_kernels(-9.0, 0.3, psf)
+    R = left.shape[-1] // 2
+    x = torch.arange(-R, R + 1, dtype=torch.float64)
+    dist = float((left.double().sum(0) * x).sum() - (right.double().sum(0) * x).sum())
+    assert dist == pytest.approx(psf.disparity_factor(0.3) * -9.0, rel=0.05)
+
+
+def test_lens_psf_kernel_is_rim_bright_radially_symmetric_and_sums_to_one():
+    """Abuolaim et al.'s calibrated shape: centre ≈ ``floor`` × rim; the two views still make one
+    radially symmetric PSF; the Gaussian edge spreads light past the disk (wider support)."""
+    from genrefocus.optics.dp_synthesis import LensPSF
+
+    r = 10.0
+    sharp, soft = LensPSF(order=6, cutoff=0.85, floor=0.15), LensPSF(order=6, cutoff=0.85, floor=0.15, edge=0.08)
+    left, right = dp_kernels(r, 0.4, sharp)
+    assert float(left.sum()) == pytest.approx(1.0, abs=1e-5) and float(right.sum()) == pytest.approx(1.0, abs=1e-5)
+    full = (left + right) / 2
+    c = full.shape[-1] // 2
+    assert torch.allclose(full, full.flip(-1), atol=1e-7) and torch.allclose(full, full.transpose(0, 1), atol=1e-7)
+    assert 0.15 <= float(full[c, c] / full[c].max()) < 0.25      # dim centre, bright rim
+    l2, r2 = dp_kernels(r, 0.4, soft)
+    assert l2.shape[-1] > left.shape[-1]                          # light past the disk's edge
+    assert float(((l2 + r2) / 2).max()) < 0.95 * float(full.max())   # the rim is smoothed
+
+
 def test_synthesis_matches_the_scene_lab_exact_dual_pixel_pair():
     from genrefocus.optics.scene_lab import make_scene
 
@@ -150,3 +189,20 @@ def test_trainer_fine_tunes_on_dpdd_dual_pixel_captures(tmp_path):
     train_dp_deblur(DPDeblurTrainConfig(output_dir=str(tmp_path / "ft"), data=f"dpdd:{tmp_path / 'dpdd'}",
                                         init_from=str(tmp_path / "start"), **kw), progress=False)
     assert (tmp_path / "ft" / "model.safetensors").is_file()
+
+
+def test_green_only_pairs_look_like_real_pixel_captures(shared_data):
+    """Pixel phones deliver DP views from the green photosites only: the real ``pixel_00`` views have three
+    identical channels. A green-only synthetic sample has the same structure (views and target), and its
+    grey is the colour image's green channel, not a luma mix."""
+    from genrefocus.models.dp_model import load_dp_pair
+    from genrefocus.optics.dp_synthesis import green_only
+    from genrefocus.training.dp_deblur import PhotoPool, synthetic_dp_sample
+
+    real, _ = load_dp_pair(shared_data / "dp_pairs" / "pixel_00.gif")
+    assert torch.equal(real[:, 0], real[:, 1]) and torch.equal(real[:, 2], real[:, 1])
+    s = synthetic_dp_sample(PhotoPool(("astronaut",)), np.random.default_rng(0), 48, 6.0, green=1.0)
+    for k in ("left", "right", "aif"):
+        assert torch.equal(s[k][:, 0], s[k][:, 1]) and torch.equal(s[k][:, 2], s[k][:, 1])
+    x = torch.rand(2, 3, 8, 9)
+    assert torch.equal(green_only(x), x[:, 1:2].repeat(1, 3, 1, 1))

@@ -21,6 +21,11 @@ def build_parser():
     add_loop_arguments(ap, out="runs/dp_deblur", steps=6000, batch_size=8, size=96, lr=1e-3)
     ap.add_argument("--coc-max", type=float, default=12.0, help="largest CoC radius of the synthetic pairs (px)")
     ap.add_argument("--lam-disp", type=float, default=0.05)
+    ap.add_argument("--lens-psf", type=float, default=0.0,
+                    help="fraction of synthetic pairs blurred with a real lens's rim-bright, soft-edged PSF "
+                         "(Abuolaim et al. 2021) instead of a flat disk")
+    ap.add_argument("--green", type=float, default=0.0,
+                    help="fraction of green-only (grey) synthetic pairs, as Pixel phones capture their DP views")
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--scales", type=int, default=3)
     ap.add_argument("--data", default="synthetic", help="synthetic (default) or dpdd:ROOT (real dual-pixel captures)")
@@ -34,6 +39,7 @@ def run(args) -> int:
 
     check_output_dir(args.out, "--out")
     cfg = DPDeblurTrainConfig(**loop_config(args), coc_max=args.coc_max, lam_disp=args.lam_disp,
+                              lens_psf=args.lens_psf, green=args.green,
                               model={"width": args.width, "scales": args.scales}, data=args.data)
     print(train_dp_deblur(cfg))
     return 0

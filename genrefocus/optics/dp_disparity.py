@@ -35,14 +35,19 @@ def half_aperture_weight(sx: torch.Tensor, half: str, softness: float = 0.0) -> 
     return (sign * sx > 0).to(sx.dtype)
 
 
-def dp_disparity_factor(softness: float = 0.0, n: int = 401) -> float:
+def dp_disparity_factor(softness: float = 0.0, n: int = 401, radial_weight=None) -> float:
     """Left–right centroid distance of the two (hard or smooth, ``softness`` τ) half apertures of a
-    unit disk: the DP disparity is this × the signed CoC radius (``8/(3π) = 0.849`` for τ = 0)."""
-    if softness <= 0:
+    unit disk: the DP disparity is this × the signed CoC radius (``8/(3π) = 0.849`` for τ = 0).
+    ``radial_weight(ρ)`` (ρ in disk radii) weights the disk (a real lens's PSF shape,
+    :class:`~.dp_synthesis.LensPSF`); default flat."""
+    if softness <= 0 and radial_weight is None:
         return HALF_DISK_DISPARITY
     t = torch.linspace(-1, 1, n, dtype=torch.float64)
     sy, sx = torch.meshgrid(t, t, indexing="ij")
-    w = (sy ** 2 + sx ** 2 <= 1).double() * half_aperture_weight(sx, "right", softness)
+    rho = torch.sqrt(sy ** 2 + sx ** 2)
+    w = (rho <= 1).double() * half_aperture_weight(sx, "right", softness)
+    if radial_weight is not None:
+        w = w * radial_weight(rho)
     return float(2 * (w * sx).sum() / w.sum())
 
 
@@ -139,6 +144,48 @@ def refocus_from_disparity(aif: torch.Tensor, disparity: torch.Tensor, mask: tor
     d_f = (disparity * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)
     coc = (disparity - d_f) / factor
     return {"refocused": render_bokeh(aif, coc, mode="layered"), "coc": coc}
+
+
+def disparity_confidence(image: torch.Tensor, noise_floor: float = 0.01, window_sigma: float = 2.0) -> torch.Tensor:
+    """Where a DP disparity can be measured at all: ``e / (e + n²)`` with ``e`` the local mean (Gaussian
+    of ``window_sigma`` px) of the squared luma gradient (Sobel / 8, per px) of ``image`` ``(B, C, H, W)``
+    and ``n`` = ``noise_floor`` (gradient per px that carries no parallax: about the sensor noise).
+    ``(B, 1, H, W)`` in [0, 1) — near 0 on flat, textureless regions (sky, a blown-out window)."""
+    from scipy import ndimage
+
+    out = []
+    for g in to_gray(image.detach().float().cpu())[:, 0].numpy():
+        gx, gy = ndimage.sobel(g, 1) / 8, ndimage.sobel(g, 0) / 8
+        e = ndimage.gaussian_filter(gx * gx + gy * gy, window_sigma)
+        out.append(e / (e + noise_floor ** 2))
+    return torch.from_numpy(np.stack(out))[:, None].float()
+
+
+def fill_textureless(disparity: torch.Tensor, image: torch.Tensor, noise_floor: float = 0.01,
+                     sigma_frac: float = 0.06) -> torch.Tensor:
+    """Disparity ``(B, 1, H, W)`` px with its textureless parts filled from their textured surroundings:
+    ``c·d + (1 − c)·(G∗(c·d))/(G∗c)`` — ``c`` the :func:`disparity_confidence` of ``image``
+    ``(B, C, H, W)`` and ``G`` a Gaussian of ``sigma_frac`` × the long side (normalised convolution,
+    Knutsson & Westin 1993). A per-pixel network (or any local matcher) has no parallax to read on a flat
+    region and returns ~0 there; semi-global matchers fill such regions by a smoothness prior — this is
+    that prior for a learned disparity. Written with SciPy's Gaussian filter."""
+    from scipy import ndimage
+
+    if disparity.dim() != 4 or disparity.shape[1] != 1 or disparity.shape[-2:] != image.shape[-2:]:
+        raise ValueError(f"need disparity (B, 1, H, W) and image (B, C, H, W) of one size, got "
+                         f"{tuple(disparity.shape)}, {tuple(image.shape)}")
+    import torch.nn.functional as F
+
+    c = disparity_confidence(image, noise_floor).double()
+    d = disparity.detach().cpu().double()
+    H, W = d.shape[-2:]
+    s = sigma_frac * max(H, W)
+    k = max(1, int(s // 4))  # the fill is smooth: filter a k× smaller copy (block means), then upsample
+    small = F.avg_pool2d(torch.cat([c * d, c], 1), k, ceil_mode=True).numpy()
+    small = np.stack([[ndimage.gaussian_filter(ch, s / k, mode="nearest") for ch in b] for b in small])
+    num, den = F.interpolate(torch.from_numpy(small), size=(H, W), mode="bilinear", align_corners=False).unbind(1)
+    filled = c * d + (1 - c) * (num / den.clamp_min(1e-12))[:, None]
+    return filled.to(disparity.dtype)
 
 
 def sign_agreement(disparity: torch.Tensor, reference: torch.Tensor, valid: torch.Tensor,

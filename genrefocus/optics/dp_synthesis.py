@@ -9,6 +9,10 @@ form their two views (after Punnappurath et al., ICCP 2020, and Abuolaim et al.,
   convention ``left(x) ≈ right(x − d)``;
 * blur happens in **linear light** on **layers** composited back to front (premultiplied colour and
   coverage blurred with the same kernel), the CoC quantised in ``bin_px`` steps;
+* the lens's **PSF shape** (:class:`LensPSF`): a flat disk, or the rim-bright, soft-edged disk that
+  Abuolaim et al. calibrated on a Canon DSLR (a Butterworth high-pass radial weight, Gaussian-smoothed);
+* optionally a **green-only** capture (:func:`green_only`: Pixel phones split only the green
+  photosites, so their DP views are one grey channel);
 * per-view **light fall-off** (a gain and a horizontal ramp that differ between the views, as an
   uncorrected sensor) with :func:`balance_views` as its correction, and **sensor noise**
   (signal-dependent shot noise + read noise, :func:`sensor_noise`).
@@ -20,6 +24,7 @@ full-aperture (disk) render. Written by hand: no library renders dual-pixel view
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -27,18 +32,55 @@ from .fftconv import fft_convolve
 from .render import Gamma, from_linear, to_linear
 
 
-def dp_kernels(coc: float, softness: float = 0.3) -> tuple:
+@dataclass(frozen=True)
+class LensPSF:
+    """Radial shape of a defocus PSF of CoC radius ``r`` px, after Abuolaim et al. (ICCV 2021, §3.1 and
+    their ``generate_bw_kernel.py``), who fitted it to a Canon DSLR's calibrated DP PSFs: inside the disk
+    the weight at radius ``ρ`` is ``floor + (1 − floor)·h(ρ/(cutoff·r))`` with ``h(u) = u^{2n}/(1 + u^{2n})``
+    the Butterworth high-pass of ``order`` n — a dim centre (``floor`` β, 0.1–0.2 in their data) and a
+    bright rim —, then the edges softened by a Gaussian of ``edge·r`` px (their κ smoothing). The default
+    (``floor = 1``, ``edge = 0``) is the flat disk of an ideal thin lens."""
+
+    order: float = 3.0
+    cutoff: float = 1.0
+    floor: float = 1.0
+    edge: float = 0.0
+
+    def radial_weight(self, u: torch.Tensor) -> torch.Tensor:
+        """The weight at ``u = ρ / r`` (radius in CoC radii; the disk itself is applied by the caller)."""
+        if self.floor >= 1.0:
+            return torch.ones_like(u)
+        e = (u / self.cutoff) ** (2 * self.order)
+        return self.floor + (1 - self.floor) * e / (1 + e)
+
+    def disparity_factor(self, softness: float) -> float:
+        """DP disparity per signed CoC radius for this shape and split ``softness`` (the left–right
+        centroid distance of the two half PSFs of a unit CoC; edge smoothing left out — it is symmetric)."""
+        from .dp_disparity import dp_disparity_factor
+
+        return dp_disparity_factor(softness, radial_weight=self.radial_weight)
+
+
+def dp_kernels(coc: float, softness: float = 0.3, psf: LensPSF = LensPSF()) -> tuple:
     """``(left, right)`` PSFs ``(2R+1, 2R+1)`` (each sums to 1) of a point at signed CoC radius ``coc``
-    px: an anti-aliased disk times the smooth split ``σ(±sign(c)·x / (τ·|c|))``."""
+    px: an anti-aliased disk weighted by the lens ``psf`` shape (default: flat), times the smooth split
+    ``σ(±sign(c)·x / (τ·|c|))``."""
     r = abs(float(coc))
-    R = int(math.ceil(r)) + 1
+    pad = int(math.ceil(3 * psf.edge * r)) if psf.edge > 0 else 0
+    R = int(math.ceil(r)) + 1 + pad
     t = torch.arange(-R, R + 1, dtype=torch.float64)
     yy, xx = torch.meshgrid(t, t, indexing="ij")
-    disk = (r + 0.5 - torch.sqrt(yy ** 2 + xx ** 2)).clamp(0, 1)
+    rho = torch.sqrt(yy ** 2 + xx ** 2)
+    disk = (r + 0.5 - rho).clamp(0, 1)
     if r < 0.5:
         delta = torch.zeros_like(disk)
         delta[R, R] = 1.0
         return delta.float(), delta.float()
+    disk = disk * psf.radial_weight(rho / r)
+    if pad:
+        from scipy.ndimage import gaussian_filter
+
+        disk = torch.from_numpy(gaussian_filter(disk.numpy(), psf.edge * r, mode="constant"))
     s = math.copysign(1.0, coc)
     tau = max(float(softness), 1e-3)
     w_left = torch.sigmoid(s * xx / (tau * r))
@@ -47,10 +89,10 @@ def dp_kernels(coc: float, softness: float = 0.3) -> tuple:
 
 
 def synthesize_dp(aif: torch.Tensor, coc: torch.Tensor, softness: float = 0.3, gamma: Gamma = "srgb",
-                  bin_px: float = 0.5) -> tuple:
+                  bin_px: float = 0.5, psf: LensPSF = LensPSF()) -> tuple:
     """DP views ``(left, right)`` ``(B, 3, H, W)`` in [0, 1] of ``aif`` ``(B, 3, H, W)`` with signed CoC
     ``coc`` ``(B, 1, H, W)`` px (positive = in front of the focal plane): layers of equal CoC (steps of
-    ``bin_px``) blurred with :func:`dp_kernels` and composited far to near in linear light."""
+    ``bin_px``) blurred with :func:`dp_kernels` (lens shape ``psf``) and composited far to near in linear light."""
     if aif.dim() != 4 or coc.shape[-2:] != aif.shape[-2:] or coc.shape[1] != 1:
         raise ValueError(f"need aif (B, 3, H, W) and coc (B, 1, H, W), got {tuple(aif.shape)}, {tuple(coc.shape)}")
     lin = to_linear(aif.float().clamp(0, 1), gamma)
@@ -63,7 +105,7 @@ def synthesize_dp(aif: torch.Tensor, coc: torch.Tensor, softness: float = 0.3, g
         for lv in levels:
             alpha = (q[b:b + 1] == lv).float()
             layer = torch.cat([lin[b:b + 1] * alpha, alpha], 1)
-            kl, kr = dp_kernels(lv * bin_px, softness)
+            kl, kr = dp_kernels(lv * bin_px, softness, psf)
             for out, k in ((out_l, kl), (out_r, kr)):
                 blurred = fft_convolve(layer, k, padding="replicate") if k.shape[-1] > 1 else layer
                 a = blurred[:, 3:4].clamp(0, 1)
@@ -72,6 +114,14 @@ def synthesize_dp(aif: torch.Tensor, coc: torch.Tensor, softness: float = 0.3, g
     left = torch.cat([v[0] for v in views])
     right = torch.cat([v[1] for v in views])
     return from_linear(left.clamp(0, 1), gamma), from_linear(right.clamp(0, 1), gamma)
+
+
+def green_only(x: torch.Tensor) -> torch.Tensor:
+    """A green-only DP capture, as Google Pixel phones deliver their dual-pixel views (only the green
+    photosites are split): the green channel of ``x`` ``(B, 3, H, W)`` repeated in all three channels."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"need (B, 3, H, W), got {tuple(x.shape)}")
+    return x[:, 1:2].expand(-1, 3, -1, -1).contiguous()
 
 
 def view_falloff(left: torch.Tensor, right: torch.Tensor, gain: float, ramp: float) -> tuple:
@@ -113,4 +163,4 @@ def sensor_noise(x: torch.Tensor, shot: float, read: float, generator=None) -> t
     return (x + std * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp(0, 1)
 
 
-__all__ = ["balance_views", "dp_kernels", "sensor_noise", "synthesize_dp", "view_falloff"]
+__all__ = ["LensPSF", "balance_views", "dp_kernels", "green_only", "sensor_noise", "synthesize_dp", "view_falloff"]

@@ -47,11 +47,14 @@ class DPRefocusOutput:
 @dataclass(frozen=True)
 class DPOptions:
     """``axis``: ``horizontal | vertical | auto``; ``tile``: tile side (px) for the learned model, 0 =
-    the whole pair at once; ``overlap``: px shared by neighbouring tiles."""
+    the whole pair at once; ``overlap``: px shared by neighbouring tiles; ``fill_disparity``: fill
+    DPDeblurNet's disparity on textureless regions from their surroundings
+    (:func:`~genrefocus.optics.dp_disparity.fill_textureless`; a flat region has no parallax to read)."""
 
     axis: str = "auto"
     tile: int = 320
     overlap: int = 32
+    fill_disparity: bool = True
 
     def __post_init__(self):
         if self.axis not in DP_AXES:
@@ -216,11 +219,16 @@ class DPRefocusPipeline:
                                disparity=to_horizontal(out["disparity"], axis).cpu(), mask=None, axis=note)
 
     def _deblur_net(self, lh, rh) -> dict:
-        """DPDeblurNet over tiles, on views balanced over the whole pair first."""
+        """DPDeblurNet over tiles, on views balanced over the whole pair first; its disparity filled on
+        textureless regions (``options.fill_disparity``)."""
+        from ..optics.dp_disparity import fill_textureless
         from ..optics.dp_synthesis import balance_views
 
         lb, rb = balance_views(lh.float(), rh.float())
-        return self._tiled(lambda a, b: self.model(a, b), lb, rb)
+        out = self._tiled(lambda a, b: self.model(a, b), lb, rb)
+        if self.options.fill_disparity:
+            out["disparity"] = fill_textureless(out["disparity"], (lb + rb) / 2)
+        return out
 
     def _axis(self, lt, rt) -> tuple:
         if self.options.axis != "auto":

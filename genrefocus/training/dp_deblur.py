@@ -4,9 +4,12 @@ pairs — no real capture is used, so the Canon validation scenes stay unseen.
 Each sample (:func:`synthetic_dp_sample`): sharp textures from scikit-image's photos (random scale,
 crop, flips, colour gain), a depth layout — a slanted background plane and 0–2 nearer shapes, each
 with a signed CoC (``|c|`` up to ``coc_max`` px, skewed to small) —, the DP views of
-:func:`~genrefocus.optics.dp_synthesis.synthesize_dp` with a random split softness, uncorrected
+:func:`~genrefocus.optics.dp_synthesis.synthesize_dp` with a random split softness, in a fraction
+``lens_psf`` of the samples a real lens's PSF shape (:func:`random_lens_psf`: rim-bright and soft-edged,
+the ranges Abuolaim et al. 2021 fitted to a Canon DSLR) instead of a flat disk, in a fraction ``green``
+a green-only capture (grey views, as Pixel phones deliver them), uncorrected
 per-view fall-off, sensor noise and, half the time, a 256-colour palette (the validation GIFs are
-palette-quantised). Targets: the clean all-in-focus image and the disparity ``f(τ)·c``.
+palette-quantised). Targets: the clean all-in-focus image and the disparity ``f(τ)·c`` (``f`` of that PSF shape).
 
 Loss: Charbonnier (ε = 1e-3) on the AIF + ``lam_disp``·L1 on the disparity. AdamW, cosine schedule,
 checkpoints and exact resume as the other trainers (:mod:`genrefocus.training.checkpoints`).
@@ -28,8 +31,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..models.dp_deblur import DPDeblurConfig, DPDeblurNet
-from ..optics.dp_disparity import dp_disparity_factor
-from ..optics.dp_synthesis import sensor_noise, synthesize_dp, view_falloff
+from ..optics.dp_synthesis import LensPSF, green_only, sensor_noise, synthesize_dp, view_falloff
 from ..models.jdrl_reblur import charbonnier
 from .loop import LoopConfig, save_result, train_loop
 from .real_pairs import DUAL_PIXEL_SOURCES, CropSampler, dual_pixel_items
@@ -49,10 +51,15 @@ class DPDeblurTrainConfig(LoopConfig):
     data: str = "synthetic"           # or "dpdd:ROOT" (DPDD's dual-pixel train captures)
     coc_max: float = 12.0
     lam_disp: float = 0.05
+    lens_psf: float = 0.0             # fraction of synthetic pairs with a real lens's PSF shape
+    green: float = 0.0                # fraction of green-only (grey) pairs, as Pixel phones capture them
 
     def __post_init__(self):
         problems = self.loop_problems(DPDeblurConfig, DUAL_PIXEL_SOURCES, positive=("coc_max",),
                                       nonnegative=("lam_disp",))
+        for name in ("lens_psf", "green"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                problems.append(f"{name} must be a fraction in [0, 1], got {getattr(self, name)}")
         if problems:
             raise InputError("DP deblur training config", "; ".join(problems))
 
@@ -112,9 +119,19 @@ def _shape_mask(rng: np.random.Generator, size: int) -> torch.Tensor:
     return torch.from_numpy(ndimage.gaussian_filter(m, 0.6))[None]
 
 
-def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 12.0) -> dict:
+def random_lens_psf(rng: np.random.Generator) -> LensPSF:
+    """A real lens's PSF shape in the ranges of Abuolaim et al. 2021 (Butterworth order 3–9, cut-off
+    0.8–1 of the CoC radius, centre weight 0.1–0.3 of the rim) with a Gaussian edge of 0–10 % of the radius."""
+    return LensPSF(order=float(rng.uniform(3, 9)), cutoff=float(rng.uniform(0.8, 1.0)),
+                   floor=float(rng.uniform(0.1, 0.3)), edge=float(rng.uniform(0.0, 0.1)))
+
+
+def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 12.0,
+                        lens_psf: float = 0.0, green: float = 0.0) -> dict:
     """One training sample: ``left``, ``right`` (degraded views), ``aif``, ``disparity`` (px),
-    each ``(1, C, size, size)``."""
+    each ``(1, C, size, size)``; with probability ``lens_psf`` the blur has a real lens's PSF shape
+    (:func:`random_lens_psf`), otherwise a flat disk; with probability ``green`` the pair (and its AIF
+    target) is a green-only capture (:func:`~genrefocus.optics.dp_synthesis.green_only`)."""
     mag = lambda: coc_max * float(rng.random()) ** 1.5  # noqa: E731  (skewed to small blur)
     c0 = mag() * (1 if rng.random() < 0.5 else -1)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
@@ -128,7 +145,8 @@ def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 9
         aif = aif * (1 - m) + pool.crop(rng, size) * m
         coc = torch.where(m > 0.5, torch.full_like(coc, c_near), coc)
     tau = float(rng.uniform(0.15, 0.5))
-    left, right = synthesize_dp(aif[None], coc[None], softness=tau, gamma="srgb")
+    psf = random_lens_psf(rng) if rng.random() < lens_psf else LensPSF()
+    left, right = synthesize_dp(aif[None], coc[None], softness=tau, gamma="srgb", psf=psf)
     if rng.random() < 0.5:
         left, right = view_falloff(left, right, float(rng.uniform(-0.15, 0.15)), float(rng.uniform(-0.1, 0.1)))
     g = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
@@ -136,7 +154,9 @@ def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 9
     left, right = sensor_noise(left, shot, read, g), sensor_noise(right, shot, read, g)
     if rng.random() < 0.5:
         left, right = _palette(left), _palette(right)
-    return {"left": left, "right": right, "aif": aif[None], "disparity": (dp_disparity_factor(tau) * coc)[None],
+    if rng.random() < green:
+        left, right, aif = green_only(left), green_only(right), green_only(aif[None])[0]
+    return {"left": left, "right": right, "aif": aif[None], "disparity": (psf.disparity_factor(tau) * coc)[None],
             "disparity_known": torch.ones(1, 1, 1, 1)}
 
 
@@ -170,7 +190,7 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
         return {**s, "disparity": torch.zeros(1, 1, cfg.size, cfg.size), "disparity_known": torch.zeros(1, 1, 1, 1)}
 
     def batch(rng):
-        items = [real_sample(rng) if real else synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max)
+        items = [real_sample(rng) if real else synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max, cfg.lens_psf, cfg.green)
                  for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in items[0]}
 
@@ -181,4 +201,4 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
     return save_result(cfg, model, seconds, main)
 
 
-__all__ = ["DPDeblurTrainConfig", "PhotoPool", "dp_deblur_loss", "synthetic_dp_sample", "train_dp_deblur"]
+__all__ = ["DPDeblurTrainConfig", "PhotoPool", "dp_deblur_loss", "random_lens_psf", "synthetic_dp_sample", "train_dp_deblur"]
