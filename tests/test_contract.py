@@ -333,7 +333,7 @@ CASES = [
     ("train_dp_deblur", "--out {d}/out/dd --init-from {d}/nowhere", "init_from"),
     ("train_dp_deblur", "--out {d}/out/dd --data realdof:{d}/folder", "data"),
     ("train_jdrl", "--out {d}/out/jd --data sdd:{d}/nowhere", "data"),
-    ("train_jdrl", "--out {d}/out/jd --backbone mprnet", "--backbone"),
+    ("train_jdrl", "--out {d}/out/jd --backbone hinet", "--backbone"),
     ("train_jdrl", "--out {d}/out/jd --blocks 0", "blocks"),
     ("genrefocus", "deblur --backend jdrl --input {d}/ok.png -o {d}/out/j.png --checkpoint {d}/folder", "--checkpoint"),
     ("train_dp", "--out {d}/out/dp --size 8", "size"),

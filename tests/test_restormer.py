@@ -54,4 +54,33 @@ def test_jdrl_with_the_restormer_backbone_trains_saves_and_loads(tmp_path):
     assert any("attn" in n for n, _ in model.named_parameters())
     assert model.deblur(torch.rand(1, 3, 30, 45)).shape == (1, 3, 30, 45)
     with pytest.raises(ValueError, match="backbone"):
-        JDRLConfig(backbone="mprnet")
+        JDRLConfig(backbone="hinet")
+
+
+def test_jdrl_with_the_mprnet_backbone_is_multi_stage_and_trains(tmp_path):
+    """MPRNet's structure (Zamir et al. 2021, §3): stages 1–2 restore patches independently — nothing
+    crosses the horizontal mid-line in stage 1, only stage 2's closing SAM (a 3×3 conv on the joined
+    halves, 1 px) in stage 2, while stage 3 works on the whole image —, every stage's
+    estimate is returned (and supervised); the option trains, saves and loads."""
+    from genrefocus.models.jdrl import JDRLConfig, JDRLDeblur
+    from genrefocus.training.jdrl import JDRLTrainConfig, train_jdrl
+
+    torch.manual_seed(0)
+    model = JDRLDeblur(JDRLConfig(width=8, map_width=4, backbone="mprnet"))
+    for p in model.mpr.tail.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.rand(1, 3, 32, 48)
+    y = x.clone()
+    y[..., :16, :] = torch.rand(1, 3, 16, 48)                  # a different top half
+    with torch.no_grad():
+        a, b = model.mpr(x, torch.zeros(1, 35, 32, 48), lambda r: r), model.mpr(y, torch.zeros(1, 35, 32, 48), lambda r: r)
+    assert torch.equal(a[0][..., 16:, :], b[0][..., 16:, :])        # stage 1: halves apart
+    assert torch.equal(a[1][..., 17:, :], b[1][..., 17:, :])        # stage 2: + its SAM's 1-px reach
+    assert not torch.allclose(a[2][..., 16:, :], b[2][..., 16:, :])   # stage 3 sees the whole image
+    out = model(x)
+    assert len(out["stages"]) == 2 and out["sharp"].shape == x.shape and model.stride == 8
+    train_jdrl(JDRLTrainConfig(output_dir=str(tmp_path / "m"), loss="jdrl", steps=1, batch_size=1, size=32,
+                               model={"width": 8, "map_width": 4, "backbone": "mprnet"}, checkpointing_steps=0,
+                               log_every=1), progress=False)
+    again = JDRLDeblur.from_pretrained(tmp_path / "m")
+    assert again.config.backbone == "mprnet" and again.deblur(torch.rand(1, 3, 30, 45)).shape == (1, 3, 30, 45)

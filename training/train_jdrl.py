@@ -25,8 +25,8 @@ def build_parser():
     ap.add_argument("--shift-max", type=float, default=2.0, help="misalignment of the synthetic pairs (px)")
     ap.add_argument("--flow", choices=["dis", "farneback"], default="dis")
     ap.add_argument("--width", type=int, default=16)
-    ap.add_argument("--backbone", choices=["unet", "restormer"], default="unet",
-                    help="F_D's blocks: residual convs (CPU) or Restormer transformer blocks (GPU)")
+    ap.add_argument("--backbone", choices=["unet", "restormer", "mprnet"], default="unet",
+                    help="F_D: residual-conv U-Net (CPU), Restormer transformer blocks or multi-stage MPRNet (GPU)")
     ap.add_argument("--blocks", type=int, default=1, help="blocks per encoder/decoder level")
     ap.add_argument("--data", default="synthetic",
                     help="synthetic (default) or real pairs: dpdd:ROOT, realdof:ROOT, sdd:ROOT")

@@ -8,7 +8,9 @@ as a residual on the input, high-passed (:func:`~genrefocus.models.residual.high
 σ = 8 px: deblurring keeps the local mean; ``highpass_sigma=0`` is the paper's plain residual). The
 paper's ``F_D`` is Restormer-like (transformer blocks) or MPRNet; here residual conv blocks keep it
 CPU-sized (``width``, ``blocks`` set it); ``backbone="restormer"`` swaps in Restormer transformer blocks
-(:mod:`genrefocus.models.restormer`) for a GPU user. MPRNet is not built. Training:
+(:mod:`genrefocus.models.restormer`) and ``backbone="mprnet"`` the multi-stage MPRNet
+(:mod:`genrefocus.models.mprnet`: F_B joins every stage's shallow features; all stages' outputs are
+returned and supervised) for a GPU user. Training:
 :mod:`genrefocus.training.jdrl`.
 """
 
@@ -33,7 +35,7 @@ class JDRLConfig:
     map_width: int = 16  # F_B channels
     seeds: int = sum(SEED_LENGTHS)
     highpass_sigma: float = 8.0  # the residual keeps no detail coarser than this Gaussian (px); 0: off
-    backbone: str = "unet"       # F_D's blocks: "unet" (residual convs, CPU) or "restormer" (transformer, GPU)
+    backbone: str = "unet"       # F_D: "unet" (residual convs, CPU), "restormer" (transformer) or "mprnet" (multi-stage)
     blocks: int = 1              # blocks per encoder/decoder level
 
     def __post_init__(self):
@@ -67,7 +69,7 @@ def _level(c: int, level: int, backbone: str, blocks: int) -> nn.Module:
     return _Res(c) if blocks == 1 else nn.Sequential(*[_Res(c) for _ in range(blocks)])  # (shipped key layout)
 
 
-BACKBONES = ("unet", "restormer")
+BACKBONES = ("unet", "restormer", "mprnet")
 
 
 class ChannelAttention(nn.Module):
@@ -83,8 +85,8 @@ class ChannelAttention(nn.Module):
 
 
 class JDRLDeblur(nn.Module):
-    """``forward(blurry (B, 3, H, W)) → {"sharp", "defocus" B̂ (B, seeds, H, W)}``; sides multiples of
-    :attr:`stride` (:meth:`deblur` pads)."""
+    """``forward(blurry (B, 3, H, W)) → {"sharp", "defocus" B̂ (B, seeds, H, W)}`` (MPRNet backbone: also
+    ``"stages"``, the earlier stages' restored images); sides multiples of :attr:`stride` (:meth:`deblur` pads)."""
 
     def __init__(self, config: JDRLConfig = JDRLConfig()):
         super().__init__()
@@ -92,6 +94,11 @@ class JDRLDeblur(nn.Module):
         # F_B: the defocus-map branch
         self.f_b = nn.Sequential(nn.Conv2d(3, c.map_width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True),
                                  _Res(c.map_width), _Res(c.map_width), nn.Conv2d(c.map_width, c.seeds, 3, padding=1))
+        if c.backbone == "mprnet":   # F_B fused into every stage's shallow features (channel-attention blocks)
+            from .mprnet import MPRNetTrunk
+
+            self.mpr = MPRNetTrunk(c.seeds, c.width, orbs=max(2, min(3, c.blocks + 1)))
+            return
         # fusion: image features and map features, channel attention
         self.img_in = nn.Conv2d(3, c.width, 3, padding=1)
         self.map_in = nn.Conv2d(c.seeds, c.width, 3, padding=1)
@@ -110,11 +117,15 @@ class JDRLDeblur(nn.Module):
 
     @property
     def stride(self) -> int:
-        return 2 ** (self.config.levels - 1)
+        return 8 if self.config.backbone == "mprnet" else 2 ** (self.config.levels - 1)
 
     def forward(self, blurry: torch.Tensor) -> dict:
         x = blurry * 2 - 1
         defocus = self.f_b(x)
+        if self.config.backbone == "mprnet":
+            stages = [s.clamp(0, 1) for s in self.mpr(blurry, defocus,
+                                                      lambda r: highpass_residual(r, self.config.highpass_sigma))]
+            return {"sharp": stages[-1], "defocus": defocus, "stages": stages[:-1]}
         h = self.fuse(self.attention(torch.cat([self.img_in(x), self.map_in(defocus)], 1)))
         skips = []
         for i, enc in enumerate(self.enc):

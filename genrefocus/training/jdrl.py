@@ -108,9 +108,9 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
               step: int) -> tuple:
     """Eq. 2 (``cfg.loss == "jdrl"``) or plain L1 against the misaligned target (``"l1"``)."""
     out = model(batch["blurry"])
-    sharp, target = out["sharp"], batch["target"]
+    sharp, target, earlier = out["sharp"], batch["target"], out.get("stages", [])   # stages: MPRNet's
     if cfg.loss == "l1":
-        loss = (sharp - target).abs().mean()
+        loss = sum([(s - target).abs().mean() for s in earlier], (sharp - target).abs().mean())
         return loss, {"l1": float(loss.detach())}
     ref = batch["blurry"] if step < cfg.flow_warmup_steps else sharp.detach()
     f1 = flow(ref, target)                      # target(p + f1) ≈ Î: the ground truth moved onto Î
@@ -118,6 +118,7 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
     f2 = flow(target, ref)                      # Î(p + f2) ≈ target: Î moved onto the ground truth
     sharp_w, m2 = warp(sharp, f2), calibration_mask(f2, cfg.lam)
     l_d = charbonnier(m1 * sharp, m1 * target_w) + charbonnier(m2 * target, m2 * sharp_w)
+    l_d = l_d + sum(charbonnier(m1 * s, m1 * target_w) for s in earlier)   # each earlier stage vs the moved truth
     r = reblur(sharp, batch["blurry"])
     l_r = charbonnier(batch["blurry"], r["reblurred"])
     l_p = charbonnier(out["defocus"], pseudo_defocus_map(r["weights"], r["seeds"]).detach())
