@@ -326,6 +326,7 @@ CASES = [
     ("train_dp_deblur", "--out {d}/out/dd --coc-max nan", "coc_max"),
     ("train_dp_deblur", "--out {d}/out/dd --lens-psf 1.5", "lens_psf"),
     ("train_dp_deblur", "--out {d}/out/dd --green -0.1", "green"),
+    ("train_dp_deblur", "--out {d}/out/dd --softness-max 0.1", "softness_max"),
     ("train_dp_deblur", "--out {d}/ok.png", "--out"),
     ("train_jdrl", "--out {d}/out/jd --batch-size 0", "batch_size"),
     ("train_jdrl", "--out {d}/out/jd --lr inf", "learning_rate"),
@@ -410,7 +411,7 @@ def _main(entry: str):
 HEAVY_IN_SCRIPTS = {"bench_lf": ("scene_lab_light_fields", "hci_light_fields"),
                     "bench_deblur": ("evaluate_deblur", "canon"), "jdrl_ablation": ("_figure",),
                     "bench_pipeline": ("random_pipeline",), "bench_lora_routing": ("random_pipeline",),
-                    "bench_renderer": ("render_bokeh",), "dp_eval": ("validation", "signs", "scene_lab", "synthetic", "memory"),
+                    "bench_renderer": ("render_bokeh",), "dp_eval": ("validation", "signs", "relation", "scene_lab", "synthetic", "memory"),
                     "dp_complexity": ("FlopCounterMode",), "bench_data": ("make_inputs",)}
 _ARMED = []
 

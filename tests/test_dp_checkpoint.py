@@ -31,12 +31,14 @@ def test_shipped_checkpoint_files():
     log = json.loads((UID_CHECKPOINT / "train_log.json").read_text())
     assert log["log"][-1]["loss"] < 0.5 * log["log"][0]["loss"]  # it was trained, not initialized
     log = json.loads((DEFAULT_CHECKPOINT / "train_log.json").read_text())
-    assert log["loss_mean_steps_2750_2999"]["disparity_px"] < 0.5 * log["loss_mean_steps_0_249"]["disparity_px"]
+    base = log["initialised_from"]   # the first 3000 steps; then a 2000-step fine-tune (wider split softness)
+    assert base["loss_mean_steps_2750_2999"]["disparity_px"] < 0.5 * base["loss_mean_steps_0_249"]["disparity_px"]
+    assert log["total_steps"] == 5000 and log["config"]["softness_max"] == 1.0
     assert isinstance(DPRefocusPipeline.from_pretrained().model, DPDeblurNet)
 
 
 def test_default_model_beats_the_input_on_every_real_validation_scene(shared_data):
-    """Measured: input 24.92 dB mean, model 25.30 (+0.37), every scene up by 0.13–0.71 dB."""
+    """Measured: input 24.92 dB mean, model 25.36 (+0.44), every scene up by 0.17–0.84 dB."""
     from genrefocus.metrics.dual_pixel import dp_validation
 
     pipe = DPRefocusPipeline.from_pretrained(options=DPOptions(axis="horizontal"))
@@ -44,7 +46,7 @@ def test_default_model_beats_the_input_on_every_real_validation_scene(shared_dat
                             with_ssim=False)
     gains = [r["model"]["psnr"] - r["input"]["psnr"] for r in rows]
     print("gain per scene (dB):", [round(g, 2) for g in gains])
-    assert min(gains) > 0.05 and float(np.mean(gains)) > 0.25
+    assert min(gains) > 0.1 and float(np.mean(gains)) > 0.35
 
 
 def test_refocus_beats_the_physical_renderer_on_exact_pairs(model):
@@ -83,9 +85,9 @@ def test_disparity_sign_on_real_captures(model, shared_data, name, min_agreement
 @pytest.mark.parametrize("name", ["canon_03.gif", "pixel_03.gif"])
 def test_default_pipeline_disparity_sign_on_real_captures(shared_data, name):
     """The shipped pipeline (DPDeblurNet + textureless fill, axis found automatically) against a
-    model-free reference, OpenCV SGBM on the axis found, where |SGBM| ≥ 1 px: measured 0.98 (canon_03,
-    0.81 without the fill: a blown-out window where the network reads ~0) and 1.00 (pixel_03, vertical);
-    with the two views swapped it must flip (measured ≤ 0.03)."""
+    model-free reference, OpenCV SGBM on the axis found, where |SGBM| ≥ 1 px: measured 1.00 (canon_03;
+    0.97 without the fill, and 0.81 for the first shipped network, which read ~0 on a blown-out window)
+    and 1.00 (pixel_03, vertical); with the two views swapped it must flip (measured 0.05 and 0.00)."""
     from genrefocus.optics.dp_disparity import detect_dp_axis, sgbm_disparity, sign_agreement, to_horizontal
 
     left, right = load_dp_pair(shared_data / "dp_pairs" / name)

@@ -67,6 +67,58 @@ def dp_sign_consistency(model, left: torch.Tensor, right: torch.Tensor, max_disp
             "disparity": disp, "sgbm": torch.where(valid, ref, torch.zeros_like(ref))}
 
 
+def blur_disparity_relation(data_dir, scenes=range(6), patch: int = 48, top: int = 50, min_texture: float = 2e-4) -> dict:
+    """What a real DP camera's disparity says about its blur, measured on the validation scenes (never
+    trained on): :func:`relation_blocks` of each ``canon_XX`` pair with its ``canon_res_XX`` capture and
+    f/22 ground truth, rows ``top:``. Returns ``{"disparity_px", "radius_px", "scene"}`` arrays — their
+    ratio is the camera's ``f`` (DP disparity per CoC radius), which the synthesis assumes (0.60 for a flat
+    disk with τ = 0.3)."""
+    from pathlib import Path
+
+    from ..io import load_frames
+
+    out = {"disparity_px": [], "radius_px": [], "scene": []}
+    for i in scenes:
+        blurry, _, gt = load_frames(Path(data_dir) / f"canon_res_{i:02d}.gif", n=3)
+        left, right = load_frames(Path(data_dir) / f"canon_{i:02d}.gif", n=2)
+        d, r = relation_blocks(*(t[..., top:, :] for t in (left, right, blurry, gt)), patch, min_texture)
+        out["disparity_px"] += d
+        out["radius_px"] += r
+        out["scene"] += [i] * len(d)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def relation_blocks(left, right, blurry, sharp, patch: int = 48, min_texture: float = 2e-4,
+                    radii=tuple(np.arange(0.0, 12.01, 0.5))) -> tuple:
+    """Per ``patch``-px block of a DP pair ``left``, ``right`` ``(1, 3, H, W)`` with its combined capture
+    ``blurry`` and an all-in-focus ``sharp`` of the same scene: the SGBM ``|d|`` (median over valid
+    pixels) and the disk radius ``r`` (px, from ``radii``) that best turns ``sharp`` into ``blurry`` (least
+    squares in linear light). Blocks without texture in ``sharp`` (mean squared gradient < ``min_texture``)
+    or with < 50 % valid matches are left out. Returns ``(list of |d|, list of r)``."""
+    from ..optics.apertures import Disk
+    from ..optics.fftconv import fft_convolve
+    from ..optics.render import to_linear
+
+    d, valid = sgbm_disparity(left, right, max_disp=16)
+    b, g = to_linear(blurry, "srgb").mean(1, keepdim=True), to_linear(sharp, "srgb").mean(1, keepdim=True)
+    H, W = g.shape[-2:]
+    nby, nbx = H // patch, W // patch
+    blocks = lambda t: t[:nby * patch, :nbx * patch].reshape(nby, patch, nbx, patch).permute(0, 2, 1, 3).reshape(nby, nbx, -1)  # noqa: E731
+    err = torch.stack([blocks(((fft_convolve(g, Disk().kernel(float(r)), padding="replicate") if r >= 0.5 else g)
+                               - b)[0, 0] ** 2).mean(-1) for r in radii])
+    gy, gx = torch.gradient(g[0, 0])
+    texture = blocks(gx ** 2 + gy ** 2).mean(-1)
+    dv, vv = blocks(d[0, 0]), blocks(valid[0, 0].float())
+    disp, rad = [], []
+    for y in range(nby):
+        for x in range(nbx):
+            if texture[y, x] < min_texture or vv[y, x].mean() < 0.5:
+                continue
+            disp.append(float(dv[y, x][vv[y, x] > 0].abs().median()))
+            rad.append(float(radii[int(err[:, y, x].argmin())]))
+    return disp, rad
+
+
 def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None, with_ssim: bool = True) -> dict:
     """PSNR / SSIM of each image in ``outs`` against ``gt``, rows ``top:``. With ``align(pred, gt) →
     gt moved onto pred`` (JDRL's warped protocol, paper 004 §4: Î vs I_S^w) also ``psnr_w`` /

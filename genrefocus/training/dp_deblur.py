@@ -53,10 +53,13 @@ class DPDeblurTrainConfig(LoopConfig):
     lam_disp: float = 0.05
     lens_psf: float = 0.0             # fraction of synthetic pairs with a real lens's PSF shape
     green: float = 0.0                # fraction of green-only (grey) pairs, as Pixel phones capture them
+    softness_max: float = 1.0         # split softness τ ~ U(0.15, softness_max): DP disparity per CoC 0.76 … f(max)
 
     def __post_init__(self):
         problems = self.loop_problems(DPDeblurConfig, DUAL_PIXEL_SOURCES, positive=("coc_max",),
                                       nonnegative=("lam_disp",))
+        if not 0.15 < float(self.softness_max) <= 5.0:
+            problems.append(f"softness_max must be in (0.15, 5], got {self.softness_max}")
         for name in ("lens_psf", "green"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 problems.append(f"{name} must be a fraction in [0, 1], got {getattr(self, name)}")
@@ -127,10 +130,11 @@ def random_lens_psf(rng: np.random.Generator) -> LensPSF:
 
 
 def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 12.0,
-                        lens_psf: float = 0.0, green: float = 0.0) -> dict:
+                        lens_psf: float = 0.0, green: float = 0.0, softness_max: float = 0.5) -> dict:
     """One training sample: ``left``, ``right`` (degraded views), ``aif``, ``disparity`` (px),
     each ``(1, C, size, size)``; with probability ``lens_psf`` the blur has a real lens's PSF shape
-    (:func:`random_lens_psf`), otherwise a flat disk; with probability ``green`` the pair (and its AIF
+    (:func:`random_lens_psf`), otherwise a flat disk; the split softness τ is uniform in
+    [0.15, ``softness_max``]; with probability ``green`` the pair (and its AIF
     target) is a green-only capture (:func:`~genrefocus.optics.dp_synthesis.green_only`)."""
     mag = lambda: coc_max * float(rng.random()) ** 1.5  # noqa: E731  (skewed to small blur)
     c0 = mag() * (1 if rng.random() < 0.5 else -1)
@@ -144,7 +148,7 @@ def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 9
         c_near = min(c_near, coc_max)
         aif = aif * (1 - m) + pool.crop(rng, size) * m
         coc = torch.where(m > 0.5, torch.full_like(coc, c_near), coc)
-    tau = float(rng.uniform(0.15, 0.5))
+    tau = float(rng.uniform(0.15, softness_max))
     psf = random_lens_psf(rng) if rng.random() < lens_psf else LensPSF()
     left, right = synthesize_dp(aif[None], coc[None], softness=tau, gamma="srgb", psf=psf)
     if rng.random() < 0.5:
@@ -190,7 +194,8 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
         return {**s, "disparity": torch.zeros(1, 1, cfg.size, cfg.size), "disparity_known": torch.zeros(1, 1, 1, 1)}
 
     def batch(rng):
-        items = [real_sample(rng) if real else synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max, cfg.lens_psf, cfg.green)
+        items = [real_sample(rng) if real else synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max, cfg.lens_psf, cfg.green,
+                                                                     cfg.softness_max)
                  for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in items[0]}
 
