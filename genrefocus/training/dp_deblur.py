@@ -4,12 +4,13 @@ pairs — no real capture is used, so the Canon validation scenes stay unseen.
 Each sample (:func:`synthetic_dp_sample`): sharp textures from scikit-image's photos (random scale,
 crop, flips, colour gain), a depth layout — a slanted background plane and 0–2 nearer shapes, each
 with a signed CoC (``|c|`` up to ``coc_max`` px, skewed to small) —, the DP views of
-:func:`~genrefocus.optics.dp_synthesis.synthesize_dp` with a random split softness, in a fraction
-``lens_psf`` of the samples a real lens's PSF shape (:func:`random_lens_psf`: rim-bright and soft-edged,
-the ranges Abuolaim et al. 2021 fitted to a Canon DSLR) instead of a flat disk, in a fraction ``green``
-a green-only capture (grey views, as Pixel phones deliver them), uncorrected
-per-view fall-off, sensor noise and, half the time, a 256-colour palette (the validation GIFs are
-palette-quantised). Targets: the clean all-in-focus image and the disparity ``f(τ)·c`` (``f`` of that PSF shape).
+:func:`~genrefocus.optics.dp_synthesis.synthesize_dp` with a random split softness τ ∈ [0.15,
+``softness_max``] (DP disparity per CoC radius 0.76 … 0.24 for τ up to 1.0: a real Canon DSLR measures
+0.34, :func:`~genrefocus.metrics.dual_pixel.blur_disparity_relation`), in a fraction ``lens_psf`` of the
+samples a real lens's PSF shape (:func:`random_lens_psf`: rim-bright and soft-edged, the ranges Abuolaim
+et al. 2021 fitted to a Canon DSLR) instead of a flat disk, in a fraction ``green`` a green-only capture
+(grey views, as Pixel phones deliver them), uncorrected per-view fall-off, sensor noise and, half the
+time, a 256-colour palette (the validation GIFs are palette-quantised). Targets: the clean all-in-focus image and the disparity ``f(τ)·c`` (``f`` of that PSF shape).
 
 Loss: Charbonnier (ε = 1e-3) on the AIF + ``lam_disp``·L1 on the disparity. AdamW, cosine schedule,
 checkpoints and exact resume as the other trainers (:mod:`genrefocus.training.checkpoints`).
@@ -130,7 +131,7 @@ def random_lens_psf(rng: np.random.Generator) -> LensPSF:
 
 
 def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 12.0,
-                        lens_psf: float = 0.0, green: float = 0.0, softness_max: float = 0.5) -> dict:
+                        lens_psf: float = 0.0, green: float = 0.0, softness_max: float = 1.0) -> dict:
     """One training sample: ``left``, ``right`` (degraded views), ``aif``, ``disparity`` (px),
     each ``(1, C, size, size)``; with probability ``lens_psf`` the blur has a real lens's PSF shape
     (:func:`random_lens_psf`), otherwise a flat disk; the split softness τ is uniform in
@@ -194,8 +195,8 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
         return {**s, "disparity": torch.zeros(1, 1, cfg.size, cfg.size), "disparity_known": torch.zeros(1, 1, 1, 1)}
 
     def batch(rng):
-        items = [real_sample(rng) if real else synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max, cfg.lens_psf, cfg.green,
-                                                                     cfg.softness_max)
+        items = [real_sample(rng) if real else
+                 synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max, cfg.lens_psf, cfg.green, cfg.softness_max)
                  for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in items[0]}
 
