@@ -99,3 +99,12 @@ def test_text_prompt_through_owlv2(tmp_path):
     assert out.refocused.shape == (1, 3, 40, 60)
     with pytest.raises(InputError, match="empty or outside"):
         DPRefocusPipeline(pipe.model, text_detector=lambda im, text: (60.0, 0.0, 60.0, 30.0)).focus_mask(image, text="x")
+
+
+@pytest.mark.parametrize("kw, name", [({"axis": "diagonal"}, "axis"), ({"tile": 32}, "tile"),
+                                      ({"tile": 128, "overlap": 64}, "overlap"), ({"fill_disparity": "yes"}, "fill_disparity")])
+def test_dp_options_refuse_bad_values(kw, name):
+    from genrefocus.pipelines.dual_pixel import DPOptions
+
+    with pytest.raises(InputError, match=name):
+        DPOptions(**kw)

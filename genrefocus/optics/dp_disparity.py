@@ -169,13 +169,12 @@ def fill_textureless(disparity: torch.Tensor, image: torch.Tensor, noise_floor: 
     Knutsson & Westin 1993). A per-pixel network (or any local matcher) has no parallax to read on a flat
     region and returns ~0 there; semi-global matchers fill such regions by a smoothness prior — this is
     that prior for a learned disparity. Written with SciPy's Gaussian filter."""
+    import torch.nn.functional as F
     from scipy import ndimage
 
     if disparity.dim() != 4 or disparity.shape[1] != 1 or disparity.shape[-2:] != image.shape[-2:]:
         raise ValueError(f"need disparity (B, 1, H, W) and image (B, C, H, W) of one size, got "
                          f"{tuple(disparity.shape)}, {tuple(image.shape)}")
-    import torch.nn.functional as F
-
     c = disparity_confidence(image, noise_floor).double()
     d = disparity.detach().cpu().double()
     H, W = d.shape[-2:]

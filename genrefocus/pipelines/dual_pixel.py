@@ -63,6 +63,8 @@ class DPOptions:
             raise InputError("tile", f"must be 0 (no tiling) or ≥ 64 px, got {self.tile!r}")
         if not (isinstance(self.overlap, int) and 0 <= self.overlap and (self.tile == 0 or 2 * self.overlap < self.tile)):
             raise InputError("overlap", f"must be ≥ 0 and under half the tile, got {self.overlap!r}")
+        if not isinstance(self.fill_disparity, bool):
+            raise InputError("fill_disparity", f"must be True or False, got {self.fill_disparity!r}")
 
 
 class TextBoxDetector:
