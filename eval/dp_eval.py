@@ -139,13 +139,13 @@ def relation(args, out: Path) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from genrefocus.metrics.dual_pixel import blur_disparity_relation
+    from genrefocus.metrics.dual_pixel import blur_disparity_relation, relation_slope
     from genrefocus.optics.dp_disparity import dp_disparity_factor
 
     rel = blur_disparity_relation(args.data)
     d, r = rel["disparity_px"], rel["radius_px"]
     big = r >= 3
-    slope = float((d[big] * r[big]).sum() / (r[big] ** 2).sum())
+    slope = relation_slope(d, r, min_radius=3)
     print(f"{len(d)} textured 48-px blocks; blur radius ≥ 3 px ({int(big.sum())} blocks): DP disparity per radius "
           f"median {float(np.median(d[big] / r[big])):.2f}, least-squares slope {slope:.2f} (synthesis: flat disk "
           f"τ = 0.15 / 0.3 / 0.5 → {dp_disparity_factor(0.15):.2f} / {dp_disparity_factor(0.3):.2f} / "
@@ -269,7 +269,7 @@ def run(args) -> int:
             raise MissingWeightsError(f"{flag}: {path!r} is not a dual-pixel checkpoint folder (no config.json)")
     if any(p != "scene_lab" for p in parts) and not (Path(args.data) / "canon_res_00.gif").is_file():
         raise InputError("--data", f"{args.data!r} has no canon_res_00.gif (../shared/data/dp_pairs)")
-    from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline, load_dp_model
+    from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
 
     print("machine:", machine())
     print("model under test:", args.checkpoint)
@@ -285,9 +285,9 @@ def run(args) -> int:
     if "relation" in parts:
         report["relation"] = relation(args, out)
     if "scene_lab" in parts:
-        report["scene_lab"] = scene_lab(args, load_dp_model(args.checkpoint))
+        report["scene_lab"] = scene_lab(args, pipe.model)
     if "synthetic" in parts:
-        report["synthetic"] = synthetic(args, load_dp_model(args.checkpoint))
+        report["synthetic"] = synthetic(args, pipe.model)
     if "memory" in parts:
         report["memory"] = memory(args)
     report["seconds"] = time.time() - t0

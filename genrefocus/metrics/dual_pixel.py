@@ -88,6 +88,15 @@ def blur_disparity_relation(data_dir, scenes=range(6), patch: int = 48, top: int
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def relation_slope(disparity_px, radius_px, min_radius: float = 0.0) -> float:
+    """Least-squares slope through the origin of ``|d|`` over ``r`` (arrays from
+    :func:`relation_blocks` / :func:`blur_disparity_relation`), blocks with ``r ≥ min_radius`` only: the
+    DP disparity per blur radius."""
+    d, r = np.asarray(disparity_px, float), np.asarray(radius_px, float)
+    keep = r >= min_radius
+    return float((d[keep] * r[keep]).sum() / (r[keep] ** 2).sum())
+
+
 def relation_blocks(left, right, blurry, sharp, patch: int = 48, min_texture: float = 2e-4,
                     radii=tuple(np.arange(0.0, 12.01, 0.5))) -> tuple:
     """Per ``patch``-px block of a DP pair ``left``, ``right`` ``(1, 3, H, W)`` with its combined capture
