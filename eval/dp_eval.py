@@ -13,11 +13,13 @@ Parts (``--parts``, default all):
   turns the f/22 ground truth into the capture, per 48-px block of the six Canon scenes, next to what
   the synthesis assumes (PNG scatter plot).
 * ``scene_lab`` — exact scene-lab DP pairs refocused to the foreground: the model's refocus (UiD:
-  Eq. 13) vs the physical renderer driven by the model's own AIF and disparity.
+  Eq. 13; DPDeblurNet: the capture itself where the target is blurrier, its AIF where sharper) vs the
+  physical renderer driven by the model's own AIF and disparity; PNG of four pairs.
 * ``synthetic`` — in-distribution strength: one-plane synthetic DP pairs (flat disk, τ = 0.3, mild
   noise) of photos the trainer never uses, per CoC radius: PSNR of the input and the model's AIF.
 * ``memory`` — peak RAM and time of a 1680×1120 pair (``canon_00`` upsampled ×2), each run in a fresh
-  process: UiD whole-image (the baseline), UiD tiled, classical, the model under test.
+  process: UiD whole-image (the baseline), UiD tiled, classical, the model under test (all-in-focus, and
+  a whole refocus to the centre point).
 
     python eval/dp_eval.py [--checkpoint genrefocus/weights/uid] [--data ../shared/data/dp_pairs] [--out out/dp_eval]
 """
@@ -173,15 +175,62 @@ def relation(args, out: Path) -> dict:
     return {"blocks": len(d), "slope_r_ge_3": slope, "median_ratio_r_ge_3": float(np.median(d[big] / r[big]))}
 
 
-def scene_lab(args, model) -> dict:
-    from genrefocus.metrics.dual_pixel import scene_lab_refocus
+class _RenderFromAIF(torch.nn.Module):
+    """``model`` refocusing by blurring its AIF everywhere (``reuse_capture=False``): the pipeline before the
+    capture was reused."""
 
-    rows = scene_lab_refocus(model, n=args.n)
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("uid_psnr", "physical_psnr", "input_psnr")}
-    print(f"scene-lab refocus to the foreground ({args.n} pairs, 64 px): model {mean['uid_psnr']:.2f} dB, physical "
-          f"renderer (model AIF + disparity) {mean['physical_psnr']:.2f} dB, input {mean['input_psnr']:.2f} dB; "
-          f"model − physical = {mean['uid_psnr'] - mean['physical_psnr']:+.2f} dB")
-    return {"rows": rows, "mean": mean}
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def refocus(self, left, right, mask):
+        return self.model.refocus(left, right, mask, reuse_capture=False)
+
+
+def scene_lab(args, model, out: Path) -> dict:
+    from genrefocus.metrics.dual_pixel import scene_lab_refocus
+    from genrefocus.models.dp_deblur import DPDeblurNet
+
+    keys = ("model_psnr", "physical_psnr", "input_psnr")
+    rows, images = scene_lab_refocus(model, n=args.n, return_images=True)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    report = {"rows": rows, "mean": mean}
+    line = (f"scene-lab refocus to the foreground ({args.n} pairs, 64 px): model {mean['model_psnr']:.2f} dB, physical "
+            f"renderer (model AIF + disparity) {mean['physical_psnr']:.2f} dB, input {mean['input_psnr']:.2f} dB; "
+            f"model − physical = {mean['model_psnr'] - mean['physical_psnr']:+.2f} dB")
+    if isinstance(model, DPDeblurNet):  # its refocus reuses the capture; the same model blurring its AIF only
+        rows_aif, images_aif = scene_lab_refocus(_RenderFromAIF(model), n=args.n, return_images=True)
+        report["render_from_aif_psnr"] = float(np.mean([r["model_psnr"] for r in rows_aif]))
+        line += f" (the same model blurring its AIF everywhere: {report['render_from_aif_psnr']:.2f} dB)"
+        images = [row[:3] + [aif_row[2]] for row, aif_row in zip(images, images_aif)]
+        cols = ["input (focus: back)", "exact render (focus: front)", "model (capture reused)", "model AIF blurred"]
+    else:
+        cols = ["input (focus: back)", "exact render (focus: front)", "model", "physical (model AIF)"]
+    print(line)
+    _image_sheet(images[:4], cols, out / "dp_scene_lab.png")
+    return report
+
+
+def _image_sheet(rows, cols, path: Path) -> None:
+    """A grid of ``(1, 3, H, W)`` images, one row per list, columns titled ``cols``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.4 * len(cols), 2.4 * len(rows)), squeeze=False)
+    for row, ims in zip(axes, rows):
+        for ax, im in zip(row, ims):
+            ax.imshow(im[0].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    for ax, c in zip(axes[0], cols):
+        ax.set_title(c, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print("wrote", path)
 
 
 def synthetic(args, model) -> dict:
@@ -215,7 +264,7 @@ import resource, sys, time, torch, torch.nn.functional as F
 torch.set_num_threads(2)
 from genrefocus.models.dp_model import load_dp_pair
 from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
-method, tile, ckpt, data = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+method, tile, ckpt, data, call = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 l, r = load_dp_pair(data)
 l, r = (F.interpolate(t, scale_factor=2, mode="bicubic", align_corners=False).clamp(0, 1) for t in (l, r))
 opts = DPOptions(axis="horizontal", tile=tile)
@@ -223,20 +272,21 @@ pipe = (DPRefocusPipeline.from_pretrained(method="classical", options=opts) if m
         else DPRefocusPipeline.from_pretrained(ckpt, options=opts))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
-out = pipe.all_in_focus(l, r)
+out = pipe.all_in_focus(l, r) if call == "aif" else pipe(l, r, point=(l.shape[-1] / 2, l.shape[-2] / 2))
 dt = time.perf_counter() - t
 print(f"{tuple(l.shape[-2:])} {dt:.2f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.3f} {base / 2**20:.3f}")
 """
 
 
 def memory(args) -> dict:
-    jobs = [("uid, whole image (baseline)", "learned", 0, args.uid_checkpoint),
-            (f"uid, tiles of {args.tile} px", "learned", args.tile, args.uid_checkpoint),
-            ("classical", "classical", 0, ""), ("model under test", "learned", args.tile, args.checkpoint)]
+    jobs = [("uid, whole image (baseline)", "learned", 0, args.uid_checkpoint, "aif"),
+            (f"uid, tiles of {args.tile} px", "learned", args.tile, args.uid_checkpoint, "aif"),
+            ("classical", "classical", 0, "", "aif"), ("model under test", "learned", args.tile, args.checkpoint, "aif"),
+            ("model under test, refocus (point)", "learned", args.tile, args.checkpoint, "refocus")]
     res, base = {}, None
-    for label, method, tile, ckpt in jobs:
+    for label, method, tile, ckpt, call in jobs:
         p = subprocess.run([sys.executable, "-c", MEMORY_JOB, method, str(tile), ckpt,
-                            str(Path(args.data) / "canon_00.gif")], capture_output=True, text=True, cwd=ROOT)
+                            str(Path(args.data) / "canon_00.gif"), call], capture_output=True, text=True, cwd=ROOT)
         if p.returncode != 0:
             raise RuntimeError(f"{label}: {p.stderr[-2000:]}")
         shape, dt, peak, start = p.stdout.strip().splitlines()[-1].rsplit(" ", 3)
@@ -285,13 +335,13 @@ def run(args) -> int:
     if "relation" in parts:
         report["relation"] = relation(args, out)
     if "scene_lab" in parts:
-        report["scene_lab"] = scene_lab(args, pipe.model)
+        report["scene_lab"] = scene_lab(args, pipe.model, out)
     if "synthetic" in parts:
         report["synthetic"] = synthetic(args, pipe.model)
     if "memory" in parts:
         report["memory"] = memory(args)
     report["seconds"] = time.time() - t0
-    out.mkdir(parents=True, exist_ok=True)  # a run of scene_lab / memory alone writes no image first
+    out.mkdir(parents=True, exist_ok=True)  # a run of memory alone writes no image first
     (out / "dp_eval.json").write_text(json.dumps(report, indent=2, default=float))
     print("wrote", out / "dp_eval.json")
     return 0

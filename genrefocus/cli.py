@@ -573,7 +573,8 @@ def _cmd_dp_refocus(args) -> int:
         raise InputError("--checkpoint", "the classical method has no checkpoint (drop --checkpoint or --method)")
     from .pipelines.dual_pixel import DPOptions
 
-    options = DPOptions(axis=args.axis, tile=args.tile, fill_disparity=not args.no_fill_disparity)
+    options = DPOptions(axis=args.axis, tile=args.tile, fill_disparity=not args.no_fill_disparity,
+                        reuse_capture=not args.render_from_aif)
     # 2. models and work
     sam = None
     if args.sam_model:
@@ -763,6 +764,9 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--no-fill-disparity", action="store_true",
                     help="keep the learned disparity as it is on textureless regions (default: filled from "
                          "their textured surroundings)")
+    dp.add_argument("--render-from-aif", action="store_true",
+                    help="blur the all-in-focus estimate everywhere (default: the photo itself wherever the new "
+                         "focus needs more blur than it has, the all-in-focus estimate only where it needs less)")
     dp.add_argument("--sam-model", default=None)
     dp.add_argument("--owlv2-model", default="google/owlv2-base-patch16-ensemble")
     dp.add_argument("--allow-download", action="store_true", help="let missing Hub models download")

@@ -52,7 +52,7 @@ def test_default_model_beats_the_input_on_every_real_validation_scene(shared_dat
 def test_refocus_beats_the_physical_renderer_on_exact_pairs(model):
     torch.manual_seed(0)
     rows = scene_lab_refocus(model, n=4, seed=200)
-    uid, phys, inp = (float(np.mean([r[k] for r in rows])) for k in ("uid_psnr", "physical_psnr", "input_psnr"))
+    uid, phys, inp = (float(np.mean([r[k] for r in rows])) for k in ("model_psnr", "physical_psnr", "input_psnr"))
     print(f"scene-lab refocus: UiD {uid:.2f} dB, physical (model disparity) {phys:.2f} dB, input {inp:.2f} dB")
     assert uid > phys and uid > inp
 

@@ -102,7 +102,8 @@ def test_text_prompt_through_owlv2(tmp_path):
 
 
 @pytest.mark.parametrize("kw, name", [({"axis": "diagonal"}, "axis"), ({"tile": 32}, "tile"),
-                                      ({"tile": 128, "overlap": 64}, "overlap"), ({"fill_disparity": "yes"}, "fill_disparity")])
+                                      ({"tile": 128, "overlap": 64}, "overlap"), ({"fill_disparity": "yes"}, "fill_disparity"),
+                                      ({"reuse_capture": 1}, "reuse_capture")])
 def test_dp_options_refuse_bad_values(kw, name):
     from genrefocus.pipelines.dual_pixel import DPOptions
 

@@ -1,7 +1,7 @@
 """Evaluations of a dual-pixel refocus model (issue 8 / DESIGN §7).
 
 * :func:`scene_lab_refocus` — exact scene-lab DP pairs captured focused on the background, refocused
-  to the foreground layer; PSNR against the exact render for the model's Eq. 13 refocus, for the
+  to the foreground layer; PSNR against the exact render for the model's own refocus, for the
   physical (layered) renderer driven by the model's own AIF and disparity (``c = d / 0.849``, focus
   at the mean disparity in the mask), and for the unchanged input.
 * :func:`dp_validation` — the real Canon validation scenes (``canon_XX.gif`` pairs with
@@ -26,9 +26,10 @@ from .fidelity import psnr
 
 def scene_lab_refocus(model, n: int = 8, size: int = 64, seed: int = 100, k_range=(3.0, 6.0),
                       return_images: bool = False):
-    """Rows ``{"K", "uid_psnr", "physical_psnr", "input_psnr"}`` (dB) for ``n`` random two-layer scenes
-    (background 6 m, foreground 1.2 m), plus the image rows ``[input, target, uid, physical]`` when
-    ``return_images``."""
+    """Rows ``{"K", "model_psnr", "physical_psnr", "input_psnr"}`` (dB) for ``n`` random two-layer scenes
+    (background 6 m, foreground 1.2 m), plus the image rows ``[input, target, model, physical]`` when
+    ``return_images``. ``model`` is the model's own ``refocus(left, right, mask)``; ``physical`` the
+    layered renderer on the model's AIF with the CoC ``(d − d_f)/0.849`` (the exact pairs' hard split)."""
     rows, images = [], []
     p = next(model.parameters())
     for i in range(n):
@@ -40,14 +41,14 @@ def scene_lab_refocus(model, n: int = 8, size: int = 64, seed: int = 100, k_rang
         mask = (sc.depth() == sc.planes[1].depth_m).float()
         with torch.no_grad():
             out = model.refocus(left.to(p), right.to(p), mask.to(p))
-        uid = out["refocused"].float().cpu().clamp(0, 1)
+        refocused = out["refocused"].float().cpu().clamp(0, 1)
         aif, disp = out["aif"].float().cpu().clamp(0, 1), out["disparity"].float().cpu()
         d_f = float((disp * mask).sum() / mask.sum())
         phys = render_bokeh(aif, (disp - d_f) / HALF_DISK_DISPARITY, mode="layered")
         blurry = (left + right) / 2
-        rows.append({"K": K, "uid_psnr": float(psnr(uid, target)[0]), "physical_psnr": float(psnr(phys, target)[0]),
-                     "input_psnr": float(psnr(blurry, target)[0])})
-        images.append([blurry, target, uid, phys])
+        rows.append({"K": K, "model_psnr": float(psnr(refocused, target)[0]),
+                     "physical_psnr": float(psnr(phys, target)[0]), "input_psnr": float(psnr(blurry, target)[0])})
+        images.append([blurry, target, refocused, phys])
     return (rows, images) if return_images else rows
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
@@ -104,17 +104,21 @@ class DPDeblurNet(nn.Module):
         return {k: v[..., :H, :W].cpu() for k, v in out.items()}
 
     @torch.no_grad()
-    def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor) -> dict:
-        """:meth:`all_in_focus`, then :meth:`refocus_from` its outputs."""
+    def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor, reuse_capture: bool = True) -> dict:
+        """:meth:`all_in_focus`, then :meth:`refocus_from` its outputs (with the capture ``(L + R)/2``
+        as the source where the target is blurrier than it, unless ``reuse_capture`` is False)."""
         out = self.all_in_focus(left, right)
-        return {**self.refocus_from(out["aif"], out["disparity"], mask), **out}
+        capture = (left.float() + right.float()) / 2 if reuse_capture else None
+        return {**self.refocus_from(out["aif"], out["disparity"], mask, capture), **out}
 
-    def refocus_from(self, aif: torch.Tensor, disparity: torch.Tensor, mask: torch.Tensor) -> dict:
-        """The AIF re-blurred by the layered renderer with the CoC ``(d − d_f)/f(τ)``, ``d_f`` the mean
-        predicted disparity inside ``mask``: ``{"refocused", "coc"}``."""
+    def refocus_from(self, aif: torch.Tensor, disparity: torch.Tensor, mask: torch.Tensor,
+                     capture: Optional[torch.Tensor] = None) -> dict:
+        """The layered renderer with the CoC ``(d − d_f)/f(τ)``, ``d_f`` the mean predicted disparity inside
+        ``mask``, on the AIF — or, given the ``capture``, on the capture where it is blurred less than the
+        target (:func:`~genrefocus.optics.dp_disparity.refocus_from_disparity`): ``{"refocused", "coc"}``."""
         from ..optics.dp_disparity import dp_disparity_factor, refocus_from_disparity
 
-        return refocus_from_disparity(aif, disparity, mask, dp_disparity_factor(self.config.softness))
+        return refocus_from_disparity(aif, disparity, mask, dp_disparity_factor(self.config.softness), capture)
 
     # ----- files ------------------------------------------------------------------------------------
     def save_pretrained(self, folder: Union[str, Path], extra: dict | None = None) -> Path:

@@ -135,11 +135,14 @@ class ClassicalDP:
         aif = from_linear(aif, g)
         return {"aif": aif, "disparity": disp}
 
-    def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor) -> dict:
-        """The AIF re-blurred by the layered renderer with the signed CoC ``(d − d_f)/f`` px, ``d_f``
-        the mean disparity inside ``mask`` ``(B, 1, H, W)``: ``{"refocused", "aif", "disparity", "coc"}``."""
+    def refocus(self, left: torch.Tensor, right: torch.Tensor, mask: torch.Tensor, reuse_capture: bool = True) -> dict:
+        """The layered renderer with the signed CoC ``(d − d_f)/f`` px, ``d_f`` the mean disparity inside
+        ``mask`` ``(B, 1, H, W)``, on the AIF — and on the capture ``(L + R)/2`` where that is blurred less
+        than the target, unless ``reuse_capture`` is False (:func:`~.dp_disparity.refocus_from_disparity`):
+        ``{"refocused", "aif", "disparity", "coc"}``."""
         out = self.all_in_focus(left, right)
-        return {**refocus_from_disparity(out["aif"], out["disparity"], mask, self.factor), **out}
+        capture = (left.float() + right.float()) / 2 if reuse_capture else None
+        return {**refocus_from_disparity(out["aif"], out["disparity"], mask, self.factor, capture), **out}
 
 
 __all__ = ["ClassicalDP", "ClassicalDPOptions", "deconvolve_by_radius", "fill_and_smooth", "unsharp_mask",

@@ -13,6 +13,7 @@ DP disparities take both signs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -134,16 +135,66 @@ def detect_dp_axis(left: torch.Tensor, right: torch.Tensor, max_disp: int = 8, m
     return AxisDecision("vertical" if mv > mh * AXIS_MIN_RATIO else "horizontal", mh, mv)
 
 
-def refocus_from_disparity(aif: torch.Tensor, disparity: torch.Tensor, mask: torch.Tensor, factor: float) -> dict:
-    """Refocus an all-in-focus image with its DP disparity: focus at the mean disparity ``d_f`` inside
-    ``mask`` ``(B, 1, H, W)``, CoC ``(d − d_f)/factor`` px (``factor``: DP disparity per CoC radius,
-    :func:`dp_disparity_factor`), the layered renderer. ``{"refocused", "coc"}``."""
+def capture_spill(coc: torch.Tensor) -> torch.Tensor:
+    """How far a capture's pixels are mixed with light from other depths: for each ``x``,
+    ``max |c(y) − c(x)|`` over the pixels ``y`` whose blur reaches it (``|x − y|∞ ≤ |c(y)|``), for the
+    capture's signed CoC ``coc`` ``(B, 1, H, W)`` px. 0 where only same-depth light lands — there the
+    capture is its own scene blurred by ``|c(x)|`` — and large beside the blurred edge of an object at
+    another depth (its halo). The reach is a square of side ``2|c| + 1`` — it holds the disk, so the map
+    errs on the side of "mixed" — which keeps each level two 1-D max filters (SciPy), one level per px
+    of ``max |c|``. ``(B, 1, H, W)`` px."""
+    import math
+
+    from scipy import ndimage
+
+    out = []
+    for c in coc.detach().float().cpu()[:, 0].numpy():
+        a, spread = np.abs(c), np.zeros_like(c)
+        for b in range(1, int(math.ceil(float(a.max()) - 0.5)) + 1):
+            reach = a >= b - 0.5                      # pixels whose blur reaches b px (rounded)
+            hi = ndimage.maximum_filter(np.where(reach, c, -np.inf), size=2 * b + 1, mode="nearest")
+            lo = -ndimage.maximum_filter(np.where(reach, -c, -np.inf), size=2 * b + 1, mode="nearest")
+            spread = np.maximum(spread, np.where(np.isfinite(hi), hi - c, 0))
+            spread = np.maximum(spread, np.where(np.isfinite(lo), c - lo, 0))
+        out.append(spread)
+    return torch.from_numpy(np.stack(out))[:, None].to(coc.dtype)
+
+
+def refocus_from_disparity(aif: torch.Tensor, disparity: torch.Tensor, mask: torch.Tensor, factor: float,
+                           capture: Optional[torch.Tensor] = None, blend_px: float = 1.0) -> dict:
+    """Refocus with a DP disparity: focus at the mean disparity ``d_f`` inside ``mask`` ``(B, 1, H, W)``,
+    target CoC ``c_t = (d − d_f)/factor`` px (``factor``: DP disparity per CoC radius,
+    :func:`dp_disparity_factor`), the layered renderer. ``{"refocused", "coc"}`` (``coc`` = ``c_t``).
+
+    Without ``capture`` the all-in-focus image ``aif`` is blurred by ``c_t`` everywhere. With the capture
+    ``(B, 3, H, W)`` — the pair's combined view ``(L + R)/2``, focused where ``d = 0``, so blurred by
+    ``c_in = d/factor`` — the capture itself is the source wherever the target needs at least as much
+    blur as it already has and its pixel holds only same-depth light (:func:`capture_spill` ≤ 1 px — not
+    in the halo of a blurred object at another depth, which the new focus may sharpen), blurred only by
+    the residual ``sign(c_t)·√(max(c_t² − w·c_in², 0))`` (blur radii add in quadrature: exact for Gaussians,
+    close for disks); the deblurred ``aif`` is used elsewhere. The capture's weight ``w`` falls from 1 at
+    ``|c_t| = |c_in|`` to 0 at ``|c_t| = |c_in| − blend_px``, so a refocus to the capture's own focus
+    returns the capture itself.
+    The capture's own pixels carry no deblurring error (defocus magnification, Bae & Durand 2007), so a
+    noisy or imperfect AIF only shows where the photo must get sharper. Residual radii keep the sign of
+    ``c_t``, so the layered renderer's front/behind order of the two sides of the focal plane is kept."""
     from .render import render_bokeh
 
     m = mask.to(disparity.dtype).cpu()
     d_f = (disparity * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)
     coc = (disparity - d_f) / factor
-    return {"refocused": render_bokeh(aif, coc, mode="layered"), "coc": coc}
+    if capture is None:
+        return {"refocused": render_bokeh(aif, coc, mode="layered"), "coc": coc}
+    if capture.shape != aif.shape:
+        raise ValueError(f"capture {tuple(capture.shape)} must match aif {tuple(aif.shape)}")
+    if not blend_px > 0:
+        raise ValueError(f"blend_px must be > 0, got {blend_px!r}")
+    c_in = disparity / factor
+    clean = (1 - (capture_spill(c_in) - 1.0) / blend_px).clamp(0, 1)
+    w = ((coc.abs() - c_in.abs()) / blend_px + 1).clamp(0, 1) * clean
+    source = w * capture.to(aif) + (1 - w) * aif
+    residual = torch.sign(coc) * (coc * coc - w * c_in * c_in).clamp_min(0).sqrt()
+    return {"refocused": render_bokeh(source, residual, mode="layered"), "coc": coc}
 
 
 def disparity_confidence(image: torch.Tensor, noise_floor: float = 0.01, window_sigma: float = 2.0) -> torch.Tensor:

@@ -49,12 +49,17 @@ class DPOptions:
     """``axis``: ``horizontal | vertical | auto``; ``tile``: tile side (px) for the learned model, 0 =
     the whole pair at once; ``overlap``: px shared by neighbouring tiles; ``fill_disparity``: fill
     DPDeblurNet's disparity on textureless regions from their surroundings
-    (:func:`~genrefocus.optics.dp_disparity.fill_textureless`; a flat region has no parallax to read)."""
+    (:func:`~genrefocus.optics.dp_disparity.fill_textureless`; a flat region has no parallax to read);
+    ``reuse_capture``: refocus from the capture ``(L + R)/2`` itself wherever the target is blurrier than
+    it, the all-in-focus estimate only where the target is sharper
+    (:func:`~genrefocus.optics.dp_disparity.refocus_from_disparity`; DPDeblurNet and the classical
+    method — UiD has its own learned refocus)."""
 
     axis: str = "auto"
     tile: int = 320
     overlap: int = 32
     fill_disparity: bool = True
+    reuse_capture: bool = True
 
     def __post_init__(self):
         if self.axis not in DP_AXES:
@@ -63,8 +68,9 @@ class DPOptions:
             raise InputError("tile", f"must be 0 (no tiling) or ≥ 64 px, got {self.tile!r}")
         if not (isinstance(self.overlap, int) and 0 <= self.overlap and (self.tile == 0 or 2 * self.overlap < self.tile)):
             raise InputError("overlap", f"must be ≥ 0 and under half the tile, got {self.overlap!r}")
-        if not isinstance(self.fill_disparity, bool):
-            raise InputError("fill_disparity", f"must be True or False, got {self.fill_disparity!r}")
+        for name in ("fill_disparity", "reuse_capture"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(name, f"must be True or False, got {getattr(self, name)!r}")
 
 
 class TextBoxDetector:
@@ -197,9 +203,10 @@ class DPRefocusPipeline:
             out = self._tiled(lambda a, b: self.model.refocus(a, b, shift=shift), lh, rh)
         elif isinstance(self.model, DPDeblurNet):
             out = self._deblur_net(lh, rh)
-            out.update(self.model.refocus_from(out["aif"], out["disparity"], mh))
+            capture = (lh.float() + rh.float()) / 2 if self.options.reuse_capture else None
+            out.update(self.model.refocus_from(out["aif"], out["disparity"], mh, capture))
         else:  # a block with its own refocus (the classical baseline)
-            out = self.model.refocus(lh, rh, mh)
+            out = self.model.refocus(lh, rh, mh, reuse_capture=self.options.reuse_capture)
         back = {k: to_horizontal(out[k], axis) for k in ("refocused", "aif", "disparity")}
         back = {k: v.cpu().clamp(0, 1) if v.shape[1] == 3 else v.cpu() for k, v in back.items()}
         return DPRefocusOutput(mask=m, axis=note, **back)
