@@ -244,7 +244,7 @@ def synthetic(args, model) -> dict:
     pool = PhotoPool(images=[torch.from_numpy(np.asarray(i)[..., :3].astype(np.float32) / 255).permute(2, 0, 1)
                              for i in held_out])
     rng, res = np.random.default_rng(5), {}
-    for c in (2, 4, 6, 8, 10):
+    for c in (2, 4, 6, 8, 10, 14, 20):  # up to DPDD's blur (CoC radius ~20 px at 1680 px wide)
         rows = []
         for i in range(args.n):
             aif = pool.crop(rng, 128)[None]
