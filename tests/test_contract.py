@@ -327,6 +327,7 @@ CASES = [
     ("train_dp_deblur", "--out {d}/out/dd --lens-psf 1.5", "lens_psf"),
     ("train_dp_deblur", "--out {d}/out/dd --green -0.1", "green"),
     ("train_dp_deblur", "--out {d}/out/dd --softness-max 0.1", "softness_max"),
+    ("train_dp_deblur", "--out {d}/out/dd --lam-fft -1", "lam_fft"),
     ("train_dp_deblur", "--out {d}/ok.png", "--out"),
     ("train_jdrl", "--out {d}/out/jd --batch-size 0", "batch_size"),
     ("train_jdrl", "--out {d}/out/jd --lr inf", "learning_rate"),

@@ -31,14 +31,16 @@ def test_shipped_checkpoint_files():
     log = json.loads((UID_CHECKPOINT / "train_log.json").read_text())
     assert log["log"][-1]["loss"] < 0.5 * log["log"][0]["loss"]  # it was trained, not initialized
     log = json.loads((DEFAULT_CHECKPOINT / "train_log.json").read_text())
-    base = log["initialised_from"]   # the first 3000 steps; then a 2000-step fine-tune (wider split softness)
+    # the first 3000 steps; a 2000-step fine-tune (wider split softness); a 2000-step one with the frequency loss
+    base = log["initialised_from"]["initialised_from"]
     assert base["loss_mean_steps_2750_2999"]["disparity_px"] < 0.5 * base["loss_mean_steps_0_249"]["disparity_px"]
-    assert log["total_steps"] == 5000 and log["config"]["softness_max"] == 1.0
+    assert log["initialised_from"]["total_steps"] == 5000 and log["total_steps"] == 7000
+    assert log["config"]["softness_max"] == 1.0 and log["config"]["lam_fft"] == 0.01
     assert isinstance(DPRefocusPipeline.from_pretrained().model, DPDeblurNet)
 
 
 def test_default_model_beats_the_input_on_every_real_validation_scene(shared_data):
-    """Measured: input 24.92 dB mean, model 25.36 (+0.44), every scene up by 0.17–0.84 dB."""
+    """Measured: input 24.92 dB mean, model 25.41 (+0.49), every scene up by 0.23–0.86 dB."""
     from genrefocus.metrics.dual_pixel import dp_validation
 
     pipe = DPRefocusPipeline.from_pretrained(options=DPOptions(axis="horizontal"))
@@ -46,7 +48,7 @@ def test_default_model_beats_the_input_on_every_real_validation_scene(shared_dat
                             with_ssim=False)
     gains = [r["model"]["psnr"] - r["input"]["psnr"] for r in rows]
     print("gain per scene (dB):", [round(g, 2) for g in gains])
-    assert min(gains) > 0.1 and float(np.mean(gains)) > 0.35
+    assert min(gains) > 0.15 and float(np.mean(gains)) > 0.4
 
 
 def test_refocus_beats_the_physical_renderer_on_exact_pairs(model):
@@ -104,7 +106,7 @@ def test_default_pipeline_disparity_sign_on_real_captures(shared_data, name):
 def test_textureless_fill_is_neutral_where_the_truth_is_known():
     """On held-out synthetic pairs (a seed the trainer never draws, exact disparity known) the fill must
     not hurt: sign agreement and mean |error| against the true disparity stay put (measured with the
-    shipped model: 0.965 → 0.964 and 0.451 → 0.438 px) — its gain on real captures is not bought with
+    shipped model: 0.969 → 0.969 and 0.416 → 0.406 px) — its gain on real captures is not bought with
     smeared depth edges."""
     from genrefocus.models.dp_deblur import DPDeblurNet
     from genrefocus.optics.dp_disparity import fill_textureless, sign_agreement

@@ -206,3 +206,25 @@ def test_green_only_pairs_look_like_real_pixel_captures(shared_data):
         assert torch.equal(s[k][:, 0], s[k][:, 1]) and torch.equal(s[k][:, 2], s[k][:, 1])
     x = torch.rand(2, 3, 8, 9)
     assert torch.equal(green_only(x), x[:, 1:2].repeat(1, 3, 1, 1))
+
+
+def test_frequency_loss_closed_forms():
+    """The optional Fourier-domain L1 (``lam_fft``): a constant offset δ lives in the DC coefficient alone
+    (δ·H·W of the H·(W/2+1) rfft coefficients); a unit impulse difference is flat (|1| everywhere)."""
+    from genrefocus.models.dp_losses import frequency
+
+    a = torch.rand(2, 3, 16, 24, generator=torch.Generator().manual_seed(0))
+    assert float(frequency(a, a)) == 0.0
+    assert abs(float(frequency(a + 0.1, a)) - 0.1 * 16 * 24 / (16 * 13)) < 1e-4
+    b = a.clone()
+    b[..., 5, 7] += 1.0
+    assert abs(float(frequency(b, a)) - 1.0) < 1e-5
+
+
+def test_trainer_logs_the_frequency_term(tmp_path):
+    from genrefocus.training.dp_deblur import DPDeblurTrainConfig, train_dp_deblur
+
+    train_dp_deblur(DPDeblurTrainConfig(output_dir=str(tmp_path / "f"), steps=2, batch_size=2, size=32, lam_fft=0.01,
+                                        model={"width": 4, "scales": 2}, log_every=1), progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "f" / "loss.jsonl").read_text().splitlines()]
+    assert all(r["fft"] > 0 and abs(r["loss"] - r["aif"] - 0.05 * r["disparity"] - 0.01 * r["fft"]) < 1e-4 for r in rows)

@@ -21,6 +21,8 @@ def build_parser():
     add_loop_arguments(ap, out="runs/dp_deblur", steps=6000, batch_size=8, size=96, lr=1e-3)
     ap.add_argument("--coc-max", type=float, default=12.0, help="largest CoC radius of the synthetic pairs (px)")
     ap.add_argument("--lam-disp", type=float, default=0.05)
+    ap.add_argument("--lam-fft", type=float, default=0.0,
+                    help="weight of an L1 on the AIF's Fourier coefficients (MIMO-UNet's frequency loss; 0: off)")
     ap.add_argument("--lens-psf", type=float, default=0.0,
                     help="fraction of synthetic pairs blurred with a real lens's rim-bright, soft-edged PSF "
                          "(Abuolaim et al. 2021) instead of a flat disk")
@@ -41,7 +43,7 @@ def run(args) -> int:
     from genrefocus.training.loop import loop_config
 
     check_output_dir(args.out, "--out")
-    cfg = DPDeblurTrainConfig(**loop_config(args), coc_max=args.coc_max, lam_disp=args.lam_disp,
+    cfg = DPDeblurTrainConfig(**loop_config(args), coc_max=args.coc_max, lam_disp=args.lam_disp, lam_fft=args.lam_fft,
                               lens_psf=args.lens_psf, green=args.green,
                               softness_max=args.softness_max,
                               model={"width": args.width, "scales": args.scales}, data=args.data)

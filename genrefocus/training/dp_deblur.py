@@ -12,7 +12,9 @@ et al. 2021 fitted to a Canon DSLR) instead of a flat disk, in a fraction ``gree
 (grey views, as Pixel phones deliver them), uncorrected per-view fall-off, sensor noise and, half the
 time, a 256-colour palette (the validation GIFs are palette-quantised). Targets: the clean all-in-focus image and the disparity ``f(τ)·c`` (``f`` of that PSF shape).
 
-Loss: Charbonnier (ε = 1e-3) on the AIF + ``lam_disp``·L1 on the disparity. AdamW, cosine schedule,
+Loss: Charbonnier (ε = 1e-3) on the AIF + ``lam_disp``·L1 on the disparity (+ ``lam_fft``·L1 of the AIF's
+Fourier coefficients, MIMO-UNet's frequency loss, when set; 0.01 makes it about as large as the
+Charbonnier term for a trained model). AdamW, cosine schedule,
 checkpoints and exact resume as the other trainers (:mod:`genrefocus.training.checkpoints`).
 
 ``data="dpdd:ROOT"``: the same command trains — or, with ``init_from``, fine-tunes — on DPDD's real
@@ -33,6 +35,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ..models.dp_deblur import DPDeblurConfig, DPDeblurNet
 from ..optics.dp_synthesis import LensPSF, green_only, sensor_noise, synthesize_dp, view_falloff
+from ..models.dp_losses import frequency
 from ..models.jdrl_reblur import charbonnier
 from .loop import LoopConfig, save_result, train_loop
 from .real_pairs import DUAL_PIXEL_SOURCES, CropSampler, dual_pixel_items
@@ -55,10 +58,11 @@ class DPDeblurTrainConfig(LoopConfig):
     lens_psf: float = 0.0             # fraction of synthetic pairs with a real lens's PSF shape
     green: float = 0.0                # fraction of green-only (grey) pairs, as Pixel phones capture them
     softness_max: float = 1.0         # split softness τ ~ U(0.15, softness_max): DP disparity per CoC 0.76 … f(max)
+    lam_fft: float = 0.0              # weight of an L1 on the AIF's Fourier coefficients (MIMO-UNet's frequency loss)
 
     def __post_init__(self):
         problems = self.loop_problems(DPDeblurConfig, DUAL_PIXEL_SOURCES, positive=("coc_max",),
-                                      nonnegative=("lam_disp",))
+                                      nonnegative=("lam_disp", "lam_fft"))
         if not 0.15 < float(self.softness_max) <= 5.0:
             problems.append(f"softness_max must be in (0.15, 5], got {self.softness_max}")
         for name in ("lens_psf", "green"):
@@ -174,12 +178,17 @@ def _palette(x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(q).permute(2, 0, 1)[None]
 
 
-def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float) -> tuple:
+def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float, lam_fft: float = 0.0) -> tuple:
     out = model(batch["left"], batch["right"])
     aif = charbonnier(out["aif"], batch["aif"])
     known = batch["disparity_known"]   # (B, 1, 1, 1): 0 for real captures (no disparity target)
     disp = ((out["disparity"] - batch["disparity"]).abs() * known).mean() / known.mean().clamp(min=1e-6)
-    return aif + lam_disp * disp, {"aif": float(aif.detach()), "disparity": float(disp.detach())}
+    parts = {"aif": float(aif.detach()), "disparity": float(disp.detach())}
+    total = aif + lam_disp * disp
+    if lam_fft > 0:  # Cho et al. 2021 (MIMO-UNet): blur removes high frequencies; an L1 in the Fourier domain weighs them
+        fft = frequency(out["aif"], batch["aif"])
+        total, parts["fft"] = total + lam_fft * fft, float(fft.detach())
+    return total, parts
 
 
 def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
@@ -202,7 +211,7 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
 
     (model,), seconds, main = train_loop(
         cfg, [DPDeblurNet(DPDeblurConfig(**cfg.model))], batch,
-        lambda mods, data, step: dp_deblur_loss(mods[0], data, cfg.lam_disp), "train DPDeblurNet", progress,
+        lambda mods, data, step: dp_deblur_loss(mods[0], data, cfg.lam_disp, cfg.lam_fft), "train DPDeblurNet", progress,
         on_checkpoint=lambda mods, out: mods[0].save_pretrained(out / "latest_model"))
     return save_result(cfg, model, seconds, main)
 
