@@ -34,9 +34,9 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..models.dp_deblur import DPDeblurConfig, DPDeblurNet
-from ..optics.dp_synthesis import LensPSF, green_only, sensor_noise, synthesize_dp, view_falloff
 from ..models.dp_losses import frequency
 from ..models.jdrl_reblur import charbonnier
+from ..optics.dp_synthesis import LensPSF, green_only, sensor_noise, synthesize_dp, view_falloff
 from .loop import LoopConfig, save_result, train_loop
 from .real_pairs import DUAL_PIXEL_SOURCES, CropSampler, dual_pixel_items
 
