@@ -19,7 +19,6 @@ Parts (``--parts``, all by default):
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -220,6 +219,9 @@ def _measure(spec: str, data: Path) -> dict:
     """One render in this (fresh) process: ``MP:MODE`` → seconds and peak RSS (GB)."""
     import torch.nn.functional as F
 
+    from genrefocus.benchmark import peak_rss_kb, reset_peak_rss
+
+    reset_peak_rss()   # a forked child starts with its parent's peak-RSS mark
     mp, mode = spec.split(":")
     torch.set_num_threads(2)
     image, disp = _bokehme_inputs(data)
@@ -228,12 +230,12 @@ def _measure(spec: str, data: Path) -> dict:
     size = (int(round(H * s)), int(round(W * s)))
     image = F.interpolate(image, size=size, mode="bilinear")
     coc = 60.0 * (F.interpolate(disp, size=size, mode="bilinear") - 90.0 / 255.0)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    before = peak_rss_kb() / 1e6
     with torch.no_grad():
         t = time.perf_counter()
         render_bokeh(image, coc, mode=mode)
         sec = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB → GB (Linux)
+    peak = peak_rss_kb() / 1e6  # kB → GB
     return {"mp": float(mp), "size": f"{size[1]}×{size[0]}", "mode": mode, "seconds": sec,
             "peak_gb": peak, "inputs_gb": before}
 

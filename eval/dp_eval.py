@@ -260,7 +260,10 @@ def synthetic(args, model) -> dict:
 
 
 MEMORY_JOB = r"""
-import resource, sys, time, torch, torch.nn.functional as F
+import sys, time
+from genrefocus.benchmark import peak_rss_kb, reset_peak_rss
+reset_peak_rss()   # a forked child starts with its parent's peak-RSS mark
+import torch, torch.nn.functional as F
 torch.set_num_threads(2)
 from genrefocus.models.dp_model import load_dp_pair
 from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
@@ -270,11 +273,11 @@ l, r = (F.interpolate(t, scale_factor=2, mode="bicubic", align_corners=False).cl
 opts = DPOptions(axis="horizontal", tile=tile)
 pipe = (DPRefocusPipeline.from_pretrained(method="classical", options=opts) if method == "classical"
         else DPRefocusPipeline.from_pretrained(ckpt, options=opts))
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_rss_kb()
 t = time.perf_counter()
 out = pipe.all_in_focus(l, r) if call == "aif" else pipe(l, r, point=(l.shape[-1] / 2, l.shape[-2] / 2))
 dt = time.perf_counter() - t
-print(f"{tuple(l.shape[-2:])} {dt:.2f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.3f} {base / 2**20:.3f}")
+print(f"{tuple(l.shape[-2:])} {dt:.2f} {peak_rss_kb() / 2**20:.3f} {base / 2**20:.3f}")
 """
 
 

@@ -1,5 +1,5 @@
-"""Small helpers shared by the benchmark scripts in ``eval/``: machine description, timing, bar charts,
-contact sheets of crops."""
+"""Small helpers shared by the benchmark scripts in ``eval/``: machine description, timing, peak memory,
+bar charts, contact sheets of crops."""
 
 from __future__ import annotations
 
@@ -23,6 +23,32 @@ def machine() -> str:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, {gpu}"
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak-RSS mark (Linux: ``5`` to ``/proc/self/clear_refs``); True if it was reset.
+
+    Needed in a child process a benchmark starts to measure one call: a child made by ``fork()``
+    inherits its parent's high-water mark, so ``ru_maxrss`` reports the parent's RSS until the child
+    outgrows it (a 13 MB child of a 1.5 GB parent reads 1.5 GB)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_kb() -> int:
+    """Peak resident memory of this process since start or :func:`reset_peak_rss`, in kB (``VmHWM``;
+    ``ru_maxrss`` where ``/proc`` is missing — then a forked child may read its parent's peak)."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def timed(fn: Callable, device: torch.device | str = "cpu", repeats: int = 1, warmup: int = 0):

@@ -137,12 +137,13 @@ def detect_dp_axis(left: torch.Tensor, right: torch.Tensor, max_disp: int = 8, m
 
 def capture_spill(coc: torch.Tensor) -> torch.Tensor:
     """How far a capture's pixels are mixed with light from other depths: for each ``x``,
-    ``max |c(y) − c(x)|`` over the pixels ``y`` whose blur reaches it (``|x − y|∞ ≤ |c(y)|``), for the
-    capture's signed CoC ``coc`` ``(B, 1, H, W)`` px. 0 where only same-depth light lands — there the
-    capture is its own scene blurred by ``|c(x)|`` — and large beside the blurred edge of an object at
-    another depth (its halo). The reach is a square of side ``2|c| + 1`` — it holds the disk, so the map
-    errs on the side of "mixed" — which keeps each level two 1-D max filters (SciPy), one level per px
-    of ``max |c|``. ``(B, 1, H, W)`` px."""
+    ``max |c(y) − c(x)|`` over the pixels ``y`` within ``max(|c(x)|, |c(y)|)`` of it (``|x − y|∞``) — a
+    blurred ``y`` spreads its light over ``x``, and a blurred ``x`` gathers light from around it (its cone
+    passes the edge of its object and sees what lies behind) — for the capture's signed CoC ``coc``
+    ``(B, 1, H, W)`` px. 0 where only same-depth light lands — there the capture is its own scene blurred
+    by ``|c(x)|`` — and large on both sides of the blurred edge of an object at another depth. The reach
+    is a square of side ``2r + 1`` — it holds the disk, so the map errs on the side of "mixed" — which keeps
+    each level a few 1-D max filters (SciPy), one level per px of ``max |c|``. ``(B, 1, H, W)`` px."""
     import math
 
     from scipy import ndimage
@@ -152,10 +153,16 @@ def capture_spill(coc: torch.Tensor) -> torch.Tensor:
         a, spread = np.abs(c), np.zeros_like(c)
         for b in range(1, int(math.ceil(float(a.max()) - 0.5)) + 1):
             reach = a >= b - 0.5                      # pixels whose blur reaches b px (rounded)
-            hi = ndimage.maximum_filter(np.where(reach, c, -np.inf), size=2 * b + 1, mode="nearest")
-            lo = -ndimage.maximum_filter(np.where(reach, -c, -np.inf), size=2 * b + 1, mode="nearest")
+            size = 2 * b + 1
+            # light of the pixels that reach b px, landing on x
+            hi = ndimage.maximum_filter(np.where(reach, c, -np.inf), size=size, mode="nearest")
+            lo = -ndimage.maximum_filter(np.where(reach, -c, -np.inf), size=size, mode="nearest")
             spread = np.maximum(spread, np.where(np.isfinite(hi), hi - c, 0))
             spread = np.maximum(spread, np.where(np.isfinite(lo), c - lo, 0))
+            # light a pixel blurred by ≥ b px gathers from everything within b px
+            hi = ndimage.maximum_filter(c, size=size, mode="nearest")
+            lo = -ndimage.maximum_filter(-c, size=size, mode="nearest")
+            spread = np.maximum(spread, np.where(reach, np.maximum(hi - c, c - lo), 0))
         out.append(spread)
     return torch.from_numpy(np.stack(out))[:, None].to(coc.dtype)
 
