@@ -106,33 +106,11 @@ def signs(args, pipe, out: Path) -> dict:
         print(f"{f.stem}: split {axis}; model's sign agreement with SGBM {res[f.stem]['sign_agreement']:.2f} "
               f"({res[f.stem]['sign_agreement_without_fill']:.2f} without the textureless fill), views swapped "
               f"{res[f.stem]['sign_agreement_swapped_views']:.2f} (a true disparity gives ~0)")
-    _disparity_sheet(sheet, out / "dp_signs.png")
+    # image, SGBM, the model's disparity without and with the fill — red in front of the focal plane, blue
+    # behind, 3 px = full colour
+    _image_sheet([ims for _, ims in sheet], ["image", "SGBM (invalid: green)", "model, no fill", "model (pipeline)"],
+                 out / "dp_signs.png", labels=[name for name, _ in sheet], cell=(2.75, 1.9), dpi=80)
     return res
-
-
-def _disparity_sheet(rows, path: Path) -> None:
-    """One row per pair (on its split axis, turned horizontal): image, SGBM, the model's disparity without
-    and with the textureless fill — red in front of the focal plane, blue behind, 3 px = full colour."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = ["image", "SGBM (invalid: green)", "model, no fill", "model (pipeline)"]
-    fig, axes = plt.subplots(len(rows), 4, figsize=(11, 1.9 * len(rows)), squeeze=False)
-    for row, (name, ims) in zip(axes, rows):
-        for ax, im in zip(row, ims):
-            ax.imshow(im[0].permute(1, 2, 0).clamp(0, 1).numpy())
-            ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(name, fontsize=8)
-    for ax, c in zip(axes[0], cols):
-        ax.set_title(c, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print("wrote", path)
 
 
 def relation(args, out: Path) -> dict:
@@ -175,60 +153,52 @@ def relation(args, out: Path) -> dict:
     return {"blocks": len(d), "slope_r_ge_3": slope, "median_ratio_r_ge_3": float(np.median(d[big] / r[big]))}
 
 
-class _RenderFromAIF(torch.nn.Module):
-    """``model`` refocusing by blurring its AIF everywhere (``reuse_capture=False``): the pipeline before the
-    capture was reused."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def refocus(self, left, right, mask):
-        return self.model.refocus(left, right, mask, reuse_capture=False)
-
-
 def scene_lab(args, model, out: Path) -> dict:
     from genrefocus.metrics.dual_pixel import scene_lab_refocus
     from genrefocus.models.dp_deblur import DPDeblurNet
 
-    keys = ("model_psnr", "physical_psnr", "input_psnr")
-    rows, images = scene_lab_refocus(model, n=args.n, return_images=True)
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    # DPDeblurNet's refocus reuses the capture; scored beside the same model blurring its AIF everywhere
+    reuse = isinstance(model, DPDeblurNet)
+    variants = {"model": {}, "render_from_aif": {"reuse_capture": False}} if reuse else None
+    rows, images = scene_lab_refocus(model, n=args.n, return_images=True, variants=variants)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k.endswith("_psnr")}
     report = {"rows": rows, "mean": mean}
     line = (f"scene-lab refocus to the foreground ({args.n} pairs, 64 px): model {mean['model_psnr']:.2f} dB, physical "
             f"renderer (model AIF + disparity) {mean['physical_psnr']:.2f} dB, input {mean['input_psnr']:.2f} dB; "
             f"model − physical = {mean['model_psnr'] - mean['physical_psnr']:+.2f} dB")
-    if isinstance(model, DPDeblurNet):  # its refocus reuses the capture; the same model blurring its AIF only
-        rows_aif, images_aif = scene_lab_refocus(_RenderFromAIF(model), n=args.n, return_images=True)
-        report["render_from_aif_psnr"] = float(np.mean([r["model_psnr"] for r in rows_aif]))
-        line += f" (the same model blurring its AIF everywhere: {report['render_from_aif_psnr']:.2f} dB)"
-        images = [row[:3] + [aif_row[2]] for row, aif_row in zip(images, images_aif)]
-        cols = ["input (focus: back)", "exact render (focus: front)", "model (capture reused)", "model AIF blurred"]
+    cols = ["input (focus: back)", "exact render (focus: front)"]
+    if reuse:
+        report["render_from_aif_psnr"] = mean["render_from_aif_psnr"]
+        line += f" (the same model blurring its AIF everywhere: {mean['render_from_aif_psnr']:.2f} dB)"
+        images, cols = [row[:4] for row in images], cols + ["model (capture reused)", "model AIF blurred"]
     else:
-        cols = ["input (focus: back)", "exact render (focus: front)", "model", "physical (model AIF)"]
+        cols += ["model", "physical (model AIF)"]
     print(line)
-    _image_sheet(images[:4], cols, out / "dp_scene_lab.png")
+    _image_sheet(images[:4], cols, out / "dp_scene_lab.png", interpolation="nearest")
     return report
 
 
-def _image_sheet(rows, cols, path: Path) -> None:
-    """A grid of ``(1, 3, H, W)`` images, one row per list, columns titled ``cols``."""
+def _image_sheet(rows, cols, path: Path, labels=None, cell=(2.4, 2.4), dpi: int = 90, interpolation=None) -> None:
+    """A grid of ``(1, 3, H, W)`` images, one row per list (``labels`` beside the rows), columns titled
+    ``cols``, ``cell`` inches per image."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.4 * len(cols), 2.4 * len(rows)), squeeze=False)
-    for row, ims in zip(axes, rows):
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(cell[0] * len(cols), cell[1] * len(rows)), squeeze=False)
+    for r, (row, ims) in enumerate(zip(axes, rows)):
         for ax, im in zip(row, ims):
-            ax.imshow(im[0].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax.imshow(im[0].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation=interpolation)
             ax.set_xticks([])
             ax.set_yticks([])
+        if labels is not None:
+            row[0].set_ylabel(labels[r], fontsize=8)
     for ax, c in zip(axes[0], cols):
         ax.set_title(c, fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     print("wrote", path)
 

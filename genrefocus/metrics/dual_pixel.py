@@ -25,11 +25,14 @@ from .fidelity import psnr
 
 
 def scene_lab_refocus(model, n: int = 8, size: int = 64, seed: int = 100, k_range=(3.0, 6.0),
-                      return_images: bool = False):
+                      return_images: bool = False, variants=None):
     """Rows ``{"K", "model_psnr", "physical_psnr", "input_psnr"}`` (dB) for ``n`` random two-layer scenes
     (background 6 m, foreground 1.2 m), plus the image rows ``[input, target, model, physical]`` when
     ``return_images``. ``model`` is the model's own ``refocus(left, right, mask)``; ``physical`` the
-    layered renderer on the model's AIF with the CoC ``(d − d_f)/0.849`` (the exact pairs' hard split)."""
+    layered renderer on the model's AIF with the CoC ``(d − d_f)/0.849`` (the exact pairs' hard split).
+    ``variants`` ``{name: kwargs}`` (default ``{"model": {}}``) scores ``model.refocus(..., **kwargs)`` per
+    name as ``"{name}_psnr"`` on the same exact pairs (images in that order; ``physical`` from the first)."""
+    variants = variants or {"model": {}}
     rows, images = [], []
     p = next(model.parameters())
     for i in range(n):
@@ -40,15 +43,16 @@ def scene_lab_refocus(model, n: int = 8, size: int = 64, seed: int = 100, k_rang
         target = sc.render(K, sc.planes[1].disparity)                  # exact: focused on the foreground
         mask = (sc.depth() == sc.planes[1].depth_m).float()
         with torch.no_grad():
-            out = model.refocus(left.to(p), right.to(p), mask.to(p))
-        refocused = out["refocused"].float().cpu().clamp(0, 1)
-        aif, disp = out["aif"].float().cpu().clamp(0, 1), out["disparity"].float().cpu()
+            outs = {name: model.refocus(left.to(p), right.to(p), mask.to(p), **kw) for name, kw in variants.items()}
+        refocused = {name: o["refocused"].float().cpu().clamp(0, 1) for name, o in outs.items()}
+        first = next(iter(outs.values()))
+        aif, disp = first["aif"].float().cpu().clamp(0, 1), first["disparity"].float().cpu()
         d_f = float((disp * mask).sum() / mask.sum())
         phys = render_bokeh(aif, (disp - d_f) / HALF_DISK_DISPARITY, mode="layered")
         blurry = (left + right) / 2
-        rows.append({"K": K, "model_psnr": float(psnr(refocused, target)[0]),
+        rows.append({"K": K, **{f"{name}_psnr": float(psnr(x, target)[0]) for name, x in refocused.items()},
                      "physical_psnr": float(psnr(phys, target)[0]), "input_psnr": float(psnr(blurry, target)[0])})
-        images.append([blurry, target, refocused, phys])
+        images.append([blurry, target, *refocused.values(), phys])
     return (rows, images) if return_images else rows
 
 
