@@ -95,7 +95,7 @@ def run(args) -> int:
         pipe = GenRefocusPipeline.from_pretrained(args.model, deblur_lora=Path(args.lora_dir) / "deblurNet.safetensors",
                                                   dtype=torch.bfloat16, **extra)
         pipe.to("cuda" if torch.cuda.is_available() else "cpu")
-        fn = lambda x: pipe.deblur(x, num_inference_steps=args.steps).aif  # noqa: E731
+        fn = lambda x: pipe.deblur(x, num_inference_steps=args.steps).image  # noqa: E731
     perceptual = None
     if args.perceptual:
         from genrefocus.metrics.perceptual import NO_REFERENCE, PerceptualMetrics

@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
-from genrefocus.models.dp_model import UiDModel  # noqa: E402
+from genrefocus.models.uid import UiDModel  # noqa: E402
 
 
 def build_parser():

@@ -78,12 +78,12 @@ def validation(args, pipe, uid, classical, out: Path) -> dict:
 def signs(args, pipe, out: Path) -> dict:
     from dataclasses import replace
 
-    from genrefocus.models.dp_model import load_dp_pair
+    from genrefocus.io import load_dp_pair
     from genrefocus.optics.dp_disparity import (detect_dp_axis, disparity_to_rgb, sgbm_disparity, sign_agreement,
                                                 to_horizontal)
-    from genrefocus.pipelines.dual_pixel import DPRefocusPipeline
+    from genrefocus.pipelines.dual_pixel import DualPixelPipeline
 
-    raw = DPRefocusPipeline(pipe.model, options=replace(pipe.options, fill_disparity=False))
+    raw = DualPixelPipeline(pipe.model, options=replace(pipe.options, fill_disparity=False))
     sheet = []
 
     res = {}
@@ -208,7 +208,7 @@ def synthetic(args, model) -> dict:
 
     from genrefocus.metrics.fidelity import psnr
     from genrefocus.optics.dp_synthesis import sensor_noise, synthesize_dp
-    from genrefocus.training.dp_deblur import PhotoPool
+    from genrefocus.data.photos import PhotoPool
 
     held_out = [data.hubble_deep_field()[:400, :400], data.immunohistochemistry(), data.retina()[::4, ::4]]
     pool = PhotoPool(images=[torch.from_numpy(np.asarray(i)[..., :3].astype(np.float32) / 255).permute(2, 0, 1)
@@ -235,17 +235,17 @@ from genrefocus.benchmark import peak_rss_kb, reset_peak_rss
 reset_peak_rss()   # a forked child starts with its parent's peak-RSS mark
 import torch, torch.nn.functional as F
 torch.set_num_threads(2)
-from genrefocus.models.dp_model import load_dp_pair
-from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
+from genrefocus.io import load_dp_pair
+from genrefocus.pipelines.dual_pixel import DPOptions, DualPixelPipeline
 method, tile, ckpt, data, call = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 l, r = load_dp_pair(data)
 l, r = (F.interpolate(t, scale_factor=2, mode="bicubic", align_corners=False).clamp(0, 1) for t in (l, r))
 opts = DPOptions(axis="horizontal", tile=tile)
-pipe = (DPRefocusPipeline.from_pretrained(method="classical", options=opts) if method == "classical"
-        else DPRefocusPipeline.from_pretrained(ckpt, options=opts))
+pipe = (DualPixelPipeline.from_pretrained(method="classical", options=opts) if method == "classical"
+        else DualPixelPipeline.from_pretrained(ckpt, options=opts))
 base = peak_rss_kb()
 t = time.perf_counter()
-out = pipe.all_in_focus(l, r) if call == "aif" else pipe(l, r, point=(l.shape[-1] / 2, l.shape[-2] / 2))
+out = pipe.all_in_focus(l, r) if call == "aif" else pipe(l, r, focus=(l.shape[-1] / 2, l.shape[-2] / 2))
 dt = time.perf_counter() - t
 print(f"{tuple(l.shape[-2:])} {dt:.2f} {peak_rss_kb() / 2**20:.3f} {base / 2**20:.3f}")
 """
@@ -292,13 +292,13 @@ def run(args) -> int:
             raise MissingWeightsError(f"{flag}: {path!r} is not a dual-pixel checkpoint folder (no config.json)")
     if any(p != "scene_lab" for p in parts) and not (Path(args.data) / "canon_res_00.gif").is_file():
         raise InputError("--data", f"{args.data!r} has no canon_res_00.gif (../shared/data/dp_pairs)")
-    from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
+    from genrefocus.pipelines.dual_pixel import DPOptions, DualPixelPipeline
 
     print("machine:", machine())
     print("model under test:", args.checkpoint)
-    pipe = DPRefocusPipeline.from_pretrained(args.checkpoint, options=DPOptions(axis="auto", tile=args.tile))
-    uid = DPRefocusPipeline.from_pretrained(args.uid_checkpoint, options=DPOptions(axis="auto", tile=args.tile))
-    classical = DPRefocusPipeline.from_pretrained(method="classical", options=DPOptions(axis="auto"))
+    pipe = DualPixelPipeline.from_pretrained(args.checkpoint, options=DPOptions(axis="auto", tile=args.tile))
+    uid = DualPixelPipeline.from_pretrained(args.uid_checkpoint, options=DPOptions(axis="auto", tile=args.tile))
+    classical = DualPixelPipeline.from_pretrained(method="classical", options=DPOptions(axis="auto"))
     report = {"machine": machine(), "checkpoint": args.checkpoint}
     t0 = time.time()
     if "validation" in parts:

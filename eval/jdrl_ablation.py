@@ -87,8 +87,8 @@ def run(args) -> int:
     from genrefocus.metrics.fidelity import psnr, ssim
     from genrefocus.models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
     from genrefocus.parsing import check_float, check_int
-    from genrefocus.training.dp_deblur import PhotoPool
-    from genrefocus.training.jdrl import misaligned_pair
+    from genrefocus.data.photos import PhotoPool
+    from genrefocus.data.misaligned import misaligned_pair
 
     check_int("--n", args.n, 1, 10000)
     check_int("--size", args.size, 32, 1024)

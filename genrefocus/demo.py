@@ -12,6 +12,7 @@ from .data.samples import motorcycle
 from .io import atomic_write
 from .optics.defocus import depth_regions
 from .optics.render import DEFAULT_MODE, render_bokeh
+from .optics.focus import Focus
 from .pipelines.physical import PhysicalRefocusPipeline
 
 KS = (0.0, 15.0, 30.0, 45.0)
@@ -33,14 +34,14 @@ def run_demo(output: str | Path = "genrefocus_demo.png", mode: str = DEFAULT_MOD
     jobs = [(r, k) for r in regions for k in KS]
     tiles = []
     for r, k in tqdm(jobs, desc="demo renders", unit="image"):
-        out = pipe(image, disparity=disp, K=k, focus_disparity_value=r.disparity, flip_front=True)
+        out = pipe(image, disparity=disp, K=k, focus=Focus.disparity(r.disparity), flip_front=True)
         tiles.append((f"focus: {r.name} (d={r.disparity:.2f}), K={k:g}", out.image, r.point))
     # the aperture shapes on the photo itself: focus on the motorcycle, zoom on the brightest
     # highlights of the defocused background (this scene has no point lights, so they are faint;
     # the point lights below show them clearly)
     y0, x0 = _highlight_crop(image, regions[-1].mask, 200)
     for ap in APERTURES:
-        out = pipe(image, disparity=disp, K=60.0, focus_disparity_value=regions[0].disparity, aperture=ap)
+        out = pipe(image, disparity=disp, K=60.0, focus=Focus.disparity(regions[0].disparity), aperture=ap)
         tiles.append((f"focus near, K=60, {ap}: background zoom", out.image[..., y0:y0 + 200, x0:x0 + 200], None))
     # Aperture shapes are easiest to see on point lights: Hubble deep field, uniform 10 px defocus.
     from skimage import data

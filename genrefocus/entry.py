@@ -41,10 +41,13 @@ def quiet_third_party() -> None:
 
 
 def no_loading_bars() -> None:
-    """diffusers' "Loading pipeline components" bars (this process; our sampling bars stay)."""
-    from diffusers.utils import logging as diffusers_logging
-
-    diffusers_logging.disable_progress_bar()
+    """diffusers' "Loading pipeline components" and transformers' "Loading weights" bars, when they are
+    installed (this command-line process; our own progress bars stay)."""
+    for module in ("diffusers.utils.logging", "transformers.utils.logging"):
+        try:
+            __import__(module, fromlist=["disable_progress_bar"]).disable_progress_bar()
+        except ImportError:
+            pass
 
 
 def _filter_third_party_warnings() -> None:
@@ -54,8 +57,26 @@ def _filter_third_party_warnings() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` with every default shown (unless the help text already says it, or there is none to show:
+    a flag, an optional value left unset) and descriptions kept as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or "default" in text.lower() or text == argparse.SUPPRESS:
+            return text
+        if action.default in (None, False, argparse.SUPPRESS) or action.default == []:
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (``<prog>: error: <message>``, exit code 2)."""
+    """argparse with one-line usage errors (``<prog>: error: <message>``, exit code 2) and defaults shown
+    in ``--help`` (:class:`HelpFormatter`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -96,4 +117,4 @@ def _run(prog, run, args) -> int:
         return 130
 
 
-__all__ = ["ArgumentParser", "one_line", "quiet_third_party", "run_main"]
+__all__ = ["ArgumentParser", "HelpFormatter", "one_line", "quiet_third_party", "run_main"]

@@ -167,12 +167,17 @@ def load_mask(path: PathLike, name: str = "mask") -> torch.Tensor:
 
 
 def load_mask_u8(path: PathLike, name: str = "mask") -> np.ndarray:
-    """A mask image as the 8-bit grey ``(H, W)`` array the official Genfocus scripts threshold
-    (PIL ``convert("L")``, alpha ignored; grey > 0 is in focus)."""
+    """A mask image as the 8-bit grey ``(H, W)`` array the official Genfocus scripts threshold (grey > 0
+    is in focus): PIL ``convert("L")`` — or, for a cut-out with transparency (an alpha channel that is not
+    fully opaque), its alpha channel."""
     read_image_array(path, name)  # every check of the image contract first
     from PIL import Image
 
     with Image.open(path) as im:
+        if "A" in im.getbands():
+            alpha = np.asarray(im.getchannel("A"))
+            if alpha.min() < 255:
+                return alpha.copy()
         return np.asarray(im.convert("L")).copy()
 
 
@@ -252,10 +257,68 @@ def write_pfm(path: PathLike, arr: np.ndarray) -> None:
 def _finite_nonneg(arr: np.ndarray, name: str) -> torch.Tensor:
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise InputError(name, f"{int(bad.sum())} NaN/inf values")
+        raise InputError(name, f"{int(bad.sum())} NaN/inf values (holes, e.g. occlusions of a stereo map): fill them "
+                               "before rendering — with the background's value, or by inpainting — rather than "
+                               "replacing them with a huge number")
     if (arr < 0).any():
         raise InputError(name, f"negative values (min {float(arr.min()):.4g})")
     return torch.from_numpy(arr)[None, None]
+
+
+def check_image(image: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """Validate an image tensor: ``(B, 3, H, W)`` (or ``(3, H, W)``) finite float, sides ≥ 16 px;
+    returns it as float32 clamped to [0, 1]."""
+    if not isinstance(image, torch.Tensor):
+        raise InputError(name, f"expected a torch.Tensor (B, 3, H, W), got {type(image).__name__}")
+    if image.ndim == 3:
+        image = image[None]
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise InputError(name, f"expected shape (B, 3, H, W), got {tuple(image.shape)}")
+    if min(image.shape[-2:]) < MIN_SIDE:
+        raise InputError(name, f"{image.shape[-1]}×{image.shape[-2]} is smaller than {MIN_SIDE} px on a side")
+    image = image.float()
+    if not torch.isfinite(image).all():
+        raise InputError(name, "contains NaN/inf values")
+    return image.clamp(0.0, 1.0)
+
+
+def as_image(image, name: str = "image") -> torch.Tensor:
+    """Anything a pipeline takes as a photo → ``(B, 3, H, W)`` float in [0, 1]: a path (:func:`load_image`),
+    a PIL image, a NumPy ``(H, W[, C])`` array (uint8, or float in [0, 1]) or a tensor (:func:`check_image`)."""
+    if isinstance(image, (str, Path)):
+        return load_image(image, name=name)
+    if type(image).__module__.startswith("PIL."):
+        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        arr = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+        if arr.ndim == 2:
+            arr = np.repeat(arr[..., None], 3, -1)
+        image = torch.from_numpy(np.ascontiguousarray(arr[..., :3].transpose(2, 0, 1)))[None]
+    return check_image(image, name)
+
+
+MIN_DP_SIDE = 32  # px: smaller dual-pixel pairs carry no usable disparity
+
+
+def load_dp_pair(path_or_left: PathLike, right: PathLike | None = None) -> tuple:
+    """A dual-pixel pair as two ``(1, 3, H, W)`` tensors: two image files, or one multi-frame file
+    (GIF/TIFF, frames 0 and 1). Errors (:class:`InputError`): unreadable files (every check of
+    :func:`read_image_array`), a single frame, mismatched sizes, sides < 32 px."""
+    if right is not None:
+        left_t, right_t = load_image(path_or_left, name="left view"), load_image(right, name="right view")
+    else:
+        p = Path(path_or_left)
+        frames = load_frames(p, n=2)
+        if len(frames) < 2:
+            raise InputError(str(p), "a dual-pixel file needs two frames (left and right views); got one")
+        left_t, right_t = frames
+    if left_t.shape != right_t.shape:
+        raise InputError("dual-pixel pair", f"views differ in size: {tuple(left_t.shape[-2:])} vs "
+                                            f"{tuple(right_t.shape[-2:])}")
+    if min(left_t.shape[-2:]) < MIN_DP_SIDE:
+        raise InputError("dual-pixel pair", f"{left_t.shape[-1]}×{left_t.shape[-2]} is smaller than {MIN_DP_SIDE} px "
+                                            "on a side")
+    return left_t, right_t
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:

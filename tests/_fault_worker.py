@@ -39,16 +39,16 @@ def main() -> None:
     kind, at, threads, rest = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
     torch.set_num_threads(threads)
     if kind == "lora":
-        from genrefocus.training.config import TrainConfig
-        from genrefocus.training.trainer import train
+        from genrefocus.training.lora import LoRATrainConfig
+        from genrefocus.training.lora import train
 
         _kill_inside_checkpoint(at)
-        train(TrainConfig(**json.loads(Path(rest[0]).read_text())), progress=False)
+        train(LoRATrainConfig(**json.loads(Path(rest[0]).read_text())), progress=False)
     elif kind == "dp":
-        from genrefocus.training.dp import DPTrainConfig, train_dp
+        from genrefocus.training.uid import UiDTrainConfig, train_uid
 
         _kill_inside_checkpoint(at)
-        train_dp(DPTrainConfig(**json.loads(Path(rest[0]).read_text())), progress=False)
+        train_uid(UiDTrainConfig(**json.loads(Path(rest[0]).read_text())), progress=False)
     else:
         from genrefocus.data import builders
         from genrefocus.data.cli import main as data_main

@@ -19,7 +19,8 @@ import pytest
 import torch
 from scipy import ndimage
 
-from genrefocus.app import AppOptions, RefocusSession, build_app, generative_status
+from genrefocus.app import AppOptions, RefocusSession, generative_status
+from genrefocus.app_ui import build_app
 from genrefocus.data.samples import motorcycle
 from genrefocus.errors import InputError, MissingWeightsError
 from genrefocus.io import save_image
@@ -95,12 +96,33 @@ def test_session_inputs_and_errors(moto, tmp_path):
     metric = session.load(str(moto["photo"]), str(tmp_path / "depth.npy"), "depth")
     assert metric.depth_m is not None
     assert np.corrcoef(metric.disparity.flatten().numpy(), scene.disparity.flatten().numpy())[0, 1] > 0.99
-    with pytest.raises(MissingWeightsError, match="upload a depth/disparity map"):
+    with pytest.raises(MissingWeightsError, match="Upload a depth or disparity map"):
         session.load(str(moto["photo"]))  # no map and no depth model
     with pytest.raises(InputError, match="outside"):
         session.render(scene, (400, 10), K=10)
     with pytest.raises(InputError, match="aperture image"):
         session.render(scene, (100, 100), aperture="image")
+
+
+@pytest.mark.parametrize("map_kind,flag", [("disparity", "--disparity"), ("depth", "--depth")])
+def test_app_and_cli_write_identical_pngs(moto, tmp_path, map_kind, flag):
+    """The same photo, map, focus, K, aperture and renderer through the app's session and through
+    ``genrefocus render``: the same bytes of pixels (one meaning of K everywhere: a float map is used as
+    given by both, depth is read as metres by both)."""
+    from genrefocus.cli import main
+
+    session = RefocusSession(AppOptions(out_dir=tmp_path / "app"))
+    path = moto["disp"]
+    if map_kind == "depth":
+        path = tmp_path / "depth.npy"
+        np.save(path, (1.0 / (0.25 + moto["disparity"])).astype(np.float32))
+    scene = session.load(str(moto["photo"]), str(path), map_kind)
+    r = session.render(scene, FOCUS, K=35, aperture="polygon:6", mode="fast")
+    assert main(["render", str(moto["photo"]), flag, str(path), "--focus", f"{FOCUS[0]},{FOCUS[1]}", "--K", "35",
+                 "--aperture", "polygon:6", "--mode", "fast", "-o", str(tmp_path / "cli.png")]) == 0
+    app_png, cli_png = read_u8(r.png), read_u8(tmp_path / "cli.png")
+    assert app_png.shape == cli_png.shape and np.array_equal(app_png, cli_png)
+    assert np.abs(app_png.astype(int) - read_u8(moto["photo"]).astype(int)).mean() > 2  # it did refocus
 
 
 def test_session_dual_pixel_pair(shared_data, tmp_path):
@@ -135,7 +157,9 @@ def test_session_focus_pull_moves_sharpness(moto, tmp_path):
 
 def test_generative_tab_says_what_to_download_without_weights(tmp_path):
     msg = generative_status(AppOptions(flux_model=str(tmp_path / "no-flux"), lora_dir=tmp_path))
-    assert "huggingface-cli download black-forest-labs/FLUX.1-dev" in msg
+    from genrefocus.hub import download_command
+
+    assert download_command("black-forest-labs/FLUX.1-dev", local_dir="./FLUX.1-dev") in msg
     assert "deblurNet.safetensors bokehNet.safetensors" in msg
     app = build_app(RefocusSession(AppOptions(out_dir=tmp_path, flux_model=str(tmp_path / "no-flux"),
                                               lora_dir=tmp_path)))

@@ -33,7 +33,7 @@ def test_render_bokehme_png_disparity(shared_data, tmp_path):
 
 @pytest.mark.parametrize("args, msg", [
     (["--focus", "9999,1"], "outside"),
-    (["--focus", "1"], "2 comma-separated"),
+    (["--focus", "1"], "expected x,y or x0,y0,x1,y1"),
     (["--K", "-3"], "K"),
     (["--aperture", "blob"], "unknown aperture"),
     (["--box", "5,5,5,5"], "empty"),

@@ -22,9 +22,9 @@ from PIL import Image
 from tiny_flux import tiny_pipeline, write_official_lora
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = {"train_lora": ROOT / "training" / "train_lora.py", "train_dp": ROOT / "training" / "train_dp.py",
-           "train_dp_deblur": ROOT / "training" / "train_dp_deblur.py", "train_jdrl": ROOT / "training" / "train_jdrl.py",
-           **{p.stem: p for p in (ROOT / "eval").glob("*.py")}}
+SCRIPTS = {"train": ROOT / "training" / "train.py", **{p.stem: p for p in (ROOT / "eval").glob("*.py")}}
+#: the training cases name their trainer: ("train_jdrl", "--batch-size 0") runs ``train.py jdrl --batch-size 0``
+TRAINER_OF = {"train_lora": "lora", "train_uid": "uid", "train_dp_deblur": "dp_deblur", "train_jdrl": "jdrl"}
 
 
 class HeavyWork(AssertionError):
@@ -105,7 +105,8 @@ def files(tmp_path_factory):
     (d / "notflux").mkdir()
     # training configs
     manifest = d / "m.jsonl"
-    manifest.write_text(json.dumps({"aif": str(d / "ok.png"), "depth": str(d / "depth.npy")}) + "\n")
+    manifest.write_text(json.dumps({"aif": str(d / "ok.png"), "target": str(d / "ok.png"), "depth": str(d / "depth.npy"),
+                                    "K": 10.0, "focus_disparity": 0.5}) + "\n")
     base = {"task": "bokeh", "model": str(d / "flux"), "data": {"manifest": str(manifest)}, "output_dir": str(d / "run")}
 
     def cfg(name, **changes):
@@ -259,9 +260,11 @@ CASES = [
     ("genrefocus", P + " --disparity-output {d}/out/disp.xyz", "--disparity-output"),
     ("genrefocus", P + " --aif-output {d}/folder", "--aif-output"),
     ("genrefocus", P + " --checkpoint {d}/folder", "--checkpoint"),
-    ("genrefocus", P.replace("--point 10,10", "--text cat") + " --owlv2-model someone/owl-not-cached", "--owlv2-model"),
+    ("genrefocus", P.replace("--point 10,10", "--text cat") + " --text-model someone/owl-not-cached", "--text-model"),
+    ("genrefocus", P.replace("--point 10,10", "--focus text:cat") + " --owlv2-model someone/owl-not-cached", "--text-model"),
     ("genrefocus", P + " --sam-model someone/sam-not-cached", "--sam-model"),
-    ("genrefocus", "dp-refocus --input {d}/dp.gif -o {d}/out/p.png", "--mask"),
+    ("genrefocus", P.replace("--point 10,10", "--focus d=nan"), "--focus"),
+    ("genrefocus", "dp-refocus {d}/dp.gif --left {d}/ok.png --right {d}/ok.png -o {d}/out/p.png", "pair"),
     # ---- genrefocus app
     ("genrefocus", "app --port 70000", "--port"),
     ("genrefocus", "app --max-side 10", "--max-side"),
@@ -320,8 +323,8 @@ CASES = [
     ("train_lora", "--config {d}/cfg_ok.yaml --set rank", "KEY=VALUE"),
     ("train_lora", "--config {d}/cfg_ok.yaml --set model=someone/not-cached", "not in the local Hugging Face cache"),
     ("train_lora", "", "--config"),
-    # ---- training/train_dp.py
-    ("train_dp", "--out {d}/out/dp --steps 0", "steps"),
+    # ---- training/train_uid.py
+    ("train_uid", "--out {d}/out/dp --steps 0", "steps"),
     ("train_dp_deblur", "--out {d}/out/dd --steps 0", "steps"),
     ("train_dp_deblur", "--out {d}/out/dd --coc-max nan", "coc_max"),
     ("train_dp_deblur", "--out {d}/out/dd --lens-psf 1.5", "lens_psf"),
@@ -335,21 +338,21 @@ CASES = [
     ("train_dp_deblur", "--out {d}/out/dd --init-from {d}/nowhere", "init_from"),
     ("train_dp_deblur", "--out {d}/out/dd --data realdof:{d}/folder", "data"),
     ("train_jdrl", "--out {d}/out/jd --data sdd:{d}/nowhere", "data"),
-    ("train_jdrl", "--out {d}/out/jd --backbone hinet", "--backbone"),
+    ("train_jdrl", "--out {d}/out/jd --backbone hinet", "backbone"),
     ("train_jdrl", "--out {d}/out/jd --blocks 0", "blocks"),
     ("genrefocus", "deblur --backend jdrl --input {d}/ok.png -o {d}/out/j.png --checkpoint {d}/folder", "--checkpoint"),
-    ("train_dp", "--out {d}/out/dp --size 8", "size"),
-    ("train_dp", "--out {d}/out/dp --lr -1", "learning_rate"),
-    ("train_dp", "--out {d}/out/dp --k-range 5 2", "k_range"),
-    ("train_dp", "--out {d}/out/dp --sources nope", "sources"),
-    ("train_dp", "--out {d}/out/dp --sources aif_depth:{d}/missing.jsonl", "does not exist"),
-    ("train_dp", "--out {d}/out/dp --sources dpdd:{d}/missing", "does not exist"),
-    ("train_dp", "--out {d}/out/dp --init-from {d}/folder", "init_from"),
-    ("train_dp", "--out {d}/out/dp --kernel-size 4", "kernel_size"),
-    ("train_dp", "--out {d}/out/dp --stages 0", "stages"),
-    ("train_dp", "--out {d}/out/dp --variant v9", "--variant"),
-    ("train_dp", "--out {d}/out/dp --resume {d}/nowhere", "resume_from_checkpoint"),
-    ("train_dp", "--out {d}/out/dp --steps abc", "--steps"),
+    ("train_uid", "--out {d}/out/dp --size 8", "size"),
+    ("train_uid", "--out {d}/out/dp --lr -1", "learning_rate"),
+    ("train_uid", "--out {d}/out/dp --k-range 5 2", "k_range"),
+    ("train_uid", "--out {d}/out/dp --sources nope", "sources"),
+    ("train_uid", "--out {d}/out/dp --sources aif_depth:{d}/missing.jsonl", "does not exist"),
+    ("train_uid", "--out {d}/out/dp --sources dpdd:{d}/missing", "does not exist"),
+    ("train_uid", "--out {d}/out/dp --init-from {d}/folder", "init_from"),
+    ("train_uid", "--out {d}/out/dp --kernel-size 4", "kernel_size"),
+    ("train_uid", "--out {d}/out/dp --stages 0", "stages"),
+    ("train_uid", "--out {d}/out/dp --variant v9", "variant"),
+    ("train_uid", "--out {d}/out/dp --resume {d}/nowhere", "resume_from_checkpoint"),
+    ("train_uid", "--out {d}/out/dp --steps abc", "--steps"),
     # ---- eval/*.py
     ("bench_deblur", "--dataset dpdd --root {d}/missing", "--root"),
     ("bench_deblur", "--dataset dpdd --root {d}/folder --method nope", "--method"),
@@ -427,21 +430,23 @@ def _arm(obj, names):
 @pytest.fixture
 def tripwires():
     """Replace every model loader and worker with a tripwire for the duration of one case."""
-    from genrefocus import app
+    from genrefocus import app_ui, perception
     from genrefocus.data import manifest
-    from genrefocus.models import dp_model, jdrl as jdrl_model
+    from genrefocus.models import dp_deblur as dp_deblur_model, jdrl as jdrl_model, uid as uid_model
     from genrefocus.pipelines import dual_pixel, generative, physical
-    from genrefocus.training import dp, dp_deblur, jdrl, trainer
+    from genrefocus.training import dp_deblur, jdrl, lora, uid
 
-    _arm(generative.GenRefocusPipeline, ["from_pretrained"])
-    _arm(dual_pixel.DPRefocusPipeline, ["from_pretrained"])
-    _arm(dp_model.UiDModel, ["from_pretrained"])
+    _arm(generative.GenRefocusPipeline, ["from_pretrained", "from_options"])
+    _arm(dual_pixel.DualPixelPipeline, ["from_pretrained"])
+    _arm(uid_model.UiDModel, ["from_pretrained"])
+    _arm(dp_deblur_model.DPDeblurNet, ["from_pretrained"])
     _arm(jdrl_model.JDRLDeblur, ["from_pretrained"])
+    _arm(perception, ["load_depth_estimator"])
     _arm(physical, ["render_bokeh"])
-    _arm(app, ["launch"])
+    _arm(app_ui, ["serve"])
     _arm(manifest.ManifestBuilder, ["run"])
-    _arm(trainer, ["_load_components"])
-    _arm(dp, ["DPBatches"])
+    _arm(lora, ["_load_components"])
+    _arm(uid, ["DPBatches"])
     _arm(dp_deblur, ["PhotoPool"])
     _arm(jdrl, ["PhotoPool"])
     yield
@@ -454,6 +459,8 @@ def _run_case(files, entry, argv_t):
     import shlex
 
     argv = shlex.split(argv_t.format(d=files))
+    if entry in TRAINER_OF:
+        entry, argv = "train", [TRAINER_OF[entry]] + argv
     err, out = io.StringIO(), io.StringIO()
     main = _main(entry)
     with redirect_stderr(err), redirect_stdout(out):
@@ -480,6 +487,7 @@ def test_bad_input_is_one_line_exit_2_before_heavy_work(files, case, request):
     if not models_are_the_subject:
         request.getfixturevalue("tripwires")
     prog = {"genrefocus": "genrefocus", "genrefocus-data": "genrefocus-data"}.get(entry, entry)
+    prog = "train" if entry in TRAINER_OF else prog
     before = {p for p in (files / "out").rglob("*")} if (files / "out").exists() else set()
     rc, err = _run_case(files, entry, argv_t)
     lines = [x for x in err.splitlines() if x.strip()]
@@ -498,6 +506,6 @@ def test_at_least_120_cases_over_every_entry_point():
     for c in CASES:
         by_entry[c[0]] = by_entry.get(c[0], 0) + 1
     assert len(CASES) >= 120
-    assert set(by_entry) >= {"genrefocus", "genrefocus-data", "train_lora", "train_dp", "bench_deblur", "bench_lf",
+    assert set(by_entry) >= {"genrefocus", "genrefocus-data", "train_lora", "train_uid", "bench_deblur", "bench_lf",
                              "bench_pipeline", "bench_renderer", "dp_eval", "dp_complexity", "bench_data",
                              "bench_lora_routing"}

@@ -98,7 +98,7 @@ def test_synthetic_build_and_shards(tmp_path):
         assert r["route"] == "synthetic"
     assert len(list((tmp_path / "out" / "shards").glob("shard-*.tar"))) == 2
     # the records are usable by the trainer's dataset
-    from genrefocus.training.data import RefocusDataset
+    from genrefocus.data.manifest_dataset import RefocusDataset
 
     ds = RefocusDataset("bokeh", {"manifest": str(tmp_path / "out" / "manifest.jsonl")}, resolution=64)
     s = ds.sample(0, np.random.default_rng(0))

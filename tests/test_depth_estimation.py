@@ -77,7 +77,9 @@ def test_missing_depth_model_is_one_line_with_the_download_command(tmp_path, mon
     rc = main(["render", str(src), "--focus", "10,10", "-o", str(tmp_path / "out.png")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
-    assert f"huggingface-cli download {DEPTH_ANYTHING_ID}" in err and "--disparity" in err
+    from genrefocus.hub import download_command
+
+    assert download_command(DEPTH_ANYTHING_ID) in err and "--disparity" in err
 
 
 def test_load_depth_estimator_picks_the_model_and_reads_relative_depth_as_metres(tiny_model):

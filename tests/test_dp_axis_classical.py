@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from genrefocus.metrics.fidelity import psnr
-from genrefocus.models.dp_model import UiDConfig, UiDModel, load_dp_pair
+from genrefocus.models.uid import UiDConfig, UiDModel
+from genrefocus.io import load_dp_pair
 from genrefocus.optics.apertures import Disk
 from genrefocus.optics.dp_classical import ClassicalDP, deconvolve_by_radius, wiener_deconvolve
 from genrefocus.optics.dp_disparity import detect_dp_axis, sgbm_disparity, sign_agreement, to_horizontal
 from genrefocus.optics.fftconv import fft_convolve
-from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
+from genrefocus.pipelines.dual_pixel import DPOptions, DualPixelPipeline
 
 
 @pytest.mark.parametrize("name, axis", [("pixel_00", "vertical"), ("pixel_03", "vertical"),
@@ -91,10 +92,10 @@ def test_classical_baseline_on_an_exact_scene_lab_pair():
 def test_vertical_pair_reads_like_the_turned_horizontal_one(shared_data):
     left, right = load_dp_pair(shared_data / "dp_pairs" / "canon_02.gif")
     left, right = left[..., :192, :256], right[..., :192, :256]
-    pipe = DPRefocusPipeline(ClassicalDP(), options=DPOptions(axis="auto"))
+    pipe = DualPixelPipeline(ClassicalDP(), options=DPOptions(axis="auto"))
     flat = pipe.all_in_focus(left, right)
     turned = pipe.all_in_focus(left.transpose(-1, -2), right.transpose(-1, -2))
-    assert flat.axis.startswith("horizontal") and turned.axis.startswith("vertical")
+    assert flat.meta["axis"].startswith("horizontal") and turned.meta["axis"].startswith("vertical")
     assert torch.allclose(turned.aif, to_horizontal(flat.aif, "vertical"), atol=1e-5)
     assert torch.allclose(turned.disparity, to_horizontal(flat.disparity, "vertical"), atol=1e-5)
 
@@ -106,13 +107,13 @@ def test_tiled_inference_matches_the_whole_image():
     model = UiDModel(UiDConfig(stages=3, n_kernels=8, feat=8, cost=4))
     img = torch.from_numpy(data.coffee()[:200, :300].astype(np.float32) / 255).permute(2, 0, 1)[None]
     left, right = img, torch.roll(img, 1, -1)
-    whole = DPRefocusPipeline(model, options=DPOptions(axis="horizontal", tile=0))
-    tiled = DPRefocusPipeline(model, options=DPOptions(axis="horizontal", tile=96, overlap=16))
+    whole = DualPixelPipeline(model, options=DPOptions(axis="horizontal", tile=0))
+    tiled = DualPixelPipeline(model, options=DPOptions(axis="horizontal", tile=96, overlap=16))
     a, b = whole.all_in_focus(left, right), tiled.all_in_focus(left, right)
     assert a.aif.shape == b.aif.shape == (1, 3, 200, 300)
     agree = float(psnr(a.aif, b.aif)[0])
-    ra, rb = whole(left, right, point=(150, 100)), tiled(left, right, point=(150, 100))
-    agree_refocus = float(psnr(ra.refocused, rb.refocused)[0])
+    ra, rb = whole(left, right, focus=(150, 100)), tiled(left, right, focus=(150, 100))
+    agree_refocus = float(psnr(ra.image, rb.image)[0])
     print(f"tiled vs whole: AIF {agree:.1f} dB, refocus {agree_refocus:.1f} dB")
     assert agree > 35 and agree_refocus > 35
 
@@ -122,7 +123,7 @@ def test_focus_sums_over_tiles_count_each_pixel_once():
     (a constant image), the tiled mask area equals the mask's own area."""
     torch.manual_seed(0)
     model = UiDModel(UiDConfig(stages=3, n_kernels=8, feat=8, cost=4))
-    pipe = DPRefocusPipeline(model, options=DPOptions(axis="horizontal", tile=64, overlap=8))
+    pipe = DualPixelPipeline(model, options=DPOptions(axis="horizontal", tile=64, overlap=8))
     mask = torch.zeros(1, 1, 150, 170)
     mask[..., 20:130, 30:160] = 1
     x = torch.rand(1, 3, 150, 170)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genrefocus.models.dp_invertible import InvertibleBlock, KernelPool, LUConv1x1, invert_kernels, per_pixel_conv
+from genrefocus.models.uid_blocks import InvertibleBlock, KernelPool, LUConv1x1, invert_kernels, per_pixel_conv
 
 
 def _randomize(module, seed=0):

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from genrefocus.metrics.dual_pixel import dp_sign_consistency, scene_lab_refocus
-from genrefocus.models.dp_model import UiDModel, load_dp_pair
-from genrefocus.pipelines.dual_pixel import DEFAULT_CHECKPOINT, UID_CHECKPOINT, DPOptions, DPRefocusPipeline
+from genrefocus.models.uid import UiDModel
+from genrefocus.io import load_dp_pair
+from genrefocus.pipelines.dual_pixel import DEFAULT_CHECKPOINT, UID_CHECKPOINT, DPOptions, DualPixelPipeline
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +37,14 @@ def test_shipped_checkpoint_files():
     assert base["loss_mean_steps_2750_2999"]["disparity_px"] < 0.5 * base["loss_mean_steps_0_249"]["disparity_px"]
     assert log["initialised_from"]["total_steps"] == 5000 and log["total_steps"] == 7000
     assert log["config"]["softness_max"] == 1.0 and log["config"]["lam_fft"] == 0.01
-    assert isinstance(DPRefocusPipeline.from_pretrained().model, DPDeblurNet)
+    assert isinstance(DualPixelPipeline.from_pretrained().model, DPDeblurNet)
 
 
 def test_default_model_beats_the_input_on_every_real_validation_scene(shared_data):
     """Measured: input 24.92 dB mean, model 25.41 (+0.49), every scene up by 0.23–0.86 dB."""
     from genrefocus.metrics.dual_pixel import dp_validation
 
-    pipe = DPRefocusPipeline.from_pretrained(options=DPOptions(axis="horizontal"))
+    pipe = DualPixelPipeline.from_pretrained(options=DPOptions(axis="horizontal"))
     rows, _ = dp_validation(shared_data / "dp_pairs", {"model": lambda l, r: pipe.all_in_focus(l, r).aif},
                             with_ssim=False)
     gains = [r["model"]["psnr"] - r["input"]["psnr"] for r in rows]
@@ -93,7 +94,7 @@ def test_default_pipeline_disparity_sign_on_real_captures(shared_data, name):
     from genrefocus.optics.dp_disparity import detect_dp_axis, sgbm_disparity, sign_agreement, to_horizontal
 
     left, right = load_dp_pair(shared_data / "dp_pairs" / name)
-    pipe = DPRefocusPipeline.from_pretrained(options=DPOptions(axis="auto"))
+    pipe = DualPixelPipeline.from_pretrained(options=DPOptions(axis="auto"))
     axis = detect_dp_axis(left, right).axis
     ref, valid = sgbm_disparity(to_horizontal(left, axis), to_horizontal(right, axis), max_disp=16)
     given = sign_agreement(to_horizontal(pipe.all_in_focus(left, right).disparity, axis), ref, valid)
@@ -110,7 +111,8 @@ def test_textureless_fill_is_neutral_where_the_truth_is_known():
     smeared depth edges."""
     from genrefocus.models.dp_deblur import DPDeblurNet
     from genrefocus.optics.dp_disparity import fill_textureless, sign_agreement
-    from genrefocus.training.dp_deblur import PhotoPool, synthetic_dp_sample
+    from genrefocus.data.photos import PhotoPool
+    from genrefocus.data.dp_samples import synthetic_dp_sample
 
     model = DPDeblurNet.from_pretrained(DEFAULT_CHECKPOINT)
     pool, rng = PhotoPool(), np.random.default_rng(987654)

@@ -12,7 +12,7 @@ from genrefocus.errors import InputError
 from genrefocus.metrics import psnr
 from genrefocus.optics import Plane, Scene, make_scene
 from genrefocus.optics.dp_disparity import HALF_DISK_DISPARITY, sgbm_disparity, sign_agreement
-from genrefocus.training.dp import DPBatches, dp_from_aif, flip_dp_sample, scene_lab_dp_sample
+from genrefocus.data.dp_samples import DPBatches, dp_from_aif, flip_dp_sample, scene_lab_dp_sample
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +104,11 @@ def test_three_training_sources(tmp_path):
 
 
 def test_train_dp_mixes_sources(tmp_path):
-    from genrefocus.models.dp_model import UiDModel
-    from genrefocus.training.dp import DPTrainConfig, train_dp
+    from genrefocus.models.uid import UiDModel
+    from genrefocus.training.uid import UiDTrainConfig, train_uid
 
     _fake_dpdd(tmp_path / "dpdd", size=(64, 64))
-    folder = train_dp(DPTrainConfig(output_dir=str(tmp_path / "uid"), steps=4, batch_size=1, size=32, seed=1,
+    folder = train_uid(UiDTrainConfig(output_dir=str(tmp_path / "uid"), steps=4, batch_size=1, size=32, seed=1,
                                     sources=("scene_lab", f"dpdd:{tmp_path / 'dpdd'}"), scene_cache=2, log_every=1,
                                     model={"stages": 3, "n_kernels": 8}), progress=False)
     log = json.loads((tmp_path / "uid" / "train_log.json").read_text())["log"]

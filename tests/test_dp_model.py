@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from genrefocus.errors import InputError, MissingWeightsError
-from genrefocus.models.dp_losses import uid_loss
-from genrefocus.models.dp_model import UiDConfig, UiDModel, load_dp_pair
+from genrefocus.models.losses import uid_loss
+from genrefocus.models.uid import UiDConfig, UiDModel
+from genrefocus.io import load_dp_pair
 from genrefocus.optics import make_scene
 
 
@@ -50,7 +51,8 @@ def _dp_sample(size=32, seed=0):
 
 def test_overfits_one_scene_lab_pair():
     """All loss terms (deblur, reblur of the ground truth, CoC, disparity, refocus) on one exact sample."""
-    from genrefocus.training.dp import dp_step_loss, scene_lab_dp_sample
+    from genrefocus.training.uid import uid_step_loss
+    from genrefocus.data.dp_samples import scene_lab_dp_sample
 
     torch.manual_seed(0)
     model = UiDModel(UiDConfig(stages=3, n_kernels=16, hidden=8))
@@ -58,7 +60,7 @@ def test_overfits_one_scene_lab_pair():
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(60):
-        total, parts = dp_step_loss(model, sample)
+        total, parts = uid_step_loss(model, sample)
         opt.zero_grad()
         total.backward()
         opt.step()
@@ -96,7 +98,7 @@ def test_bad_inputs(tmp_path):
         model.refocus(x, x, torch.zeros(1, 1, 32, 32))
     with pytest.raises(InputError, match="multiple of 4"):
         model(torch.rand(1, 3, 30, 32), torch.rand(1, 3, 30, 32))
-    with pytest.raises(MissingWeightsError, match="train_dp"):
+    with pytest.raises(MissingWeightsError, match="not a model folder"):
         UiDModel.from_pretrained(tmp_path)
 
 
@@ -116,9 +118,9 @@ def test_refocus_and_save_load_round_trip(tmp_path):
 
 
 def test_training_entry_point_writes_a_checkpoint(tmp_path):
-    from genrefocus.training.dp import DPTrainConfig, train_dp
+    from genrefocus.training.uid import UiDTrainConfig, train_uid
 
-    folder = train_dp(DPTrainConfig(output_dir=str(tmp_path / "uid"), steps=3, batch_size=1, size=32,
+    folder = train_uid(UiDTrainConfig(output_dir=str(tmp_path / "uid"), steps=3, batch_size=1, size=32,
                                     model={"stages": 3, "n_kernels": 8}), progress=False)
     model = UiDModel.from_pretrained(folder)
     assert model.config.stages == 3 and (tmp_path / "uid" / "train_log.json").is_file()

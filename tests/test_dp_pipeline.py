@@ -1,44 +1,45 @@
-"""DPRefocusPipeline and `genrefocus dp-refocus`: prompts, padding, errors, CLI on a real DP capture."""
+"""DualPixelPipeline and `genrefocus dp-refocus`: prompts, padding, errors, CLI on a real DP capture."""
 
 import numpy as np
 import pytest
 import torch
 
-from genrefocus.errors import InputError, MissingWeightsError
-from genrefocus.models.dp_model import UiDConfig, UiDModel
-from genrefocus.pipelines.dual_pixel import DPRefocusPipeline
+from genrefocus.errors import InputError
+from genrefocus.models.uid import UiDConfig, UiDModel
+from genrefocus.pipelines.dual_pixel import DualPixelPipeline
+from genrefocus.optics.focus import Focus
 
 
 @pytest.fixture(scope="module")
 def pipe():
     torch.manual_seed(0)
-    return DPRefocusPipeline(UiDModel(UiDConfig(stages=3, n_kernels=8)))
+    return DualPixelPipeline(UiDModel(UiDConfig(stages=3, n_kernels=8)))
 
 
 def test_prompts_and_sizes(pipe):
     left, right = torch.rand(1, 3, 30, 45), torch.rand(1, 3, 30, 45)  # not multiples of 4: padded, cropped
     m = torch.zeros(30, 45)
     m[5:10, 5:12] = 1
-    for kw in (dict(mask=m), dict(point=(20, 15)), dict(box=(3, 4, 20, 25))):
-        out = pipe(left, right, **kw)
-        assert out.refocused.shape == (1, 3, 30, 45) and out.disparity.shape == (1, 1, 30, 45)
-        assert out.mask.any()
-    box_mask = pipe.focus_mask(left, box=(3, 4, 20, 25))
-    assert int(box_mask.sum()) == 17 * 21
+    for focus in (m, (20, 15), (3, 4, 20, 25), "near", Focus.disparity(0.0), None):
+        out = pipe(left, right, focus=focus)
+        assert out.image.shape == (1, 3, 30, 45) and out.disparity.shape == (1, 1, 30, 45)
+        assert out.mask.any() and out.meta["disparity_units"] == "px"
+    box = pipe(left, right, focus=(3, 4, 20, 25))
+    assert int(box.mask.sum()) == 17 * 21
 
 
 def test_errors(pipe):
     x = torch.rand(1, 3, 32, 32)
-    with pytest.raises(InputError, match="exactly one"):
-        pipe(x, x)
     with pytest.raises(InputError, match="outside"):
-        pipe(x, x, point=(40, 3))
+        pipe(x, x, focus=(40, 3))
     with pytest.raises(InputError, match="empty"):
-        pipe(x, x, mask=torch.zeros(32, 32))
+        pipe(x, x, focus=torch.zeros(32, 32))
     with pytest.raises(InputError, match="same size"):
-        pipe(x, torch.rand(1, 3, 32, 16), point=(3, 3))
-    with pytest.raises(MissingWeightsError, match="OWLv2"):
-        pipe(x, x, text="the cat")
+        pipe(x, torch.rand(1, 3, 32, 16), focus=(3, 3))
+    with pytest.raises(InputError, match="OWLv2"):
+        pipe(x, x, focus="text:the cat")
+    with pytest.raises(InputError, match="outside the map's range"):
+        pipe(x, x, focus="d=50")
 
 
 def test_cli_on_a_real_dp_capture(shared_data, tmp_path, capsys):
@@ -57,7 +58,7 @@ def test_cli_on_a_real_dp_capture(shared_data, tmp_path, capsys):
     assert np.load(tmp_path / "d.npy").shape == (512, 512)
     rc = main(["dp-refocus", "--input", str(shared_data / "dp_pairs" / "pixel_00.gif"), "--point", "256,256",
                "--checkpoint", str(tmp_path / "missing"), "-o", str(tmp_path / "x.png")])
-    assert rc == 2 and "UiD checkpoint" in capsys.readouterr().err
+    assert rc == 2 and "--checkpoint" in capsys.readouterr().err
 
 
 def _tiny_owlv2(tmp_path):
@@ -85,20 +86,18 @@ def _tiny_owlv2(tmp_path):
 
 
 def test_text_prompt_through_owlv2(tmp_path):
-    from genrefocus.pipelines.dual_pixel import TextBoxDetector
+    from genrefocus.perception.segmentation import TextBoxDetector
 
     det = TextBoxDetector(*_tiny_owlv2(tmp_path))
     image = torch.rand(1, 3, 40, 60)
     x0, y0, x1, y1 = det(image, "cat")
     assert 0 <= x0 <= x1 <= 60 and 0 <= y0 <= y1 <= 40
     # The pipeline turns the detected box into the focus region (box → SAM, here no SAM: the box).
-    pipe = DPRefocusPipeline(UiDModel(UiDConfig(stages=3, n_kernels=8)), text_detector=lambda im, text: (10, 5, 30, 25))
-    m = pipe.focus_mask(image, text="cat")
+    pipe = DualPixelPipeline(UiDModel(UiDConfig(stages=3, n_kernels=8)), text_detector=lambda im, text: (10, 5, 30, 25))
+    out = pipe(image, image.clone(), focus=Focus.text("cat"))
+    m = out.mask
     assert int(m.sum()) == 20 * 20 and bool(m[0, 0, 5, 10]) and not bool(m[0, 0, 4, 10])
-    out = pipe(image, image.clone(), text="cat")
-    assert out.refocused.shape == (1, 3, 40, 60)
-    with pytest.raises(InputError, match="empty or outside"):
-        DPRefocusPipeline(pipe.model, text_detector=lambda im, text: (60.0, 0.0, 60.0, 30.0)).focus_mask(image, text="x")
+    assert out.image.shape == (1, 3, 40, 60)
 
 
 @pytest.mark.parametrize("kw, name", [({"axis": "diagonal"}, "axis"), ({"tile": 32}, "tile"),

@@ -79,17 +79,17 @@ def test_refocus_to_the_photos_own_focus_returns_the_photo():
     back (measured 46.9 dB against the photo); blurring the deblurred AIF again does not (36.2 dB)."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA} (../shared/data beside the checkout)")
-    from genrefocus.models.dp_model import load_dp_pair
-    from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline
+    from genrefocus.io import load_dp_pair
+    from genrefocus.pipelines.dual_pixel import DPOptions, DualPixelPipeline
 
     left, right = load_dp_pair(SHARED_DATA / "dp_pairs" / "canon_00.gif")
-    pipe = DPRefocusPipeline.from_pretrained(options=DPOptions(axis="horizontal"))
+    pipe = DualPixelPipeline.from_pretrained(options=DPOptions(axis="horizontal"))
     mask = pipe.all_in_focus(left, right).disparity.abs() < 0.15
     photo = (left + right) / 2
     got = {}
     for reuse in (True, False):
-        p = DPRefocusPipeline(pipe.model, options=DPOptions(axis="horizontal", reuse_capture=reuse))
-        got[reuse] = float(psnr(p(left, right, mask=mask).refocused, photo)[0])
+        p = DualPixelPipeline(pipe.model, options=DPOptions(axis="horizontal", reuse_capture=reuse))
+        got[reuse] = float(psnr(p(left, right, focus=mask).image, photo)[0])
     print("against the photo (dB): capture reused %.2f, AIF re-blurred %.2f" % (got[True], got[False]))
     assert got[True] > 45 and got[False] < got[True] - 8
 

@@ -119,7 +119,8 @@ def test_sensor_noise_variance():
 
 def test_untrained_dp_deblur_net_returns_its_input_and_round_trips(tmp_path):
     from genrefocus.models.dp_deblur import DPDeblurConfig, DPDeblurNet
-    from genrefocus.pipelines.dual_pixel import DPOptions, DPRefocusPipeline, load_dp_model
+    from genrefocus.pipelines.dual_pixel import DPOptions, DualPixelPipeline
+    from genrefocus.models.registry import load_model
 
     torch.manual_seed(0)
     model = DPDeblurNet(DPDeblurConfig(width=8))
@@ -130,12 +131,12 @@ def test_untrained_dp_deblur_net_returns_its_input_and_round_trips(tmp_path):
     torch.nn.init.normal_(model.out.weight, std=0.01)
     model.save_pretrained(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model_type"] == "dp_deblur"
-    again = load_dp_model(tmp_path / "m")
+    again = load_model(tmp_path / "m")
     assert isinstance(again, DPDeblurNet)
     assert torch.equal(again.all_in_focus(left, right)["aif"], model.all_in_focus(left, right)["aif"])
-    pipe = DPRefocusPipeline.from_pretrained(tmp_path / "m", options=DPOptions(axis="horizontal"))
-    res = pipe(left, right, point=(10, 10))
-    assert res.refocused.shape == (1, 3, 37, 50)
+    pipe = DualPixelPipeline.from_pretrained(tmp_path / "m", options=DPOptions(axis="horizontal"))
+    res = pipe(left, right, focus=(10, 10))
+    assert res.image.shape == (1, 3, 37, 50)
 
 
 def test_trainer_runs_and_resumes_exactly(tmp_path):
@@ -163,7 +164,7 @@ def test_trainer_fine_tunes_on_dpdd_dual_pixel_captures(tmp_path):
     from genrefocus.io import save_image
     from genrefocus.models.dp_deblur import DPDeblurConfig, DPDeblurNet
     from genrefocus.training.dp_deblur import DPDeblurTrainConfig, dp_deblur_loss, train_dp_deblur
-    from genrefocus.training.real_pairs import CropSampler, dual_pixel_items
+    from genrefocus.data.real_pairs import CropSampler, dual_pixel_items
 
     g = torch.Generator().manual_seed(0)
     ramp = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(1, 3, 48, 64)   # a horizontal ramp: turns show
@@ -195,9 +196,10 @@ def test_green_only_pairs_look_like_real_pixel_captures(shared_data):
     """Pixel phones deliver DP views from the green photosites only: the real ``pixel_00`` views have three
     identical channels. A green-only synthetic sample has the same structure (views and target), and its
     grey is the colour image's green channel, not a luma mix."""
-    from genrefocus.models.dp_model import load_dp_pair
+    from genrefocus.io import load_dp_pair
     from genrefocus.optics.dp_synthesis import green_only
-    from genrefocus.training.dp_deblur import PhotoPool, synthetic_dp_sample
+    from genrefocus.data.photos import PhotoPool
+    from genrefocus.data.dp_samples import synthetic_dp_sample
 
     real, _ = load_dp_pair(shared_data / "dp_pairs" / "pixel_00.gif")
     assert torch.equal(real[:, 0], real[:, 1]) and torch.equal(real[:, 2], real[:, 1])
@@ -211,7 +213,7 @@ def test_green_only_pairs_look_like_real_pixel_captures(shared_data):
 def test_frequency_loss_closed_forms():
     """The optional Fourier-domain L1 (``lam_fft``): a constant offset δ lives in the DC coefficient alone
     (δ·H·W of the H·(W/2+1) rfft coefficients); a unit impulse difference is flat (|1| everywhere)."""
-    from genrefocus.models.dp_losses import frequency
+    from genrefocus.models.losses import frequency
 
     a = torch.rand(2, 3, 16, 24, generator=torch.Generator().manual_seed(0))
     assert float(frequency(a, a)) == 0.0

@@ -46,7 +46,7 @@ def test_focus_pull_library_schedule():
 
     img = photo("chelsea", (48, 64))
     disp = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(1, 1, 48, 64).contiguous()
-    out = PhysicalRefocusPipeline(mode="fast").focus_pull(img, disparity=disp, start=(2, 10), end=(61, 10), frames=5,
+    out = PhysicalRefocusPipeline(mode="fast").focus_pull(img, disparity=disp, focus=(2, 10), focus_end=(61, 10), frames=5,
                                                           K=5, K_end=10, ease="linear", batch=2, progress=False)
     assert out.frames.shape == (5, 3, 48, 64)
     assert out.K == pytest.approx([5, 6.25, 7.5, 8.75, 10])

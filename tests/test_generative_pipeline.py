@@ -40,7 +40,7 @@ def test_bokeh_on_official_example(pipe, shared_data):
                      callback_on_step_end=lambda p, i, t, kw: steps.append(i))
     assert out.image.shape == (1, 3, 512, 512) and steps == [0, 1]
     want = _official_condition_map(np.load(d / "AIF_example_pred.npy"), mask, 15.0)
-    np.testing.assert_allclose(out.defocus_map[0, 0].numpy(), want, atol=1e-6)
+    np.testing.assert_allclose(out.meta["defocus_map"][0, 0].numpy(), want, atol=1e-6)
     assert out.K == 15.0 and torch.isfinite(out.image).all()
     # reproducible with a generator, different with another seed
     again = pipe.bokeh(aif, depth, focus=torch.from_numpy(mask), K=15, num_inference_steps=2,
@@ -69,18 +69,18 @@ def test_deblur_with_pre_deblurred_uses_the_pre_deblur_lora(pipe, shared_data):
     blurry = Image.open(d / "Blurry_example.jpg").resize((128, 128))
     pre = Image.open(d / "Blurry_example_pre_deblur.jpg").resize((128, 128))
     used = []
-    orig = pipe.generate
+    orig = pipe._sample
 
     def spy(conds, *a, **k):
         used.append([(c.adapter, c.delta) for c in conds])
         return orig(conds, *a, **k)
 
-    pipe.generate = spy
+    pipe._sample = spy
     try:
-        a = pipe.deblur(blurry, pre, num_inference_steps=2).aif
-        b = pipe.deblur(blurry, num_inference_steps=2).aif
+        a = pipe.deblur(blurry, pre, num_inference_steps=2).image
+        b = pipe.deblur(blurry, num_inference_steps=2).image
     finally:
-        del pipe.generate
+        del pipe._sample
     # the current official layouts (commit 54752a1): pre-deblur LoRA with two conditions, DeblurNet with one
     assert used[0] == [("deblurring_pre", (0, 32)), ("deblurring_pre", (0, 0))]
     assert used[1] == [("deblurring", (0, 0))]

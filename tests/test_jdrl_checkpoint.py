@@ -46,8 +46,8 @@ def test_jdrl_losses_beat_plain_l1_against_the_held_out_aligned_truth(shared_dat
     the aligned truth: the JDRL-trained network is closer than the L1-trained one."""
     from genrefocus.io import load_frames
     from genrefocus.metrics.fidelity import psnr
-    from genrefocus.training.dp_deblur import PhotoPool
-    from genrefocus.training.jdrl import misaligned_pair
+    from genrefocus.data.photos import PhotoPool
+    from genrefocus.data.misaligned import misaligned_pair
 
     l1 = JDRLDeblur.from_pretrained(ABLATION_L1)
     pool = PhotoPool(images=[load_frames(shared_data / "dp_pairs" / f"canon_res_{i:02d}.gif", n=3)[2][0, :, 50:]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from genrefocus.models.jdrl_reblur import (SEED_LENGTHS, Reblur, apply_kernels, calibration_mask, charbonnier,
-                                           isotropic_kernels, pseudo_defocus_map, reblur_with)
+from genrefocus.models.jdrl_reblur import SEED_LENGTHS, Reblur, apply_kernels, calibration_mask, isotropic_kernels, pseudo_defocus_map, reblur_with
+from genrefocus.models.losses import charbonnier
 
 
 def _authors_kernel(a: torch.Tensor) -> torch.Tensor:
@@ -154,7 +154,7 @@ def test_jdrl_model_trainer_and_cli(tmp_path, capsys):
     assert (tmp_path / "out.png").is_file()
     assert main(["deblur", "--backend", "jdrl", "--checkpoint", str(tmp_path / "none"), "--input",
                  str(tmp_path / "in.png"), "-o", str(tmp_path / "out2.png")]) == 2
-    assert "train_jdrl.py" in capsys.readouterr().err
+    assert "training/train.py jdrl" in capsys.readouterr().err
 
 
 def test_trainer_starts_from_a_model_folder_and_refuses_one_that_does_not_fit(tmp_path):
@@ -193,7 +193,7 @@ def test_real_pair_readers_feed_the_trainer(tmp_path):
     from genrefocus.errors import InputError
     from genrefocus.io import save_image
     from genrefocus.training.jdrl import JDRLTrainConfig, train_jdrl
-    from genrefocus.training.real_pairs import CropSampler, deblur_items
+    from genrefocus.data.real_pairs import CropSampler, deblur_items
 
     g = torch.Generator().manual_seed(0)
     for i in range(2):

@@ -155,7 +155,7 @@ def test_compat_equals_the_official_code(official_pipe, case):
         assert d <= TOL, f"{case}: {name} differs by {d:.3g}"
     torch.testing.assert_close(official_pipe.scheduler.sigmas.float(), ref["sigmas"], rtol=0, atol=1e-6)
     # what the user gets in compat mode: the official PNG (round(255·x)) at the working size
-    result = out.image if meta["kind"] == "bokeh" else out.aif
+    result = out.image
     w, h = meta["working_size_wh"]
     assert tuple(result.shape[-2:]) == (h, w)
     from genrefocus.io import to_uint8
@@ -232,7 +232,7 @@ def bf16_outputs() -> dict:
         out = {}
         for case in BF16_CASES:
             _, meta, res = run_case(pipe, case, SamplerOptions.compat())
-            out[case] = to_uint8(res.image if meta["kind"] == "bokeh" else res.aif)[::4, ::4]
+            out[case] = to_uint8(res.image)[::4, ::4]
     finally:
         torch.set_num_threads(threads)
     return out

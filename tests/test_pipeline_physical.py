@@ -15,7 +15,7 @@ def test_depth_of_other_size_is_resized_with_warning():
     img = photo("coffee", (64, 96))
     depth = torch.linspace(1, 5, 32).view(1, 1, 32, 1).expand(1, 1, 32, 48).contiguous()
     with pytest.warns(UserWarning, match="resizing"):
-        out = PhysicalRefocusPipeline()(img, depth=depth, K=10, focus_point=(48, 60))
+        out = PhysicalRefocusPipeline()(img, depth=depth, K=10, focus=(48, 60))
     assert out.image.shape == img.shape and out.disparity.shape == (1, 1, 64, 96)
     # focus on the bottom rows (near, d ≈ 1/4.x): CoC ≈ 0 there
     assert float(out.coc[0, 0, 60].abs().max()) < 0.2
@@ -24,13 +24,16 @@ def test_depth_of_other_size_is_resized_with_warning():
 def test_pipeline_focus_and_k_zero():
     img = photo("chelsea", (64, 64))
     disp = torch.rand(1, 1, 64, 64)
-    out = PhysicalRefocusPipeline()(img, disparity=disp, K=0, focus_box=(0, 0, 32, 32))
+    out = PhysicalRefocusPipeline()(img, disparity=disp, K=0, focus=(0, 0, 32, 32))
     assert torch.equal(out.image, img)
     assert out.focus_disparity == pytest.approx(float(np.median(disp[0, 0, :32, :32].numpy())))
-    with pytest.raises(InputError, match="exactly one"):
+    assert PhysicalRefocusPipeline()(img, disparity=disp, K=5, focus="d=0.3").focus_disparity == pytest.approx(0.3)
+    with pytest.raises(InputError, match="no depth"):
         PhysicalRefocusPipeline()(img, K=5)
-    with pytest.raises(InputError, match="alone"):
-        PhysicalRefocusPipeline()(img, disparity=disp, K=5, focus_point=(1, 1), focus_disparity_value=0.3)
+    with pytest.raises(InputError, match="not both"):
+        PhysicalRefocusPipeline()(img, disparity=disp, depth=1 / disp, K=5)
+    with pytest.raises(InputError, match="outside the map's range"):
+        PhysicalRefocusPipeline()(img, disparity=disp, K=5, focus="d=3")
     with pytest.raises(InputError, match="NaN"):
         PhysicalRefocusPipeline()(img, disparity=disp * float("nan"), K=5)
     with pytest.raises(InputError, match=r"\(B, 3, H, W\)"):

@@ -33,20 +33,27 @@ def photo_and_depth(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("extra", [["--focus-disparity", "1e9"], ["--K", "900"]])
-def test_runaway_coc_is_clamped_with_a_warning_and_finishes(photo_and_depth, extra):
+@pytest.mark.parametrize("extra,refused", [(["--focus-disparity", "1e9"], "lies outside the map's range"),
+                                           (["--K", "900"], "more than 10×"), (["--K", "30"], None)])
+def test_runaway_coc_is_refused_and_a_moderate_one_clamped(photo_and_depth, extra, refused):
     """--focus-disparity 1e9 used to loop for ever in the radius binning; a micrometre depth asked for
-    terabytes. The CoC radius is capped at a quarter of the long side (16 px here), with a warning."""
+    terabytes. Both are refused in one line now (the focus outside the map's range, a CoC more than 10× the
+    largest renderable radius: wrong units); a CoC a few times too large is capped at a quarter of the long
+    side (16 px here), with a warning, and the render finishes."""
     from genrefocus.cli import main
 
     d = photo_and_depth
     np.save(d / "um.npy", np.linspace(1e-6, 4e-6, 48 * 64, dtype=np.float32).reshape(48, 64))  # micrometres
-    depth = "um.npy" if extra[0] == "--K" else "d.npy"
+    np.save(d / "near.npy", np.linspace(0.3, 1.2, 48 * 64, dtype=np.float32).reshape(48, 64))  # 0.8–3.3 1/m
+    depth = {"900": "um.npy", "30": "near.npy"}.get(extra[1], "d.npy")
     t0 = time.perf_counter()
     rc, _, err = _run(main, ["render", str(d / "p.png"), "--depth", str(d / depth), "-o", str(d / "o.png"), *extra])
-    assert rc == 0 and time.perf_counter() - t0 < 60
-    assert "clamped to 16 px" in err and "Traceback" not in err
-    assert Image.open(d / "o.png").size == (64, 48)
+    assert time.perf_counter() - t0 < 60 and "Traceback" not in err
+    if refused:
+        assert rc == 2 and refused in err and len(err.strip().splitlines()) == 1 and not (d / "o.png").exists()
+    else:
+        assert rc == 0 and "clamped to 16 px" in err
+        assert Image.open(d / "o.png").size == (64, 48)
 
 
 def test_render_coc_cap_in_the_library():
@@ -54,7 +61,9 @@ def test_render_coc_cap_in_the_library():
 
     img = torch.rand(1, 3, 32, 48)
     with pytest.warns(UserWarning, match="clamped"):
-        out = render_bokeh(img, torch.full((1, 1, 32, 48), 1e12))
+        out = render_bokeh(img, torch.full((1, 1, 32, 48), 3 * MAX_COC_FRACTION * 48))
+    with pytest.raises(InputError, match="units"):
+        render_bokeh(img, torch.full((1, 1, 32, 48), 1e12))
     capped = render_bokeh(img, torch.full((1, 1, 32, 48), MAX_COC_FRACTION * 48))
     assert torch.allclose(out, capped)
     with pytest.raises(InputError, match="NaN"):
@@ -128,11 +137,12 @@ def test_unwritable_output_folder_is_reported_before_work(tmp_path, monkeypatch)
 
 def test_a_config_lists_every_problem_at_once(tmp_path):
     from genrefocus.training.config import load_config
+    from genrefocus.training.lora import LoRATrainConfig
 
     (tmp_path / "c.yaml").write_text("task: paint\nrank: 0\nlearning_rate: -1\ngradient_accumulation_steps: 0\n"
                                      "colour: red\ndata: {}\n")
     with pytest.raises(InputError) as e:
-        load_config(tmp_path / "c.yaml")
+        load_config(LoRATrainConfig, tmp_path / "c.yaml")
     for what in ("task", "rank", "learning_rate", "gradient_accumulation_steps", "colour", "data"):
         assert what in str(e.value)
 

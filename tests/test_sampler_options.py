@@ -29,9 +29,9 @@ def test_options_are_frozen_and_checked():
         ("loop", "official", "official", "latent", True, "working")
     assert SamplerOptions.compat(attention="fused").attention == "fused"
     assert o.replace(tile_batch=4).tile_batch == 4 and o.tile_batch == 1
-    assert resolve_options(None, compat=True) == c and resolve_options(None) == SamplerOptions()
-    with pytest.raises(InputError, match="not both"):
-        resolve_options(o, compat=True)
+    assert resolve_options(c) is c and resolve_options(None) == SamplerOptions()
+    with pytest.raises(InputError, match="SamplerOptions"):
+        resolve_options({"attention": "loop"})
 
 
 def test_process_split_shares():

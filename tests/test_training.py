@@ -14,8 +14,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from genrefocus.errors import InputError
-from genrefocus.training import TrainConfig, load_config
-from genrefocus.training.trainer import read_losses, train
+from genrefocus.training.lora import LoRATrainConfig
+from genrefocus.training.config import load_config
+from genrefocus.training.lora import read_losses, train
 from conftest import free_port
 from tiny_flux import write_official_lora
 from train_fixtures import photo_set, saved_tiny_model
@@ -34,7 +35,7 @@ def _cfg(model, out, manifest, task="bokeh", **kw):
                 learning_rate=1e-2, gradient_accumulation_steps=1, mixed_precision="no", gradient_checkpointing=False,
                 resolution=32, data={"manifest": str(manifest)}, checkpointing_steps=0, validation_steps=0)
     base.update(kw)
-    return TrainConfig(**base)
+    return LoRATrainConfig(**base)
 
 
 @pytest.mark.parametrize("task", ["deblur", "bokeh"])
@@ -105,7 +106,7 @@ def test_shape_run_leaves_the_base_lora_bit_identical(model, tmp_path):
                max_steps=4, data={"synthetic": {"manifest": str(manifest), "k_range": [5, 10],
                                                 "apertures": ["heart", "star"]}})
     captured = {}
-    import genrefocus.training.trainer as T
+    import genrefocus.training.lora as T
 
     real_export = T.export_lora
 
@@ -127,20 +128,20 @@ def test_shape_run_leaves_the_base_lora_bit_identical(model, tmp_path):
 
 def test_config_files_and_errors(tmp_path):
     for name in ("deblurnet", "deblurnet_predeblur", "bokehnet_synthetic", "bokehnet_real", "shape"):
-        cfg = load_config(ROOT / "training" / "configs" / f"{name}.yaml")
+        cfg = load_config(LoRATrainConfig, ROOT / "training" / "configs" / f"{name}.yaml")
         assert cfg.gradient_accumulation_steps == 8 and cfg.train_batch_size == 1 and cfg.mixed_precision == "bf16"
-    assert load_config(ROOT / "training/configs/deblurnet.yaml").rank == 128
-    assert load_config(ROOT / "training/configs/deblurnet.yaml").max_steps == 60000
-    syn = load_config(ROOT / "training/configs/bokehnet_synthetic.yaml")
+    assert load_config(LoRATrainConfig, ROOT / "training/configs/deblurnet.yaml").rank == 128
+    assert load_config(LoRATrainConfig, ROOT / "training/configs/deblurnet.yaml").max_steps == 60000
+    syn = load_config(LoRATrainConfig, ROOT / "training/configs/bokehnet_synthetic.yaml")
     assert (syn.rank, syn.max_steps) == (64, 40000)
-    real = load_config(ROOT / "training/configs/bokehnet_real.yaml", ["max_steps=5", "data.manifest=x.jsonl"])
+    real = load_config(LoRATrainConfig, ROOT / "training/configs/bokehnet_real.yaml", ["max_steps=5", "data.manifest=x.jsonl"])
     assert real.max_steps == 5 and real.data["manifest"] == "x.jsonl" and real.init_lora
     with pytest.raises(InputError, match="unknown key"):
-        load_config(ROOT / "training/configs/deblurnet.yaml", ["nope=1"])
+        load_config(LoRATrainConfig, ROOT / "training/configs/deblurnet.yaml", ["nope=1"])
     with pytest.raises(InputError, match="base_lora"):
-        TrainConfig(task="shape", data={"manifest": "m"})
+        LoRATrainConfig(task="shape", data={"manifest": "m"})
     with pytest.raises(InputError, match="task"):
-        TrainConfig(task="paint", data={"manifest": "m"})
+        LoRATrainConfig(task="paint", data={"manifest": "m"})
 
 
 def test_two_process_training_saves_once(model, tmp_path):
@@ -157,8 +158,8 @@ def test_two_process_training_saves_once(model, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     r = subprocess.run(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_ip", "127.0.0.1",
-                        "--main_process_port", str(free_port()), str(ROOT / "training" / "train_lora.py"),
-                        "--config", str(cfg_path)], env=env, capture_output=True, text=True, timeout=600)
+                        "--main_process_port", str(free_port()), str(ROOT / "training" / "train.py"),
+                        "lora", "--config", str(cfg_path)], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     out = tmp_path / "run"
     assert r.stdout.count("bokeh_lora.safetensors") == 1  # printed by the main process only

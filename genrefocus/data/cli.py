@@ -86,7 +86,7 @@ def _check_models(args) -> dict:
     if getattr(args, "flux", None):
         from ..models.lora import precheck_lora_file
         from ..models.tasks import LORA_FILES
-        from ..pipelines.generative import default_lora_dir
+        from ..pipelines.options import default_lora_dir
 
         lora = Path(args.lora_dir or default_lora_dir()) / LORA_FILES["deblur"]
         precheck_lora_file(lora, "deblur")
@@ -122,7 +122,7 @@ def _sources(args, out: Path, models: dict):
                                                   **models["flux"])
         pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
-        deblur = lambda photo: pipe.deblur(photo).aif  # noqa: E731
+        deblur = lambda photo: pipe.deblur(photo).image  # noqa: E731
     elif getattr(args, "jdrl", None):  # the JDRL model on the CPU, no FLUX
         from ..models.jdrl import JDRLDeblur
 

@@ -37,11 +37,13 @@ def physical_backend(mode: str = DEFAULT_MODE, gamma=4.0, aperture=None) -> Back
 def generative_backend(pipe, num_inference_steps: int = 28, seed: int = 0, refocus: bool = False) -> Backend:
     """:class:`GenRefocusPipeline` (bokeh on the source, or deblur → bokeh with ``refocus``); the
     disparity is offset to be positive and used as 1/depth (only differences matter)."""
+    from ..optics.focus import Focus
+
     def run(sample, K):
         d = sample.disparity
         off = float(-d.min()) + 0.1
         depth = 1.0 / (d + off)
-        kw = dict(K=float(K), num_inference_steps=num_inference_steps, focus_disparity_value=sample.focus + off,
+        kw = dict(K=float(K), num_inference_steps=num_inference_steps, focus=Focus.disparity(sample.focus + off),
                   generator=torch.Generator().manual_seed(seed))
         if refocus:
             return pipe.refocus(sample.source, depth=depth, **kw).image

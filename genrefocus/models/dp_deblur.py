@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .folder import load_model_folder, save_model_folder
+
 from .residual import highpass_residual
 
 
@@ -121,16 +123,15 @@ class DPDeblurNet(nn.Module):
         return refocus_from_disparity(aif, disparity, mask, dp_disparity_factor(self.config.softness), capture)
 
     # ----- files ------------------------------------------------------------------------------------
-    def save_pretrained(self, folder: Union[str, Path], extra: dict | None = None) -> Path:
-        from .folder import save_model_folder
-
-        return save_model_folder(folder, self, "dp_deblur", extra)
+    def save_pretrained(self, folder: Union[str, Path]) -> Path:
+        """Write the model folder (:mod:`genrefocus.models.folder`)."""
+        return save_model_folder(folder, self, "dp_deblur")
 
     @classmethod
-    def from_pretrained(cls, folder: Union[str, Path]) -> "DPDeblurNet":
-        from .folder import load_model_folder
-
-        return load_model_folder(folder, cls, DPDeblurConfig, "DPDeblurNet")
+    def from_pretrained(cls, folder: Union[str, Path], what: str = "DPDeblurNet checkpoint") -> "DPDeblurNet":
+        """Read a model folder written by :meth:`save_pretrained` (every check of
+        :func:`~genrefocus.models.folder.load_model_folder`)."""
+        return load_model_folder(folder, cls, DPDeblurConfig, "dp_deblur", what)
 
 
 __all__ = ["DPDeblurConfig", "DPDeblurNet"]

@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .folder import load_model_folder, save_model_folder
+
 from .jdrl_reblur import SEED_LENGTHS
 from .residual import highpass_residual
 
@@ -147,16 +149,15 @@ class JDRLDeblur(nn.Module):
         x = F.pad(blurry.float(), (0, (-W) % m, 0, (-H) % m), mode="replicate").to(p.device)
         return self(x)["sharp"][..., :H, :W].cpu()
 
-    def save_pretrained(self, folder: Union[str, Path], extra: dict | None = None) -> Path:
-        from .folder import save_model_folder
-
-        return save_model_folder(folder, self, "jdrl", extra)
+    def save_pretrained(self, folder: Union[str, Path]) -> Path:
+        """Write the model folder (:mod:`genrefocus.models.folder`)."""
+        return save_model_folder(folder, self, "jdrl")
 
     @classmethod
-    def from_pretrained(cls, folder: Union[str, Path]) -> "JDRLDeblur":
-        from .folder import load_model_folder
-
-        return load_model_folder(folder, cls, JDRLConfig, "JDRL")
+    def from_pretrained(cls, folder: Union[str, Path], what: str = "JDRL checkpoint") -> "JDRLDeblur":
+        """Read a model folder written by :meth:`save_pretrained` (every check of
+        :func:`~genrefocus.models.folder.load_model_folder`)."""
+        return load_model_folder(folder, cls, JDRLConfig, "jdrl", what)
 
 
 __all__ = ["ChannelAttention", "DEFAULT_CHECKPOINT", "JDRLConfig", "JDRLDeblur"]

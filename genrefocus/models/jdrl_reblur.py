@@ -12,7 +12,7 @@ deblurring network learnable from misaligned pairs.
 * :func:`calibration_mask` — Eq. 6 on the flow magnitude: ``(1−λ)·mean < |Φ| < (1+λ)·mean``, λ = 0.35.
   (The authors' code applies it to a colour-coded image of the flow instead of its magnitude; the
   paper's text — "anomalies in its magnitude" — is what is implemented here.)
-* :func:`charbonnier` — Eq. 7/12/14 with ε = 1e-3.
+* the Charbonnier loss of Eq. 7/12/14 (ε = 1e-3) is :func:`genrefocus.models.losses.charbonnier`.
 """
 
 from __future__ import annotations
@@ -123,10 +123,5 @@ def calibration_mask(flow: torch.Tensor, lam: float = 0.35) -> torch.Tensor:
     return ((mag >= (1 - lam) * mean) & (mag <= (1 + lam) * mean)).to(flow.dtype)
 
 
-def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    """``mean(√((x − y)² + ε²))`` (Eq. 7, 12, 14)."""
-    return torch.sqrt((x - y) ** 2 + eps * eps).mean()
-
-
-__all__ = ["Reblur", "SEED_LENGTHS", "apply_kernels", "reblur_with", "calibration_mask", "charbonnier", "isotropic_kernels",
+__all__ = ["Reblur", "SEED_LENGTHS", "apply_kernels", "reblur_with", "calibration_mask", "isotropic_kernels",
            "pseudo_defocus_map"]

@@ -29,11 +29,13 @@ from ..errors import InputError
 
 MAX_COC = 100.0  # px; official normalisation of the BokehNet defocus condition
 MAX_K = 1000.0   # px·m; larger K is rejected as absurd (a 100 MP photo at f/1.2 stays below)
+#: the bokeh level every entry point starts from (the official Genfocus demo's; its bokeh script's is 15)
+DEFAULT_K = 20.0
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
 
-def _as_map(x: ArrayLike, name: str) -> torch.Tensor:
+def as_map(x: ArrayLike, name: str) -> torch.Tensor:
     """Any ``(H, W)``, ``(1, H, W)`` or ``(B, 1, H, W)`` array → float32 ``(B, 1, H, W)`` tensor."""
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     t = t.to(torch.float32)
@@ -51,7 +53,7 @@ def depth_to_disparity(depth_m: ArrayLike) -> torch.Tensor:
 
     Shapes: ``(H, W)`` / ``(B, 1, H, W)`` → ``(B, 1, H, W)``.
     """
-    d = _as_map(depth_m, "depth")
+    d = as_map(depth_m, "depth")
     ok = torch.isfinite(d) & (d > 0)
     if not bool(ok.any()):
         raise InputError("depth", "no finite positive depth value (all zero, negative or NaN): nothing to focus on")
@@ -60,13 +62,33 @@ def depth_to_disparity(depth_m: ArrayLike) -> torch.Tensor:
 
 def validate_disparity(disp: ArrayLike, name: str = "disparity") -> torch.Tensor:
     """Check a disparity map: non-finite values are an error, negatives too (1/m ≥ 0)."""
-    d = _as_map(disp, name)
+    d = as_map(disp, name)
     if not torch.isfinite(d).all():
         n = int((~torch.isfinite(d)).sum())
         raise InputError(name, f"{n} NaN/inf values; fill or mask them before rendering")
     if (d < 0).any():
         raise InputError(name, f"negative disparity (min {float(d.min()):.4g}); disparity is 1/depth ≥ 0")
     return d
+
+
+def disparity_range_problem(disp: ArrayLike, outlier_fraction: float = 0.01) -> str | None:
+    """A one-line description of a disparity map no focus can use, or None: constant, or a map whose
+    values between the ``outlier_fraction`` and ``1 − outlier_fraction`` quantiles are (nearly) equal
+    while a few outliers span the range — e.g. ``inf`` holes replaced by a huge number, which leaves
+    every real value at the same normalised disparity."""
+    d = as_map(disp, "disparity").flatten()
+    lo, hi = float(d.min()), float(d.max())
+    if hi - lo <= 0:
+        return "the map is constant: every pixel is at the same distance, so the render is uniform (check the file)"
+    if d.numel() > 10_000:  # quantiles of a subsample (exact enough, and torch.quantile has a size limit)
+        d = d[torch.linspace(0, d.numel() - 1, 10_000).long()]
+    q0, q1 = (float(v) for v in torch.quantile(d.double(), torch.tensor([outlier_fraction, 1 - outlier_fraction],
+                                                                          dtype=torch.float64)))
+    if q1 - q0 <= 1e-6 * (hi - lo):
+        return (f"{100 * (1 - 2 * outlier_fraction):.0f} % of the map lies within {q1 - q0:.3g} while outliers span "
+                f"[{lo:.4g}, {hi:.4g}]: nothing can be focused or blurred apart (holes or inf replaced by a huge "
+                "number? fill them with the background's value)")
+    return None
 
 
 def resize_map(x: torch.Tensor, size: Sequence[int], mode: str = "bilinear") -> torch.Tensor:
@@ -87,7 +109,7 @@ def disparity_at_size(depth_m: ArrayLike, size: Sequence[int]) -> torch.Tensor:
     """
     import cv2
 
-    d = _as_map(depth_m, "depth")[0, 0].cpu().numpy().astype(np.float32)
+    d = as_map(depth_m, "depth")[0, 0].cpu().numpy().astype(np.float32)
     if not bool((d > 0).any()):
         raise InputError("depth", "no positive depth value (all zero, negative or NaN): nothing to focus on")
     h, w = int(size[0]), int(size[1])
@@ -137,7 +159,7 @@ def focus_disparity(disparity: ArrayLike, *, mask: Optional[ArrayLike] = None,
         box: ``(x0, y0, x1, y1)`` in pixels of the original image (x1, y1 exclusive).
         original_size: ``(H, W)`` of the original image (defaults to the disparity size).
     """
-    d = _as_map(disparity, "disparity")[0, 0]
+    d = as_map(disparity, "disparity")[0, 0]
     H, W = d.shape
     oh, ow = original_size if original_size is not None else (H, W)
     given = [n for n, v in (("mask", mask), ("point", point), ("box", box)) if v is not None]
@@ -193,7 +215,7 @@ def depth_regions(disparity: ArrayLike, n: int = 3) -> list:
 
     if not (isinstance(n, int) and 2 <= n <= 5):
         raise InputError("n", f"must be an integer in [2, 5], got {n!r}")
-    d = _as_map(disparity, "disparity")[0, 0].detach().cpu().numpy().astype(np.float64)
+    d = as_map(disparity, "disparity")[0, 0].detach().cpu().numpy().astype(np.float64)
     if float(d.max() - d.min()) == 0.0:
         raise InputError("disparity", "is constant: it has no depth regions")
     try:
@@ -234,7 +256,7 @@ def validate_k(K: float) -> float:
 
 def signed_coc(disparity: ArrayLike, K: float, focus_disp: float) -> torch.Tensor:
     """Signed CoC radius ``c = K·(d − d_f)`` in px, ``(B, 1, H, W)``; positive = nearer."""
-    return validate_k(K) * (_as_map(disparity, "disparity") - float(focus_disp))
+    return validate_k(K) * (as_map(disparity, "disparity") - float(focus_disp))
 
 
 def defocus_condition(coc_px: torch.Tensor, max_coc: float = MAX_COC) -> torch.Tensor:

@@ -142,7 +142,13 @@ class ClassicalDP:
         ``{"refocused", "aif", "disparity", "coc"}``."""
         out = self.all_in_focus(left, right)
         capture = (left.float() + right.float()) / 2 if reuse_capture else None
-        return {**refocus_from_disparity(out["aif"], out["disparity"], mask, self.factor, capture), **out}
+        return {**self.refocus_from(out["aif"], out["disparity"], mask, capture), **out}
+
+    def refocus_from(self, aif: torch.Tensor, disparity: torch.Tensor, mask: torch.Tensor,
+                     capture: torch.Tensor | None = None) -> dict:
+        """:func:`~.dp_disparity.refocus_from_disparity` with this baseline's disparity factor:
+        ``{"refocused", "coc"}``."""
+        return refocus_from_disparity(aif, disparity, mask, self.factor, capture)
 
 
 __all__ = ["ClassicalDP", "ClassicalDPOptions", "deconvolve_by_radius", "fill_and_smooth", "unsharp_mask",

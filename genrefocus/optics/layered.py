@@ -193,7 +193,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, aperture: Optional[A
         return _render_window(linear, value, edge_dist, bounds, aperture, flip_front, coarse_radius, gap, bin_step)
     out = torch.empty_like(linear)
     starts = [(y, x) for y in range(0, H, window) for x in range(0, W, window)]
-    for y, x in tqdm(starts, desc="layered", unit="window", disable=not progress):
+    for y, x in tqdm(starts, desc="fast" if grouping == "focus" else "layered", unit="window", disable=not progress):
         y0, x0 = max(0, y - halo), max(0, x - halo)
         y1, x1 = min(H, y + window + halo), min(W, x + window + halo)
         win = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))

@@ -33,9 +33,14 @@ Gamma = Union[float, str]
 MAX_COC_FRACTION = 0.25
 
 
+#: a CoC more than this many times the cap is refused rather than clamped: the inputs are wrong
+MAX_COC_EXCESS = 10.0
+
+
 def cap_coc(coc: torch.Tensor, size) -> torch.Tensor:
     """Check a signed CoC map (px): NaN/inf is an :class:`InputError`; radii beyond
-    ``MAX_COC_FRACTION × long side`` are clamped with a warning."""
+    ``MAX_COC_FRACTION × long side`` are clamped with a warning, and radii beyond
+    ``MAX_COC_EXCESS`` times that are refused (wrong units or K: a clamp would hide them)."""
     from ..errors import InputError
 
     if not bool(torch.isfinite(coc).all()):
@@ -43,6 +48,10 @@ def cap_coc(coc: torch.Tensor, size) -> torch.Tensor:
                                 "the depth/disparity map")
     limit = MAX_COC_FRACTION * max(int(size[0]), int(size[1]))
     peak = float(coc.detach().abs().max()) if coc.numel() else 0.0
+    if peak > MAX_COC_EXCESS * limit:
+        raise InputError("CoC", f"radii up to {peak:.3g} px, more than {MAX_COC_EXCESS:g}× the largest this "
+                                f"{int(size[1])}×{int(size[0])} image can show ({limit:.0f} px): check the map's units "
+                                "(depth in metres, disparity in 1/m — not mm or µm), K and the focus disparity")
     if peak > limit:
         import warnings
 
@@ -72,7 +81,17 @@ def from_linear(linear: torch.Tensor, gamma: Gamma = 4.0) -> torch.Tensor:
     return x ** (1.0 / float(gamma))
 
 
-def _check_gamma(gamma: Gamma) -> Gamma:
+def check_mode(mode: str) -> str:
+    """A renderer name of :data:`MODES`, or :class:`~genrefocus.errors.InputError`."""
+    if mode not in MODES:
+        from ..errors import InputError
+
+        raise InputError("mode", f"unknown renderer {mode!r}; choose one of {', '.join(MODES)}")
+    return mode
+
+
+def check_gamma(gamma: Gamma) -> Gamma:
+    """A linearization: ``"srgb"`` or a number in [0.1, 10] (as float); else :class:`InputError`."""
     if gamma == "srgb":
         return gamma
     try:
@@ -102,11 +121,8 @@ def render_bokeh(image: torch.Tensor, coc: torch.Tensor, mode: str = DEFAULT_MOD
     Returns:
         ``(B, C, H, W)`` in [0, 1]. An all-zero CoC returns the input unchanged.
     """
-    if mode not in MODES:
-        from ..errors import InputError
-
-        raise InputError("mode", f"unknown renderer {mode!r}; choose one of {', '.join(MODES)}")
-    gamma = _check_gamma(gamma)
+    check_mode(mode)
+    gamma = check_gamma(gamma)
     coc = cap_coc(coc, image.shape[-2:])
     if not bool((coc != 0).any()):
         return image.clone()

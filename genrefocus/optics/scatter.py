@@ -96,7 +96,7 @@ def scatter_reference(linear: torch.Tensor, coc: torch.Tensor, aperture: Apertur
     den = linear.new_zeros((H + 2 * R) * Wp)
     # number of sources reaching Chebyshev distance m: a prefix of the sorted order
     counts = torch.searchsorted(-reach_sorted, -torch.arange(R + 2, dtype=torch.int64), right=True)
-    for dy in tqdm(range(-R, R + 1), desc="bokehme scatter", unit="row", disable=not progress):
+    for dy in tqdm(range(-R, R + 1), desc="bokehme", unit="row", disable=not progress):
         for dx in range(-R, R + 1):
             n = int(counts[max(abs(dy), abs(dx))])
             if n == 0:
@@ -143,7 +143,7 @@ def scatter_fast(linear: torch.Tensor, coc: torch.Tensor, aperture: Aperture | N
     radii = radius_bins(float(coc.detach().abs().max())) if bins is None else [float(b) for b in bins]
     centers = [-r for r in reversed(radii[1:])] + radii if signed else radii
     stacked = torch.cat([linear, torch.ones_like(linear[:, :1])], dim=1)  # [I, 1]
-    bar = tqdm(total=len(centers), desc="fast scatter", unit="bin", disable=not progress)
+    bar = tqdm(total=len(centers), desc="scatter", unit="bin", disable=not progress)
     out, _ = blur_bins(stacked, value, centers, aperture, normalize, flip_positive=signed,
                        coarse_radius=coarse_radius, out_factor=1, progress=bar.update)
     bar.close()

@@ -4,6 +4,7 @@
   torch preprocessing (long side → ``image_size``, ImageNet normalization, bottom-right padding).
 * :class:`BiRefNetSegmenter` — salient-object mask with BiRefNet; its modelling code lives on the
   Hub, so it runs only when the user opts in with ``trust_remote_code=True``.
+* :class:`TextBoxDetector` — an open-vocabulary box for a text prompt with OWLv2 (transformers).
 * :func:`in_focus_mask` — BiRefNet / rembg when available, else the local-sharpness mask of
   :func:`genrefocus.optics.sharpness_mask` (no model).
 """
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from ..errors import InputError, MissingWeightsError
 
 SAM_ID = "facebook/sam-vit-base"
+OWLV2_ID = "google/owlv2-base-patch16-ensemble"
 BIREFNET_ID = "ZhengPeng7/BiRefNet"
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -74,6 +76,41 @@ class SamPrompter:
         low = out.pred_masks[:, 0, :1].float()  # (1, 1, h', w')
         full = F.interpolate(low, size=(self.size, self.size), mode="bilinear", align_corners=False)[..., :h, :w]
         return (F.interpolate(full, size=(H, W), mode="bilinear", align_corners=False) > 0).to(image.device)
+
+
+class TextBoxDetector:
+    """``box = detector(image, "the red car")`` → ``(x0, y0, x1, y1)`` image pixels: the highest-scoring
+    OWLv2 box for the prompt."""
+
+    def __init__(self, processor, model):
+        self.processor, self.model = processor, model.eval()
+
+    @classmethod
+    def from_pretrained(cls, path: Union[str, Path] = OWLV2_ID, **kwargs):
+        from transformers import Owlv2ForObjectDetection, Owlv2Processor
+
+        try:
+            return cls(Owlv2Processor.from_pretrained(str(path), **kwargs),
+                       Owlv2ForObjectDetection.from_pretrained(str(path), **kwargs))
+        except (OSError, ValueError) as exc:
+            raise MissingWeightsError(f"OWLv2 {str(path)!r} could not be loaded ({type(exc).__name__}); download "
+                                      f"{OWLV2_ID} or give a point, box or mask instead of text") from None
+
+    @torch.no_grad()
+    def __call__(self, image: torch.Tensor, text: str) -> tuple:
+        from ..io import to_uint8
+
+        H, W = image.shape[-2:]
+        inputs = self.processor(text=[[text]], images=to_uint8(image), return_tensors="pt")
+        out = self.model(**inputs)
+        side = max(H, W)  # OWLv2 pads to a square
+        post = getattr(self.processor, "post_process_grounded_object_detection", None) or \
+            self.processor.post_process_object_detection  # transformers < 4.48 name
+        res = post(out, threshold=0.0, target_sizes=[(side, side)])[0]
+        if len(res["scores"]) == 0:
+            raise InputError("text", f"no region found for {text!r}")
+        x0, y0, x1, y1 = res["boxes"][int(res["scores"].argmax())].tolist()
+        return max(0.0, x0), max(0.0, y0), min(W, x1), min(H, y1)
 
 
 class BiRefNetSegmenter:
@@ -132,3 +169,17 @@ def in_focus_mask(image: torch.Tensor, segmenter=None) -> torch.Tensor:
         warnings.warn(f"rembg failed ({type(exc).__name__}: {exc}); using the sharpness mask", stacklevel=2)
         return sharpness_mask(image)
     return torch.from_numpy(alpha)[None, None].to(image.device)
+
+
+def load_prompt_models(sam_model: Optional[str] = None, text_model: Optional[str] = None,
+                       allow_download: bool = False, device=None) -> tuple:
+    """``(sam, text_detector)`` for :func:`~genrefocus.optics.focus.prompt_focus`: each loaded from its
+    folder or Hub id when given (else None), its source checked first (:func:`genrefocus.hub.weights_source`:
+    no download unless ``allow_download``)."""
+    from ..hub import weights_source
+
+    sam_kw = weights_source(sam_model, "--sam-model", allow_download) if sam_model else None
+    text_kw = weights_source(text_model, "--text-model", allow_download) if text_model else None
+    sam = SamPrompter.from_pretrained(sam_model, device=device, **sam_kw) if sam_model else None
+    detector = TextBoxDetector.from_pretrained(text_model, **text_kw) if text_model else None
+    return sam, detector

@@ -1,20 +1,24 @@
-"""User-facing pipelines: physical renderer, generative (FLUX + LoRA) refocusing, sampler options, tiling."""
+"""User-facing pipelines — physical, generative (FLUX + LoRA), dual-pixel — with one focus value, one
+result type and their options."""
 
-from .physical import PhysicalRefocusOutput, PhysicalRefocusPipeline
+from .dual_pixel import DPOptions, DualPixelPipeline
+from ..optics.focus import Focus
+from .options import GenerativeLoadOptions, SamplerOptions
+from .physical import PhysicalRefocusPipeline
+from .result import FocusPullResult, RefocusResult
 
-__all__ = ["PhysicalRefocusPipeline", "PhysicalRefocusOutput", "GenRefocusPipeline", "BokehOutput", "DeblurOutput",
-           "SamplerOptions", "ProcessSplit"]
+__all__ = ["DPOptions", "DualPixelPipeline", "Focus", "FocusPullResult", "GenRefocusPipeline", "GenerativeLoadOptions",
+           "PhysicalRefocusPipeline", "ProcessSplit", "RefocusResult", "SamplerOptions"]
 
 
 def __getattr__(name):  # the generative pipeline imports diffusers: load it only when asked for
-    if name in ("GenRefocusPipeline", "BokehOutput", "DeblurOutput"):
-        from . import generative
+    if name == "GenRefocusPipeline":
+        from ..errors import require
 
-        return getattr(generative, name)
-    if name == "SamplerOptions":
-        from .options import SamplerOptions
+        require("diffusers", "gpu", "the generative pipeline (GenRefocusPipeline)")
+        from .generative import GenRefocusPipeline
 
-        return SamplerOptions
+        return GenRefocusPipeline
     if name == "ProcessSplit":
         from .distributed import ProcessSplit
 

@@ -1,47 +1,41 @@
-"""DPRefocusPipeline: refocus a dual-pixel capture; focus by mask, point, box (SAM when loaded) or text
-(OWLv2 box → SAM).
+"""DualPixelPipeline: refocus a dual-pixel capture — all-in-focus image and DP disparity from the two
+views, then a new focus (any :class:`~genrefocus.optics.focus.Focus`: point, box, mask, text, depth
+region, disparity value).
 
-The refocusing block is swapped, not flagged: the learned UiD model (:class:`UiDModel`) or the
-classical baseline (:class:`~genrefocus.optics.dp_classical.ClassicalDP`: SGBM → defocus map →
-Wiener deconvolution → layered renderer). :class:`DPOptions` says how the pair is read: the sensor's
-split ``axis`` (``horizontal`` — Canon DSLRs —, ``vertical`` — Google Pixel phones —, or ``auto``:
-decided by SGBM along both axes, reported in the output) and, for the learned models, the ``tile``
-size that bounds memory (overlapping tiles blended with linear ramps; Eq. 13's focus shift is
-gathered over all tiles first, so a tiled refocus uses the same shift as a whole-image one)."""
+The refocusing block is swapped, not flagged: the learned model (:class:`~genrefocus.models.dp_deblur.
+DPDeblurNet`, shipped and the default; or the legacy UiD model, :mod:`genrefocus.models.uid`) or the
+classical baseline (:class:`~genrefocus.optics.dp_classical.ClassicalDP`: SGBM → defocus map → Wiener
+deconvolution → layered renderer). :class:`DPOptions` says how the pair is read: the sensor's split
+``axis`` (``horizontal`` — Canon DSLRs —, ``vertical`` — Google Pixel phones —, or ``auto``: decided by
+SGBM along both axes, reported in ``meta["axis"]``) and, for the learned models, the ``tile`` size that
+bounds memory (overlapping tiles blended with linear ramps; UiD's Eq. 13 focus shift is gathered over all
+tiles first, so a tiled refocus uses the same shift as a whole-image one).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError, MissingWeightsError
+from ..errors import InputError
+from ..io import load_dp_pair
 from ..models.dp_deblur import DPDeblurNet
-from ..models.dp_model import UiDModel, load_dp_pair
+from ..models.registry import load_model
+from ..models.uid import UiDModel
 from ..optics.dp_classical import ClassicalDP
 from ..optics.dp_disparity import DP_AXES, detect_dp_axis, to_horizontal
+from ..optics.focus import Focus, prompt_focus
+from .result import RefocusResult
 
 #: the learned DP model genrefocus ships and loads by default (DPDeblurNet, trained on synthetic pairs)
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "dp_deblur"
-#: the earlier UiD checkpoint (kept for comparison: it is below the input on real captures)
+#: the legacy UiD checkpoint (kept for comparison: it is below the input on real captures)
 UID_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "uid"
-OWLV2_ID = "google/owlv2-base-patch16-ensemble"
-
-
-@dataclass
-class DPRefocusOutput:
-    """``refocused`` and ``aif`` ``(1, 3, H, W)``, ``disparity`` ``(1, 1, H, W)`` (px along the split
-    axis; ``left(x) ≈ right(x − d)``), ``mask`` the focus region used, ``axis`` the split axis used
-    (with the evidence when it was detected)."""
-
-    refocused: Optional[torch.Tensor]
-    aif: torch.Tensor
-    disparity: torch.Tensor
-    mask: Optional[torch.Tensor]
-    axis: str = "horizontal"
+METHODS = ("learned", "classical")
 
 
 @dataclass(frozen=True)
@@ -73,148 +67,92 @@ class DPOptions:
                 raise InputError(name, f"must be True or False, got {getattr(self, name)!r}")
 
 
-class TextBoxDetector:
-    """Open-vocabulary box for a text prompt with OWLv2 (transformers)."""
+class DualPixelPipeline:
+    """``pipe(left, right, focus=...)`` → :class:`~genrefocus.pipelines.result.RefocusResult`.
 
-    def __init__(self, processor, model):
-        self.processor, self.model = processor, model.eval()
+    ``model``: a learned model (:class:`DPDeblurNet`, :class:`UiDModel`) or a :class:`ClassicalDP`;
+    ``sam`` / ``text_detector``: optional prompt models (a point or box becomes SAM's mask; text needs
+    the detector); without SAM a point focuses on a disc of ``point_radius`` × the long side."""
 
-    @classmethod
-    def from_pretrained(cls, path: Union[str, Path] = OWLV2_ID, **kwargs):
-        from transformers import Owlv2ForObjectDetection, Owlv2Processor
-
-        try:
-            return cls(Owlv2Processor.from_pretrained(str(path), **kwargs),
-                       Owlv2ForObjectDetection.from_pretrained(str(path), **kwargs))
-        except (OSError, ValueError) as exc:
-            raise MissingWeightsError(f"OWLv2 {str(path)!r} could not be loaded ({type(exc).__name__}); download "
-                                      f"{OWLV2_ID} or give a point, box or mask instead of text") from None
-
-    @torch.no_grad()
-    def __call__(self, image: torch.Tensor, text: str) -> tuple:
-        from ..io import to_uint8
-
-        H, W = image.shape[-2:]
-        inputs = self.processor(text=[[text]], images=to_uint8(image), return_tensors="pt")
-        out = self.model(**inputs)
-        side = max(H, W)  # OWLv2 pads to a square
-        post = getattr(self.processor, "post_process_grounded_object_detection", None) or \
-            self.processor.post_process_object_detection  # transformers < 4.48 name
-        res = post(out, threshold=0.0, target_sizes=[(side, side)])[0]
-        if len(res["scores"]) == 0:
-            raise InputError("text", f"no region found for {text!r}")
-        x0, y0, x1, y1 = res["boxes"][int(res["scores"].argmax())].tolist()
-        return max(0.0, x0), max(0.0, y0), min(W, x1), min(H, y1)
-
-
-def load_dp_model(path: Union[str, Path]):
-    """A learned DP model folder: :class:`~genrefocus.models.dp_deblur.DPDeblurNet` when its
-    ``config.json`` says ``"model_type": "dp_deblur"``, else :class:`UiDModel`."""
-    import json
-
-    cfg = Path(path) / "config.json"
-    try:
-        kind = json.loads(cfg.read_text()).get("model_type")
-    except (OSError, ValueError):
-        raise MissingWeightsError(f"{str(path)!r} is not a dual-pixel checkpoint folder (no readable config.json)") from None
-    if kind == "dp_deblur":
-        from ..models.dp_deblur import DPDeblurNet
-
-        return DPDeblurNet.from_pretrained(path)
-    return UiDModel.from_pretrained(path)
-
-
-class DPRefocusPipeline:
-    """``pipe(left, right, mask=... | point=(x, y) | box=(x0, y0, x1, y1) | text="...")``.
-
-    ``model``: a :class:`UiDModel` or a :class:`ClassicalDP`; ``options``: :class:`DPOptions`."""
-
-    def __init__(self, model: Union[UiDModel, ClassicalDP], sam=None, text_detector=None, point_radius: float = 0.05,
-                 options: DPOptions = DPOptions()):
+    def __init__(self, model: Union[DPDeblurNet, UiDModel, ClassicalDP], sam=None, text_detector=None,
+                 point_radius: float = 0.05, options: DPOptions = DPOptions()):
         self.model = model.eval() if isinstance(model, torch.nn.Module) else model
         self.sam, self.text_detector = sam, text_detector
         self.point_radius, self.options = point_radius, options
 
-    @classmethod
-    def from_pretrained(cls, path: Union[str, Path, None] = None, sam=None, text_detector=None,
-                        method: str = "learned", options: DPOptions = DPOptions()) -> "DPRefocusPipeline":
-        """``method="learned"``: the checkpoint at ``path`` — UiD or DPDeblurNet, by its config's
-        ``model_type`` (default: the one shipped with genrefocus); ``"classical"``: the SGBM +
-        deconvolution baseline (no weights)."""
-        if method == "classical":
-            if path is not None:
-                raise InputError("checkpoint", "the classical method has no checkpoint")
-            return cls(ClassicalDP(), sam, text_detector, options=options)
-        if method != "learned":
+    @staticmethod
+    def check_sources(checkpoint: Union[str, Path, None] = None, method: str = "learned",
+                      sam_model: Optional[str] = None, text_model: Optional[str] = None,
+                      allow_download: bool = False) -> dict:
+        """Everything :meth:`from_pretrained` will load, checked without loading: the method, the model
+        folder's type, the prompt models' sources. Returns their ``from_pretrained`` keywords."""
+        from ..hub import weights_source
+        from ..models.folder import read_model_type
+
+        if method not in METHODS:
             raise InputError("method", f"must be 'learned' or 'classical', got {method!r}")
-        return cls(load_dp_model(path or DEFAULT_CHECKPOINT), sam, text_detector, options=options)
+        if method == "classical" and checkpoint is not None:
+            raise InputError("--checkpoint", "the classical method has no checkpoint (drop it or use method='learned')")
+        if method == "learned":
+            kind = read_model_type(checkpoint or DEFAULT_CHECKPOINT, "--checkpoint")
+            if kind not in ("dp_deblur", "uid"):
+                raise InputError("--checkpoint", f"{str(checkpoint)!r} holds a {kind!r} model, not a dual-pixel one")
+        return {name: weights_source(src, f"--{name.replace('_', '-')}", allow_download)
+                for name, src in (("sam_model", sam_model), ("text_model", text_model)) if src}
 
-    def focus_mask(self, image: torch.Tensor, mask=None, point: Optional[Sequence[float]] = None,
-                   box: Optional[Sequence[float]] = None, text: Optional[str] = None) -> torch.Tensor:
-        """The focus region ``(1, 1, H, W)`` bool from exactly one prompt."""
-        given = [n for n, v in (("mask", mask), ("point", point), ("box", box), ("text", text)) if v is not None]
-        if len(given) != 1:
-            raise InputError("focus", "give exactly one of mask, point, box or text")
-        H, W = image.shape[-2:]
-        if mask is not None:
-            m = torch.as_tensor(mask).float()
-            m = m.view(1, 1, *m.shape[-2:])
-            m = F.interpolate(m, size=(H, W), mode="nearest") > 0.5
-        elif text is not None:
-            if self.text_detector is None:
-                raise MissingWeightsError("a text prompt needs OWLv2 (DPRefocusPipeline(..., text_detector="
-                                          "TextBoxDetector.from_pretrained(...)))")
-            return self.focus_mask(image, box=self.text_detector(image, text))
-        elif point is not None:
-            x, y = point
-            if not (0 <= x < W and 0 <= y < H):
-                raise InputError("focus point", f"({x:g}, {y:g}) lies outside the {W}×{H} image")
-            if self.sam is not None:
-                m = self.sam(image, point=point)
-            else:  # no SAM: a disc around the point
-                r = self.point_radius * max(H, W)
-                yy, xx = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
-                m = (((yy - y) ** 2 + (xx - x) ** 2) <= r * r)[None, None]
-        else:
-            x0, y0, x1, y1 = box
-            if not (x1 > x0 and y1 > y0) or x1 <= 0 or y1 <= 0 or x0 >= W or y0 >= H:
-                raise InputError("focus box", f"{tuple(box)} is empty or outside the {W}×{H} image")
-            if self.sam is not None:
-                m = self.sam(image, box=box)
-            else:
-                m = torch.zeros(1, 1, H, W, dtype=torch.bool)
-                m[..., int(max(0, y0)):int(min(H, y1)), int(max(0, x0)):int(min(W, x1))] = True
-        if not bool(m.any()):
-            raise InputError("focus", "the focus region is empty")
-        return m
+    @classmethod
+    def from_pretrained(cls, checkpoint: Union[str, Path, None] = None, *, method: str = "learned",
+                        sam_model: Optional[str] = None, text_model: Optional[str] = None,
+                        allow_download: bool = False, options: DPOptions = DPOptions()) -> "DualPixelPipeline":
+        """``method="learned"``: the model folder ``checkpoint`` — DPDeblurNet or UiD, by its
+        ``model_type`` (default: the DPDeblurNet genrefocus ships); ``"classical"``: the SGBM +
+        deconvolution baseline (no weights). ``sam_model`` / ``text_model``: prompt models (folders or Hub
+        ids). Everything is checked (:meth:`check_sources`) before anything loads."""
+        from ..perception.segmentation import SamPrompter, TextBoxDetector
 
+        kw = cls.check_sources(checkpoint, method, sam_model, text_model, allow_download)
+        model = ClassicalDP() if method == "classical" else load_model(checkpoint or DEFAULT_CHECKPOINT, "--checkpoint")
+        sam = SamPrompter.from_pretrained(sam_model, **kw["sam_model"]) if sam_model else None
+        detector = TextBoxDetector.from_pretrained(text_model, **kw["text_model"]) if text_model else None
+        return cls(model, sam, detector, options=options)
+
+    # ------------------------------------------------------------------ the pipeline
     @torch.no_grad()
-    def __call__(self, left, right=None, *, mask=None, point=None, box=None, text=None) -> DPRefocusOutput:
+    def __call__(self, left, right=None, *, focus=None) -> RefocusResult:
+        """Refocus a pair (two ``(1, 3, H, W)`` tensors, two image paths, or one 2-frame file as
+        ``left``) at ``focus`` (any :class:`Focus` form; default the image centre)."""
         lt, rt = self._pair(left, right)
-        m = self.focus_mask((lt + rt) / 2, mask, point, box, text)
+        focus = Focus.coerce(focus).check(lt.shape[-2:])
+        focus = prompt_focus(focus, (lt + rt) / 2, self.sam, self.text_detector)
         axis, note = self._axis(lt, rt)
-        lh, rh, mh = (to_horizontal(t, axis) for t in (lt, rt, m.float()))
+        lh, rh = to_horizontal(lt, axis), to_horizontal(rt, axis)
+        needs_disparity = focus.kind in ("region", "disparity")
         if isinstance(self.model, UiDModel):
+            disp = self._tiled(lambda a, b: self.model(a, b), lh, rh)["disparity"] if needs_disparity else None
+            mh = self._mask(focus, disp, lt, axis)
             sums = self._tiled(lambda a, b, c: dict(zip(("num", "den"), self.model.focus_sums(a, b, c))),
                                lh, rh, mh, reduce=True)
             if float(sums["den"].sum()) <= 0:
-                raise InputError("mask", "the focus mask is empty")
+                raise InputError("focus", "the focus region is empty")
             shift = sums["num"] / sums["den"]
             out = self._tiled(lambda a, b: self.model.refocus(a, b, shift=shift), lh, rh)
-        elif isinstance(self.model, DPDeblurNet):
-            out = self._deblur_net(lh, rh)
+        else:  # DPDeblurNet or the classical baseline: all-in-focus and disparity, then the physical refocus
+            out = self._deblur_net(lh, rh) if isinstance(self.model, DPDeblurNet) else self.model.all_in_focus(lh, rh)
+            mh = self._mask(focus, out["disparity"], lt, axis)
             capture = (lh.float() + rh.float()) / 2 if self.options.reuse_capture else None
             out.update(self.model.refocus_from(out["aif"], out["disparity"], mh, capture))
-        else:  # a block with its own refocus (the classical baseline)
-            out = self.model.refocus(lh, rh, mh, reuse_capture=self.options.reuse_capture)
-        back = {k: to_horizontal(out[k], axis) for k in ("refocused", "aif", "disparity")}
-        back = {k: v.cpu().clamp(0, 1) if v.shape[1] == 3 else v.cpu() for k, v in back.items()}
-        return DPRefocusOutput(mask=m, axis=note, **back)
+        back = {k: to_horizontal(out[k], axis).cpu() for k in ("refocused", "aif", "disparity")}
+        coc = to_horizontal(out["coc"], axis).cpu() if "coc" in out else None
+        mask = to_horizontal(mh.float(), axis).cpu() > 0.5
+        m = mask.to(back["disparity"].dtype)
+        d_f = float((back["disparity"] * m).sum() / m.sum().clamp_min(1e-8))
+        return RefocusResult(image=back["refocused"].clamp(0, 1), aif=back["aif"].clamp(0, 1),
+                             disparity=back["disparity"], coc=coc, focus_disparity=d_f, mask=mask,
+                             meta={"axis": note, "disparity_units": "px", "focus": focus})
 
     @torch.no_grad()
-    def all_in_focus(self, left, right=None) -> DPRefocusOutput:
-        """The all-in-focus image and disparity of a pair, with no focus prompt (``refocused`` and
-        ``mask`` are None)."""
+    def all_in_focus(self, left, right=None) -> RefocusResult:
+        """The all-in-focus image and the DP disparity of a pair, no focus (``image`` = ``aif``)."""
         lt, rt = self._pair(left, right)
         axis, note = self._axis(lt, rt)
         lh, rh = to_horizontal(lt, axis), to_horizontal(rt, axis)
@@ -224,8 +162,17 @@ class DPRefocusPipeline:
             out = self._deblur_net(lh, rh)
         else:
             out = self.model.all_in_focus(lh, rh)
-        return DPRefocusOutput(refocused=None, aif=to_horizontal(out["aif"], axis).cpu().clamp(0, 1),
-                               disparity=to_horizontal(out["disparity"], axis).cpu(), mask=None, axis=note)
+        aif = to_horizontal(out["aif"], axis).cpu().clamp(0, 1)
+        return RefocusResult(image=aif, aif=aif, disparity=to_horizontal(out["disparity"], axis).cpu(),
+                             meta={"axis": note, "disparity_units": "px"})
+
+    # ------------------------------------------------------------------ pieces
+    def _mask(self, focus: Focus, disparity_h: Optional[torch.Tensor], image: torch.Tensor, axis: str) -> torch.Tensor:
+        """The in-focus region in the horizontal layout: computed on the photo's layout (a point, box or
+        mask is given there), then turned like the views."""
+        disp = None if disparity_h is None else to_horizontal(disparity_h, axis)
+        m = focus.region_mask(disp, size=image.shape[-2:], point_radius=self.point_radius)
+        return to_horizontal(m.float(), axis)
 
     def _deblur_net(self, lh, rh) -> dict:
         """DPDeblurNet over tiles, on views balanced over the whole pair first; its disparity filled on
@@ -248,7 +195,7 @@ class DPRefocusPipeline:
     @staticmethod
     def _pair(left, right) -> tuple:
         if isinstance(left, torch.Tensor):
-            if right is None or left.shape != right.shape:
+            if right is None or not isinstance(right, torch.Tensor) or left.shape != right.shape:
                 raise InputError("dual-pixel pair", "give two views of the same size")
             return left, right
         return load_dp_pair(left, right)
@@ -310,3 +257,6 @@ class DPRefocusPipeline:
                   .to(p.device) for i, t in enumerate(maps)]
         out = fn(*padded)
         return {k: (v[..., :H, :W] if v.shape[-2:] == padded[0].shape[-2:] else v).cpu() for k, v in out.items()}
+
+
+__all__ = ["DEFAULT_CHECKPOINT", "DPOptions", "DualPixelPipeline", "METHODS", "UID_CHECKPOINT"]

@@ -126,9 +126,9 @@ class ImageFrame:
             return depth
         import cv2
 
-        from ..optics.defocus import _as_map
+        from ..optics.defocus import as_map
 
-        d = _as_map(depth, "depth")[0, 0].cpu().numpy().astype(np.float32)
+        d = as_map(depth, "depth")[0, 0].cpu().numpy().astype(np.float32)
         (rh, rw), (t, l), (h, w) = self.resized, self.crop, self.working
         if d.shape != (rh, rw):
             d = cv2.resize(d, (rw, rh), interpolation=cv2.INTER_LINEAR)

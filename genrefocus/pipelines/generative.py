@@ -13,7 +13,6 @@ What each task conditions on, with which prompt, guidance and seeds, is in
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
@@ -23,65 +22,22 @@ import torch
 from diffusers import FluxPipeline
 
 from ..errors import InputError, MissingWeightsError
+from ..hub import download_command, login_command
+from ..io import as_image
 from ..models.branches import EAGER_BLOCKS, Branch, ConditionKVCache, group_mask, multibranch_forward
 from ..models.lora import load_lora
 from ..models.tasks import (ADAPTERS, DEBLUR_LAYOUTS, FLUX_ID, HF_LORA_REPO, LORA_FILES, Condition, Task,
                             aperture_condition, encode_condition, get_task, grid_ids, load_prompt_cache,
                             sampling_timesteps, save_prompt_cache)
 from ..optics.apertures import parse_aperture
-from ..optics.defocus import defocus_condition, disparity_at_size, focus_disparity, signed_coc, validate_k
+from ..optics.defocus import DEFAULT_K, defocus_condition, disparity_at_size, signed_coc, validate_k
+from ..optics.focus import Focus, prompt_focus
 from .frame import ImageFrame, resize_image, working_size
-from .options import SamplerOptions, resolve_options
+from .options import GenerativeLoadOptions, SamplerOptions, resolve_options
+from .result import RefocusResult
 from .tiling import TilePlan, use_tiling
 
-ImageLike = Union[torch.Tensor, np.ndarray, "PIL.Image.Image", str, Path]  # noqa: F821
 Recorder = Callable[[str, torch.Tensor], None]
-
-
-@dataclass
-class DeblurOutput:
-    """``aif`` ``(1, 3, H, W)`` in [0, 1] at the size the user gets (the photo's, or the working
-    size with ``long_side``); ``aif_working`` the sampler's result at the working size."""
-
-    aif: torch.Tensor
-    aif_working: Optional[torch.Tensor] = None
-
-
-@dataclass
-class BokehOutput:
-    """``image`` the result at the size the user gets; ``image_working`` at the working size;
-    ``aif`` the AIF used, ``depth`` (m) as given or estimated, ``coc`` (signed px) and
-    ``defocus_map`` (BokehNet's condition ``(1, 3, h, w)``) at the working size;
-    ``focus_disparity`` (1/m); ``K``."""
-
-    image: torch.Tensor
-    aif: torch.Tensor
-    depth: Optional[torch.Tensor]
-    coc: torch.Tensor
-    defocus_map: torch.Tensor
-    focus_disparity: float
-    K: float
-    image_working: Optional[torch.Tensor] = None
-
-
-def to_tensor_image(image: ImageLike, name: str = "image") -> torch.Tensor:
-    """PIL / NumPy (H, W, 3) uint8 or float / tensor / path → ``(1, 3, H, W)`` float in [0, 1]."""
-    from PIL import Image
-
-    if isinstance(image, (str, Path)):
-        from ..io import load_image
-
-        return load_image(image, name=name)
-    if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB"))
-    if isinstance(image, np.ndarray):
-        arr = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
-        if arr.ndim == 2:
-            arr = np.repeat(arr[..., None], 3, -1)
-        image = torch.from_numpy(np.ascontiguousarray(arr[..., :3].transpose(2, 0, 1)))[None]
-    from .physical import check_image
-
-    return check_image(image, name)
 
 
 def _prefixed(record: Optional[Recorder], prefix: str) -> Optional[Recorder]:
@@ -93,11 +49,14 @@ def _prefixed(record: Optional[Recorder], prefix: str) -> Optional[Recorder]:
 class GenRefocusPipeline(FluxPipeline):
     """DeblurNet + BokehNet (FLUX.1-dev + LoRA) with condition tokens.
 
-    Load with :meth:`from_pretrained` (FLUX.1-dev folder or hub id, plus the LoRA files). Prompt
-    embeddings of the fixed prompts can be cached (:meth:`save_prompt_cache`, ``prompt_cache=``) so
-    T5/CLIP need not be loaded. Per-instance state: ``lora_info`` (validated LoRA files by kind),
-    ``depth_estimator`` (callable image → depth in metres), ``pre_deblur_model`` (JDRL, for
-    ``pre_deblurred="jdrl"``), ``block_functions`` (eager or
+    ``pipe(photo, focus=..., K=...)`` refocuses (:meth:`refocus`: deblur → depth → defocus map → bokeh);
+    :meth:`deblur` and :meth:`bokeh` run one stage. Load with :meth:`from_options`
+    (a :class:`~genrefocus.pipelines.options.GenerativeLoadOptions`: FLUX folder, LoRA files, device,
+    memory options, helper models) or :meth:`from_pretrained`. Prompt embeddings of the fixed prompts
+    can be cached (:meth:`save_prompt_cache`, ``prompt_cache=``) so T5/CLIP need not be loaded.
+    Per-instance state: ``lora_info`` (validated LoRA files by kind), ``depth_estimator`` (callable
+    image → depth in metres), ``sam`` / ``text_detector`` (prompt models for a focus), ``pre_deblur_model``
+    (JDRL, for ``pre_deblurred="jdrl"``), ``block_functions`` (eager or
     :func:`~genrefocus.models.acceleration.compile_blocks`).
     """
 
@@ -108,10 +67,49 @@ class GenRefocusPipeline(FluxPipeline):
         self.lora_info: dict = {}
         self.prompt_embeddings: dict = {}
         self.depth_estimator = None
+        self.sam = None
+        self.text_detector = None
         self.pre_deblur_model = None  # JDRLDeblur for pre_deblurred="jdrl"
         self.block_functions = EAGER_BLOCKS
 
     # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_options(cls, options: GenerativeLoadOptions, checked: Optional[dict] = None) -> "GenRefocusPipeline":
+        """Load everything ``options`` asks for — checked first (:meth:`GenerativeLoadOptions.check`, or
+        the result of an earlier call given as ``checked``): the backbone in its dtype with the LoRA
+        files, then quantization, offload or the device, VAE tiling, compiled blocks and the helper
+        models (depth, SAM, text boxes)."""
+        from ..entry import no_loading_bars
+        from ..perception import load_depth_estimator
+        from ..perception.segmentation import load_prompt_models
+
+        checked = checked or options.check()
+        device, src = options.resolved_device(), checked["sources"]
+        no_loading_bars()
+        loras = {f"{k}_lora": p for k, p in checked["loras"].items()}
+        pipe = cls.from_pretrained(options.model, dtype=options.torch_dtype(), prompt_cache=options.prompt_cache,
+                                   deblur_lora_layout=options.deblur_layout, **loras, **src["model"])
+        if options.quantize:
+            from ..models.acceleration import quantize_transformer
+
+            quantize_transformer(pipe.transformer, options.quantize)
+        if options.offload:
+            pipe.enable_model_cpu_offload()
+        else:
+            pipe.to(device)
+        if options.vae_tiling:
+            pipe.vae.enable_tiling()
+        if options.compile:
+            from ..models.acceleration import compile_blocks
+
+            pipe.block_functions = compile_blocks()
+        if options.depth_model:
+            pipe.depth_estimator = load_depth_estimator(options.depth_model, metric=True, device=device,
+                                                        **src["depth_model"])
+        pipe.sam, pipe.text_detector = load_prompt_models(options.sam_model, options.text_model,
+                                                          options.allow_download, device)
+        return pipe
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Union[str, Path] = FLUX_ID, *,
                         deblur_lora: Optional[Union[str, Path]] = None,
@@ -149,11 +147,11 @@ class GenRefocusPipeline(FluxPipeline):
                 raise MissingWeightsError(
                     f"FLUX folder {path!r} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}): its weights "
                     f"are missing, truncated or not safetensors. Download {FLUX_ID} again "
-                    f"(`huggingface-cli download {FLUX_ID} --local-dir {path}`).") from None
+                    f"(`{download_command(FLUX_ID, local_dir=path)}`).") from None
             raise MissingWeightsError(
                 f"FLUX backbone {path!r} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}). "
-                f"Download {FLUX_ID} (gated: accept its licence on Hugging Face, `huggingface-cli login`, "
-                f"then `huggingface-cli download {FLUX_ID} --local-dir ./FLUX.1-dev`) and pass that folder."
+                f"Download {FLUX_ID} (gated: accept its licence on Hugging Face, `{login_command()}`, "
+                f"then `{download_command(FLUX_ID, local_dir='./FLUX.1-dev')}`) and pass that folder."
             ) from None
         for kind, p in (("deblur", deblur_lora), ("bokeh", bokeh_lora), ("pre_deblur", pre_deblur_lora),
                         ("shape", shape_lora)):
@@ -242,14 +240,28 @@ class GenRefocusPipeline(FluxPipeline):
         Args:
             conditions: condition branches in order (see :mod:`genrefocus.models.tasks`).
             generator: draws the initial noise; vae_generator: draws the conditions' VAE samples
-                (default: continue ``generator``'s stream, as the official deblur script's one RNG).
+                (default: continue ``generator``'s stream, as the official deblur script's one RNG — also
+                when ``latents`` are given: the stream is advanced past the noise it would have drawn).
+                With ``options.official_seeds`` both come from one stream seeded 42 (the official
+                deblur script's) and user generators are refused; :meth:`run_task` uses each task's seeds.
             latents: packed initial latents ``(1, H/16·W/16, 64)`` instead of drawing them.
             options: :class:`SamplerOptions` (default ours).
             callback_on_step_end: ``f(pipe, i, t, {"latents": ...})``, may return new ``latents``.
             record: ``f(name, tensor)`` receives ``condition.<i>.vae_input``, ``condition.<i>.vae_sample``,
                 ``init_latents``, ``velocity.<step>``, ``final_latents``, ``final_image``.
         """
-        options = options or SamplerOptions()
+        options = resolve_options(options)
+        if options.official_seeds:
+            if generator is not None or vae_generator is not None:
+                raise InputError("generator", "official_seeds draws with the official seed 42; pass no generator, "
+                                              "or SamplerOptions(official_seeds=False)")
+            generator = vae_generator = torch.Generator(device=self._execution_device).manual_seed(42)
+        return self._sample(conditions, prompt, height, width, guidance_scale, num_inference_steps, generator,
+                            vae_generator, latents, options, callback_on_step_end, record)
+
+    def _sample(self, conditions, prompt, height, width, guidance_scale, num_inference_steps, generator,
+                vae_generator, latents, options, callback_on_step_end, record) -> torch.Tensor:
+        """:meth:`generate` with the generators decided."""
         if height % 16 or width % 16 or height < 16 or width < 16:
             raise InputError("size", f"{width}×{height} must be multiples of 16 (see working_size)")
         if options.independent_conditions:
@@ -259,8 +271,10 @@ class GenRefocusPipeline(FluxPipeline):
         # 1. prompt embeddings (cached for the fixed prompts)
         prompt_embeds, pooled, text_ids = self._prompt(prompt, device, dtype)
         # 2. initial noise, then 3. condition tokens: the official order of random draws
-        latents, latent_ids = self.prepare_latents(1, self.transformer.config.in_channels // 4, height, width,
-                                                   dtype, device, generator, latents)
+        channels = self.transformer.config.in_channels // 4
+        if latents is not None and generator is not None and vae_generator is generator:
+            self.prepare_latents(1, channels, height, width, dtype, device, generator)  # one stream: noise first
+        latents, latent_ids = self.prepare_latents(1, channels, height, width, dtype, device, generator, latents)
         if record is not None:
             record("init_latents", latents)
         cond_tokens = [encode_condition(self.vae, c, vae_generator, device, _prefixed(record, f"condition.{i}."))
@@ -367,16 +381,14 @@ class GenRefocusPipeline(FluxPipeline):
         """Sample one task (:data:`~genrefocus.models.tasks.TASKS`) from its condition images at the
         working size ``{role: (1, 3, H, W)}``; returns the working-size result."""
         task = get_task(task) if isinstance(task, str) else task
-        options = options or SamplerOptions()
+        options = resolve_options(options)
         for spec in task.layout:
             self._require(spec.kind or task.kind)
         conds = task.conditions(images)
         h, w = conds[0].image.shape[-2:]
         noise, vae = self._generators(task, options, generator, vae_generator)
-        return self.generate(conds, task.prompt, h, w, guidance_scale=task.guidance if guidance_scale is None
-                             else guidance_scale, num_inference_steps=num_inference_steps, generator=noise,
-                             vae_generator=vae, latents=latents, options=options,
-                             callback_on_step_end=callback_on_step_end, record=record)
+        return self._sample(conds, task.prompt, h, w, task.guidance if guidance_scale is None else guidance_scale,
+                            num_inference_steps, noise, vae, latents, options, callback_on_step_end, record)
 
     def _deblur_task(self, with_pre: bool) -> Task:
         deblur = self.lora_info.get("deblur")
@@ -394,8 +406,8 @@ class GenRefocusPipeline(FluxPipeline):
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ user API
-    def _prepare(self, image: ImageLike, long_side: Optional[int], options: SamplerOptions, name: str = "image"):
-        x = to_tensor_image(image, name)
+    def _prepare(self, image, long_side: Optional[int], options: SamplerOptions, name: str = "image"):
+        x = as_image(image, name)
         frame = ImageFrame.plan(*x.shape[-2:], long_side=long_side)
         return frame.apply(x, options.resize_8bit), frame
 
@@ -415,24 +427,24 @@ class GenRefocusPipeline(FluxPipeline):
                                               "genrefocus.models.jdrl.JDRLDeblur.from_pretrained(<folder>)")
                 self.pre_deblur_model = JDRLDeblur.from_pretrained(DEFAULT_CHECKPOINT).to(x.device)
             return self.pre_deblur_model.deblur(x.float()).to(x)
-        return resize_image(to_tensor_image(pre_deblurred, "pre_deblurred"), x.shape[-2:], options.resize_8bit)
+        return resize_image(as_image(pre_deblurred, "pre_deblurred"), x.shape[-2:], options.resize_8bit)
 
-    def deblur(self, image: ImageLike, pre_deblurred: Optional[ImageLike] = None, *,
-               num_inference_steps: int = 28, guidance_scale: Optional[float] = None,
-               generator: Optional[torch.Generator] = None, vae_generator: Optional[torch.Generator] = None,
-               latents: Optional[torch.Tensor] = None, long_side: Optional[int] = None,
-               options: Optional[SamplerOptions] = None, compat: bool = False,
-               callback_on_step_end: Optional[Callable] = None, record: Optional[Recorder] = None) -> DeblurOutput:
-        """All-in-focus image from a (mis)focused photo.
+    def deblur(self, image, pre_deblurred=None, *, num_inference_steps: int = 28,
+               guidance_scale: Optional[float] = None, generator: Optional[torch.Generator] = None,
+               vae_generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
+               long_side: Optional[int] = None, options: Optional[SamplerOptions] = None,
+               callback_on_step_end: Optional[Callable] = None, record: Optional[Recorder] = None) -> RefocusResult:
+        """All-in-focus image from a (mis)focused photo: ``image`` of the result is the AIF at the size the
+        user gets, ``aif`` the same at the working size.
 
         With the current ``deblurNet.safetensors``: one condition, the blurry image. With
-        ``pre_deblurred`` (an image, or ``"jdrl"``: :attr:`pre_deblur_model` makes it): ``deblurNet_with_pre_deblur.safetensors``,
-        the pre-deblurred image at delta (0, 32) then the blurry one (a black image when none is
-        given and only that LoRA is loaded, as the official pre-deblur script). Prompt "a sharp
-        photo with everything in focus", guidance 3.5. ``compat=True`` is
+        ``pre_deblurred`` (an image, or ``"jdrl"``: :attr:`pre_deblur_model` makes it):
+        ``deblurNet_with_pre_deblur.safetensors``, the pre-deblurred image at delta (0, 32) then the blurry
+        one (a black image when none is given and only that LoRA is loaded, as the official pre-deblur
+        script). Prompt "a sharp photo with everything in focus", guidance 3.5.
         ``options=SamplerOptions.compat()``: the official script's result at the working size.
         """
-        options = resolve_options(options, compat)
+        options = resolve_options(options)
         task = self._deblur_task(pre_deblurred is not None)
         x, frame = self._prepare(image, long_side, options)
         pre = self._pre_condition(pre_deblurred, x, options)
@@ -440,51 +452,55 @@ class GenRefocusPipeline(FluxPipeline):
                             guidance_scale=guidance_scale, generator=generator, vae_generator=vae_generator,
                             latents=latents, options=options, callback_on_step_end=callback_on_step_end,
                             record=record)
-        return DeblurOutput(aif=frame.output(aif, options.output_size, options.resize_8bit), aif_working=aif)
+        return RefocusResult(image=frame.output(aif, options.output_size, options.resize_8bit), aif=aif,
+                             meta={"image_working": aif, "task": task.name})
 
-    def bokeh(self, aif: ImageLike, depth: Optional[torch.Tensor] = None, *, focus=None, K: float = 15.0,
-              aperture=None, focus_disparity_value: Optional[float] = None, num_inference_steps: int = 28,
-              guidance_scale: Optional[float] = None, generator: Optional[torch.Generator] = None,
-              vae_generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
-              long_side: Optional[int] = None, options: Optional[SamplerOptions] = None, compat: bool = False,
-              callback_on_step_end: Optional[Callable] = None, record: Optional[Recorder] = None) -> BokehOutput:
+    def bokeh(self, aif, depth: Optional[torch.Tensor] = None, *, focus=None, K: float = DEFAULT_K, aperture=None,
+              num_inference_steps: int = 28, guidance_scale: Optional[float] = None,
+              generator: Optional[torch.Generator] = None, vae_generator: Optional[torch.Generator] = None,
+              latents: Optional[torch.Tensor] = None, long_side: Optional[int] = None,
+              options: Optional[SamplerOptions] = None, callback_on_step_end: Optional[Callable] = None,
+              record: Optional[Recorder] = None) -> RefocusResult:
         """Render a new depth of field from an all-in-focus image (the official bokeh script).
 
         Args:
             aif: all-in-focus image. depth: metric depth (m) of the photo, any size (resized to the
                 working size before it is inverted, as the official script); estimated with
                 ``depth_estimator`` on the working image when None.
-            focus: ``(x, y)`` point or ``(x0, y0, x1, y1)`` box in the photo's pixels, or an
-                in-focus mask (any size; grey > 0 is in focus); None → the image centre.
-            K: bokeh level (CoC px per 1/m at the working resolution; the official CLI's default 15).
+            focus: any :class:`~genrefocus.optics.focus.Focus` form in the photo's pixels — ``(x, y)``,
+                a box, an in-focus mask (any size; grey > 0 is in focus), ``"near"``, ``"d=0.4"`` (1/m),
+                text (with a detector); None → the image centre.
+            K: bokeh level (CoC px per 1/m at the working resolution; the official bokeh CLI used 15).
             aperture: optional aperture shape (needs the shape LoRA).
-            focus_disparity_value: the focus disparity itself (1/m), instead of ``focus``.
         """
-        options = resolve_options(options, compat)
+        options = resolve_options(options)
         K = validate_k(K)
-        plan = self._bokeh_plan(aperture, depth, focus, focus_disparity_value)
-        x, frame = self._prepare(aif, long_side, options, name="aif")
-        return self._bokeh_stage(x, frame, depth, focus, K, plan, focus_disparity_value, num_inference_steps,
-                                 guidance_scale, generator, vae_generator, latents, options, callback_on_step_end,
-                                 record)
+        photo = as_image(aif, "aif")
+        focus = Focus.coerce(focus).check(photo.shape[-2:])
+        plan = self._bokeh_plan(aperture, depth)
+        focus = prompt_focus(focus, photo, self.sam, self.text_detector)
+        x, frame = self._prepare(photo, long_side, options, name="aif")
+        return self._bokeh_stage(x, frame, depth, focus, K, plan, num_inference_steps, guidance_scale, generator,
+                                 vae_generator, latents, options, callback_on_step_end, record)
 
-    def refocus(self, image: ImageLike, *, focus=None, K: float = 20.0, depth: Optional[torch.Tensor] = None,
-                pre_deblurred: Optional[ImageLike] = None, aperture=None,
-                focus_disparity_value: Optional[float] = None, num_inference_steps: int = 28,
+    def refocus(self, image, *, focus=None, K: float = DEFAULT_K, depth: Optional[torch.Tensor] = None,
+                pre_deblurred=None, aperture=None, num_inference_steps: int = 28,
                 generator: Optional[torch.Generator] = None, vae_generator: Optional[torch.Generator] = None,
                 latents: Optional[torch.Tensor] = None, long_side: Optional[int] = None,
-                options: Optional[SamplerOptions] = None, compat: bool = False,
-                record: Optional[Recorder] = None) -> BokehOutput:
+                options: Optional[SamplerOptions] = None, record: Optional[Recorder] = None) -> RefocusResult:
         """Deblur → depth (on the AIF) → defocus map → bokeh, as the official demo (K = 0 returns
         the AIF). ``latents``: BokehNet's initial noise (the demo reuses it between runs);
-        ``generator`` draws both stages in turn (official seeds in compat). Everything is checked
-        before DeblurNet runs."""
-        options = resolve_options(options, compat)
+        ``generator`` draws both stages in turn (official seeds with ``SamplerOptions.compat()``).
+        Everything — focus, K, aperture, LoRAs, the depth source — is checked before DeblurNet runs."""
+        options = resolve_options(options)
         K = validate_k(K)
+        photo = as_image(image)
+        focus = Focus.coerce(focus).check(photo.shape[-2:])
         task = self._deblur_task(pre_deblurred is not None)
-        plan = self._bokeh_plan(aperture, depth, focus, focus_disparity_value) if K > 0 else None
-        x, frame = self._prepare(image, long_side, options)
-        self._focus_in_working(focus, frame, options)  # validate before the heavy work
+        plan = self._bokeh_plan(aperture, depth) if K > 0 else None
+        focus = prompt_focus(focus, photo, self.sam, self.text_detector)
+        x, frame = self._prepare(photo, long_side, options)
+        self._focus_in_working(focus, frame, options)  # a point or box that the crop cuts away: refused now
         pre = self._pre_condition(pre_deblurred, x, options)
         aif = self.run_task(task, {"blurry": x, "pre_deblurred": pre}, num_inference_steps=num_inference_steps,
                             generator=generator, vae_generator=vae_generator, options=options,
@@ -492,15 +508,14 @@ class GenRefocusPipeline(FluxPipeline):
         if options.handoff_8bit:  # the official demo hands the AIF over as an 8-bit PIL image
             aif = torch.round(aif * 255) / 255
         if K == 0:
-            zero = torch.zeros_like(aif[:, :1])
-            return BokehOutput(image=frame.output(aif, options.output_size, options.resize_8bit), aif=aif,
-                               depth=depth, coc=zero, defocus_map=zero.repeat(1, 3, 1, 1),
-                               focus_disparity=float("nan"), K=0.0, image_working=aif)
-        return self._bokeh_stage(aif, frame, depth, focus, K, plan, focus_disparity_value, num_inference_steps,
-                                 None, generator, vae_generator, latents, options, None,
-                                 _prefixed(record, "bokeh."))
+            return RefocusResult(image=frame.output(aif, options.output_size, options.resize_8bit), aif=aif,
+                                 depth=depth, K=0.0, meta={"image_working": aif, "focus": focus})
+        return self._bokeh_stage(aif, frame, depth, focus, K, plan, num_inference_steps, None, generator,
+                                 vae_generator, latents, options, None, _prefixed(record, "bokeh."))
 
-    def _bokeh_plan(self, aperture, depth, focus, focus_disparity_value) -> dict:
+    __call__ = refocus
+
+    def _bokeh_plan(self, aperture, depth) -> dict:
         """Check what the bokeh stage needs before any model runs; returns the task and aperture."""
         ap = parse_aperture(aperture) if aperture is not None else None
         task = get_task("shape" if ap is not None else "bokeh")
@@ -510,38 +525,29 @@ class GenRefocusPipeline(FluxPipeline):
             raise MissingWeightsError(
                 "no depth given and no depth estimator loaded: pass depth=... (metres) or attach one with "
                 "pipe.depth_estimator = genrefocus.perception.DepthPro.from_pretrained('apple/DepthPro-hf')")
-        if focus_disparity_value is not None:
-            if focus is not None:
-                raise InputError("focus", "give focus_disparity_value alone, not with a focus point, box or mask")
-            if not np.isfinite(float(focus_disparity_value)) or float(focus_disparity_value) < 0:
-                raise InputError("focus_disparity_value", f"must be a finite disparity ≥ 0 (1/m), got "
-                                                          f"{focus_disparity_value!r}")
-        _focus_kind(focus)
         return {"task": task, "aperture": ap}
 
-    def _focus_in_working(self, focus, frame: ImageFrame, options: SamplerOptions) -> dict:
-        """The focus given in the photo's pixels as ``focus_disparity`` keywords on the working image."""
-        kind = _focus_kind(focus)
-        if kind is None:
-            return {}
-        if kind == "point":
-            return {"point": frame.point(focus, options.crop_mapping)}
-        if kind == "box":
-            return {"box": frame.box(focus, options.crop_mapping)}
-        mask = focus
-        if not isinstance(mask, (np.ndarray, torch.Tensor)):
-            mask = np.asarray(mask.convert("L"))
-        return {"mask": frame.mask(mask, options.crop_mapping)}
+    @staticmethod
+    def _focus_in_working(focus: Focus, frame: ImageFrame, options: SamplerOptions) -> Focus:
+        """A point, box or mask given in the photo's pixels, mapped onto the working image (the other
+        kinds do not depend on the frame)."""
+        if focus.kind == "point":
+            return Focus.point(*frame.point(focus.value, options.crop_mapping))
+        if focus.kind == "box":
+            return Focus.box(*frame.box(focus.value, options.crop_mapping))
+        if focus.kind == "mask":
+            return Focus.mask(frame.mask(focus.value, options.crop_mapping))
+        return focus
 
-    def _bokeh_stage(self, x, frame, depth, focus, K, plan, focus_disparity_value, steps, guidance_scale,
-                     generator, vae_generator, latents, options, callback, record) -> BokehOutput:
+    def _bokeh_stage(self, x, frame, depth, focus, K, plan, steps, guidance_scale, generator, vae_generator, latents,
+                     options, callback, record) -> RefocusResult:
         h, w = x.shape[-2:]
-        focus_kw = {} if focus_disparity_value is not None else self._focus_in_working(focus, frame, options)
+        working_focus = self._focus_in_working(focus, frame, options)
         if depth is None:
             depth = self.estimate_depth(x)
         depth_t = torch.as_tensor(depth).float()
         disp = disparity_at_size(frame.depth(depth_t, options.crop_mapping), (h, w))
-        d_f = float(focus_disparity_value) if focus_disparity_value is not None else focus_disparity(disp, **focus_kw)
+        d_f = working_focus.focus_disparity(disp)
         coc = signed_coc(disp, K, d_f)
         cond_map = defocus_condition(coc)
         images = {"aif": x, "defocus_map": cond_map}
@@ -553,9 +559,10 @@ class GenRefocusPipeline(FluxPipeline):
             image = self.run_task(plan["task"], images, num_inference_steps=steps, guidance_scale=guidance_scale,
                                   generator=generator, vae_generator=vae_generator, latents=latents,
                                   options=options, callback_on_step_end=callback, record=record)
-        return BokehOutput(image=frame.output(image, options.output_size, options.resize_8bit), aif=x,
-                           depth=depth_t, coc=coc, defocus_map=cond_map, focus_disparity=d_f, K=K,
-                           image_working=image)
+        return RefocusResult(image=frame.output(image, options.output_size, options.resize_8bit), aif=x,
+                             disparity=disp, depth=depth_t, coc=coc, focus_disparity=d_f, K=K,
+                             meta={"defocus_map": cond_map, "image_working": image, "disparity_units": "1/m",
+                                   "focus": focus, "task": plan["task"].name})
 
     def estimate_depth(self, image: torch.Tensor) -> torch.Tensor:
         """Metric depth (m) ``(1, 1, H, W)`` from ``self.depth_estimator``."""
@@ -581,26 +588,4 @@ class _Step:
     caches: Optional[dict]
 
 
-def _focus_kind(focus) -> Optional[str]:
-    if focus is None:
-        return None
-    if isinstance(focus, (tuple, list)) and len(focus) == 2:
-        return "point"
-    if isinstance(focus, (tuple, list)) and len(focus) == 4:
-        return "box"
-    if isinstance(focus, (torch.Tensor, np.ndarray)):
-        return "mask"
-    from PIL import Image
-
-    if isinstance(focus, Image.Image):
-        return "mask"
-    raise InputError("focus", f"expected (x, y), (x0, y0, x1, y1) or a mask, got {type(focus).__name__}")
-
-
-def default_lora_dir() -> Path:
-    """Where the CLI looks for LoRA files: ``$GENREFOCUS_LORA_DIR`` or ``./weights``."""
-    return Path(os.environ.get("GENREFOCUS_LORA_DIR", "weights"))
-
-
-__all__ = ["BokehOutput", "DeblurOutput", "GenRefocusPipeline", "default_lora_dir", "to_tensor_image",
-           "working_size"]
+__all__ = ["GenRefocusPipeline", "working_size"]

@@ -1,154 +1,198 @@
-"""Refocusing with the physical renderer: disparity → focus plane → signed CoC → bokeh render."""
+"""Refocusing with the physical renderer: disparity → focus plane → signed CoC → bokeh render.
+
+:class:`PhysicalRefocusPipeline` takes a photo and its depth (metres) or disparity, or estimates a
+relative disparity with a depth model (Depth Anything V2 Small by default, loaded on first use). How a
+map's units set the meaning of K is the same everywhere (the CLI, the app, Python):
+
+* metric depth (``depth=``, m) → disparity ``1/depth`` in 1/m, K in px per 1/m;
+* a float disparity (``.npy`` / ``.pfm``) → used as given;
+* a relative map (a disparity PNG, a depth model's estimate) → min–max normalised to [0, 1] (1 = the
+  nearest point), so K is the largest CoC radius (px) between the nearest and the farthest point.
+"""
 
 from __future__ import annotations
 
-import math
+import threading
 import warnings
-from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import torch
 
 from ..errors import InputError
+from ..io import as_image
 from ..optics.apertures import Aperture, parse_aperture
-from ..optics.defocus import (depth_to_disparity, focus_disparity, resize_map, signed_coc,
+from ..optics.defocus import (DEFAULT_K, depth_to_disparity, disparity_range_problem, resize_map, signed_coc,
                               validate_disparity, validate_k)
-from ..optics.render import DEFAULT_MODE, MODES, Gamma, render_bokeh
+from ..optics.render import DEFAULT_MODE, Gamma, check_gamma, check_mode, render_bokeh
+from ..optics.focus import Focus, prompt_focus
+from .result import FocusPullResult, RefocusResult
 
-
-@dataclass
-class PhysicalRefocusOutput:
-    """``image`` ``(1, 3, H, W)`` in [0, 1]; ``coc`` signed CoC (px) ``(1, 1, H, W)``;
-    ``disparity`` used ``(1, 1, H, W)``; ``focus_disparity`` ``d_f``; ``K``."""
-
-    image: torch.Tensor
-    coc: torch.Tensor
-    disparity: torch.Tensor
-    focus_disparity: float
-    K: float
-
-
-@dataclass
-class FocusPullOutput:
-    """``frames`` ``(N, 3, H, W)`` in [0, 1]; per frame, the focus disparity and K used."""
-
-    frames: torch.Tensor
-    focus_disparity: list
-    K: list
-
-
-def check_image(image: torch.Tensor, name: str = "image") -> torch.Tensor:
-    """Validate an image tensor: ``(1|B, 3, H, W)`` finite float in [0, 1], sides ≥ 16 px."""
-    if not isinstance(image, torch.Tensor):
-        raise InputError(name, f"expected a torch.Tensor (B, 3, H, W), got {type(image).__name__}")
-    if image.ndim == 3:
-        image = image[None]
-    if image.ndim != 4 or image.shape[1] != 3:
-        raise InputError(name, f"expected shape (B, 3, H, W), got {tuple(image.shape)}")
-    if min(image.shape[-2:]) < 16:
-        raise InputError(name, f"{image.shape[-1]}×{image.shape[-2]} is smaller than 16 px on a side")
-    image = image.float()
-    if not torch.isfinite(image).all():
-        raise InputError(name, "contains NaN/inf values")
-    return image.clamp(0.0, 1.0)
+EASES = ("smooth", "linear")
 
 
 class PhysicalRefocusPipeline:
-    """Refocus a photo with a known disparity (or depth) map, no learned weights.
+    """Refocus a photo with the physical renderer (no learned weights in the render).
 
     Args:
         mode: renderer (:data:`~genrefocus.optics.render.MODES`; default ``"layered"``).
         gamma: linearization (BokehMe's 4.0, or ``"srgb"``).
         device: where to render (default: the image's device).
+        depth_estimator: a callable ``image → relative disparity`` or an object with
+            ``estimate(image) → DepthEstimate`` (:mod:`genrefocus.perception`), used when neither depth
+            nor disparity is given; or None.
+        depth_model: a depth model folder or Hub id loaded on first use instead (checked by
+            :meth:`check_depth_model`); ``allow_download`` lets a Hub id download.
+        sam, text_detector: optional prompt models (:func:`~genrefocus.optics.focus.prompt_focus`).
     """
 
-    def __init__(self, mode: str = DEFAULT_MODE, gamma: Gamma = 4.0, device: Union[str, torch.device, None] = None):
-        if mode not in MODES:
-            raise InputError("mode", f"unknown renderer {mode!r}; choose one of {', '.join(MODES)}")
-        self.mode, self.gamma, self.device = mode, gamma, device
+    def __init__(self, mode: str = DEFAULT_MODE, gamma: Gamma = 4.0, device: Union[str, torch.device, None] = None,
+                 depth_estimator=None, depth_model: Optional[str] = None, allow_download: bool = False, sam=None,
+                 text_detector=None):
+        self.mode, self.gamma, self.device = check_mode(mode), check_gamma(gamma), device
+        self.depth_estimator, self.depth_model, self.allow_download = depth_estimator, depth_model, allow_download
+        self.sam, self.text_detector = sam, text_detector
+        self._lock = threading.Lock()
 
-    def __call__(self, image: torch.Tensor, *, disparity: Optional[torch.Tensor] = None,
-                 depth: Optional[torch.Tensor] = None, K: float = 20.0,
-                 focus_point: Optional[Sequence[float]] = None, focus_box: Optional[Sequence[float]] = None,
-                 focus_mask: Optional[torch.Tensor] = None, focus_disparity_value: Optional[float] = None,
+    @classmethod
+    def from_pretrained(cls, depth_model: Optional[str] = None, **kwargs) -> "PhysicalRefocusPipeline":
+        """A pipeline that estimates depth with ``depth_model`` (default Depth Anything V2 Small) when no
+        map is given; the model's source is checked now (a missing model fails at once, naming what to
+        download) and the weights load on first use."""
+        from ..perception import DEPTH_ANYTHING_ID
+
+        pipe = cls(depth_model=depth_model or DEPTH_ANYTHING_ID, **kwargs)
+        pipe.check_depth_model()
+        return pipe
+
+    # ------------------------------------------------------------------ depth
+    def check_depth_model(self) -> None:
+        """Raise :class:`~genrefocus.errors.MissingWeightsError` (what to download) when the depth model
+        cannot be loaded without surprises; nothing to check when an estimator is attached or none is set."""
+        if self.depth_estimator is None and self.depth_model is not None:
+            from ..hub import weights_source
+
+            weights_source(self.depth_model, "depth model", self.allow_download)
+
+    def _estimator(self):
+        with self._lock:
+            if self.depth_estimator is None:
+                if self.depth_model is None:
+                    raise InputError("depth", "no depth given and no depth model set: give depth= (metres) or "
+                                              "disparity=, or use PhysicalRefocusPipeline.from_pretrained()")
+                from ..hub import weights_source
+                from ..perception import load_depth_estimator
+
+                kw = weights_source(self.depth_model, "depth model", self.allow_download)
+                self.depth_estimator = load_depth_estimator(self.depth_model, device=self.device, **kw)
+            return self.depth_estimator
+
+    def disparity_of(self, image, depth=None, disparity=None) -> tuple:
+        """``(disparity (1|B, 1, H, W) at the image's size, units)``: ``1/depth`` (``"1/m"``), the given
+        disparity (``"given"``), or the depth model's estimate (``"relative"``, or ``"1/m"`` for a metric
+        model). A map of another size is resized bilinearly (with a warning); a map whose values are nearly
+        all equal is warned about."""
+        image = as_image(image)
+        if depth is not None and disparity is not None:
+            raise InputError("depth", "give depth or disparity, not both")
+        if depth is not None:
+            disp, units, what = depth_to_disparity(depth), "1/m", "depth"
+        elif disparity is not None:
+            disp, units, what = validate_disparity(disparity), "given", "disparity"
+        else:
+            est = self._estimator()
+            with torch.no_grad():
+                device = self.device or image.device
+                if hasattr(est, "estimate"):
+                    e = est.estimate(image.to(device))
+                    disp, units = e.disparity, ("1/m" if e.metric else "relative")
+                else:
+                    disp, units = est(image.to(device)), "relative"
+            disp, what = disp.float().cpu(), "estimated disparity"
+        if tuple(disp.shape[-2:]) != tuple(image.shape[-2:]):
+            warnings.warn(f"{what} is {tuple(disp.shape[-2:])}, image is {tuple(image.shape[-2:])}: resizing it "
+                          "bilinearly", stacklevel=3)
+            disp = resize_map(disp, image.shape[-2:])
+        problem = disparity_range_problem(disp)
+        if problem:
+            warnings.warn(f"{what}: {problem}", stacklevel=3)
+        return disp, units
+
+    # ------------------------------------------------------------------ rendering
+    def __call__(self, image, *, depth=None, disparity=None, focus=None, K: float = DEFAULT_K,
                  aperture: Union[Aperture, str, None] = None, flip_front: Optional[bool] = None,
-                 **render_kwargs) -> PhysicalRefocusOutput:
-        # 1. inputs, 2. disparity at the image size (depth → 1/depth)
-        image, disp = self._prepare(image, disparity, depth, K)
+                 progress: bool = False, **render_kwargs) -> RefocusResult:
+        """Refocus ``image`` (a path, PIL, NumPy or ``(B, 3, H, W)`` tensor in [0, 1]).
+
+        Args:
+            depth: metric depth (m) or ``disparity`` (any units, larger = nearer), any size; neither:
+                the depth model estimates a relative disparity.
+            focus: a :class:`~genrefocus.optics.focus.Focus` or what :meth:`Focus.coerce` takes
+                (``(x, y)``, a box, a mask, ``"near"``, ``"d=0.3"``); None: the image centre.
+            K: bokeh level, CoC radius (px) per unit of disparity.
+            aperture: :class:`Aperture` or a spec (``disk``, ``polygon:6``, ``heart``, ``star``, a path).
+            flip_front: rotate the aperture 180° in front of the focal plane (default: as the renderer).
+        """
+        # 1. every input, before any model runs
+        x = self._image(image)
+        focus = Focus.coerce(focus).check(x.shape[-2:])
         K = validate_k(K)
         aperture = parse_aperture(aperture)
-        # 3. focus plane
-        d_f = self._focus(disp, focus_point, focus_box, focus_mask, focus_disparity_value)
+        # 2. disparity (given or estimated), 3. focus plane (prompted when a text / SAM model is attached)
+        disp, units = self.disparity_of(x, depth, disparity)
+        focus = prompt_focus(focus, x, self.sam, self.text_detector)
+        d_f = focus.focus_disparity(disp)
         # 4. signed CoC (px) and 5. render
-        coc = signed_coc(disp, K, d_f)
-        out = render_bokeh(image, coc, mode=self.mode, gamma=self.gamma, aperture=aperture,
-                           flip_front=flip_front, **render_kwargs)
-        return PhysicalRefocusOutput(image=out, coc=coc, disparity=disp, focus_disparity=d_f, K=K)
+        coc = signed_coc(disp, K, d_f).to(x.device)
+        out = render_bokeh(x, coc, mode=self.mode, gamma=self.gamma, aperture=aperture, flip_front=flip_front,
+                           progress=progress, **render_kwargs)
+        meta = {"mode": self.mode, "gamma": self.gamma, "disparity_units": units, "focus": focus,
+                "aperture": aperture.name}
+        return RefocusResult(image=out, aif=x, disparity=disp, depth=None if depth is None else 1.0 / disp.clamp_min(1e-12),
+                             coc=coc, focus_disparity=d_f, K=K, meta=meta)
 
-    def focus_pull(self, image: torch.Tensor, *, disparity: Optional[torch.Tensor] = None,
-                   depth: Optional[torch.Tensor] = None, start: Sequence[float], end: Sequence[float],
-                   frames: int = 48, K: float = 20.0, K_end: Optional[float] = None,
-                   aperture: Union[Aperture, str, None] = None, ease: str = "smooth", batch: int = 4,
-                   progress: bool = True) -> FocusPullOutput:
-        """A rack-focus animation from one photo: the focal plane moves from the disparity at point
-        ``start`` (x, y) to the one at ``end`` over ``frames`` frames — linearly in disparity (a
-        focus ring turns linearly in 1/distance), eased with smoothstep (``ease="smooth"``) or not
-        (``"linear"``); K goes from ``K`` to ``K_end`` (default: fixed). Frames are rendered
-        ``batch`` at a time. Returns the frames ``(N, 3, H, W)`` and the per-frame focus and K."""
+    def focus_pull(self, image, *, depth=None, disparity=None, focus=None, focus_end=None, frames: int = 48,
+                   K: float = DEFAULT_K, K_end: Optional[float] = None, aperture: Union[Aperture, str, None] = None,
+                   ease: str = "smooth", batch: int = 4, progress: bool = True) -> FocusPullResult:
+        """A rack-focus animation from one photo: the focal plane moves from ``focus`` to ``focus_end``
+        (any :class:`Focus` forms) over ``frames`` frames — linearly in disparity (a focus ring turns
+        linearly in 1/distance), eased with smoothstep (``ease="smooth"``) or not (``"linear"``); K goes
+        from ``K`` to ``K_end`` (default: ``K`` throughout). Frames are rendered ``batch`` at a time."""
         from tqdm.auto import tqdm
 
-        image, disp = self._prepare(image, disparity, depth, K)
-        if image.shape[0] != 1:
+        x = self._image(image)
+        if x.shape[0] != 1:
             raise InputError("image", "a focus pull takes one image")
-        if not (isinstance(frames, int) and 2 <= frames <= 1000):
+        start = Focus.coerce(focus, "focus").check(x.shape[-2:], "focus")
+        end = Focus.coerce(focus_end, "focus_end").check(x.shape[-2:], "focus_end")
+        if not (isinstance(frames, int) and not isinstance(frames, bool) and 2 <= frames <= 1000):
             raise InputError("frames", f"must be an integer in [2, 1000], got {frames!r}")
-        if not (isinstance(batch, int) and batch >= 1):
+        if not (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1):
             raise InputError("batch", f"must be a positive integer, got {batch!r}")
-        if ease not in ("smooth", "linear"):
+        if ease not in EASES:
             raise InputError("ease", f"must be 'smooth' or 'linear', got {ease!r}")
         K0 = validate_k(K)
         K1 = K0 if K_end is None else validate_k(K_end)
         aperture = parse_aperture(aperture)
-        d0 = self._focus(disp, start, None, None, None)
-        d1 = self._focus(disp, end, None, None, None)
+        disp, _ = self.disparity_of(x, depth, disparity)
+        d0 = prompt_focus(start, x, self.sam, self.text_detector).focus_disparity(disp, name="focus")
+        d1 = prompt_focus(end, x, self.sam, self.text_detector).focus_disparity(disp, name="focus_end")
         t = torch.linspace(0.0, 1.0, frames, dtype=torch.float64)
         if ease == "smooth":
             t = t * t * (3 - 2 * t)
-        focus = [d0 + (d1 - d0) * float(u) for u in t]
+        focus_d = [d0 + (d1 - d0) * float(u) for u in t]
         ks = [K0 + (K1 - K0) * float(u) for u in t]
         out = []
+        disp = disp.to(x.device)
         for i in tqdm(range(0, frames, batch), desc="focus pull", unit="batch", disable=not progress):
             n = min(batch, frames - i)
-            coc = torch.cat([signed_coc(disp, ks[i + j], focus[i + j]) for j in range(n)])
-            out.append(render_bokeh(image.expand(n, -1, -1, -1).contiguous(), coc, mode=self.mode, gamma=self.gamma,
+            coc = torch.cat([signed_coc(disp, ks[i + j], focus_d[i + j]) for j in range(n)])
+            out.append(render_bokeh(x.expand(n, -1, -1, -1).contiguous(), coc, mode=self.mode, gamma=self.gamma,
                                     aperture=aperture))
-        return FocusPullOutput(frames=torch.cat(out), focus_disparity=focus, K=ks)
+        return FocusPullResult(frames=torch.cat(out), focus_disparity=focus_d, K=ks, disparity=disp)
 
-    def _prepare(self, image, disparity, depth, K) -> tuple:
-        image = check_image(image)
-        if self.device is not None:
-            image = image.to(self.device)
-        if (disparity is None) == (depth is None):
-            raise InputError("depth", "give exactly one of disparity or depth")
-        disp = depth_to_disparity(depth) if depth is not None else validate_disparity(disparity)
-        if tuple(disp.shape[-2:]) != tuple(image.shape[-2:]):
-            warnings.warn(f"{'depth' if depth is not None else 'disparity'} is {tuple(disp.shape[-2:])}, "
-                          f"image is {tuple(image.shape[-2:])}: resizing it bilinearly", stacklevel=2)
-            disp = resize_map(disp, image.shape[-2:])
-        disp = disp.to(image.device)
-        if float(disp.max() - disp.min()) == 0.0 and K > 0:
-            warnings.warn("the depth/disparity map is constant: every pixel is at the same distance, so the "
-                          "render is uniform (check the file)", stacklevel=3)
-        return image, disp
+    def _image(self, image) -> torch.Tensor:
+        x = as_image(image)
+        return x.to(self.device) if self.device is not None else x
 
-    @staticmethod
-    def _focus(disp, focus_point, focus_box, focus_mask, focus_disparity_value) -> float:
-        if focus_disparity_value is not None:
-            if any(v is not None for v in (focus_point, focus_box, focus_mask)):
-                raise InputError("focus", "give focus_disparity_value alone, not with a point, box or mask")
-            d_f = float(focus_disparity_value)
-            if not math.isfinite(d_f):
-                raise InputError("focus_disparity_value", f"must be finite, got {focus_disparity_value!r}")
-        else:
-            d_f = focus_disparity(disp, mask=focus_mask, point=focus_point, box=focus_box)
-        return d_f
+
+__all__ = ["EASES", "PhysicalRefocusPipeline"]

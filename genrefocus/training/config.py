@@ -1,240 +1,200 @@
-"""Training configuration: a YAML file → :class:`TrainConfig`, checked against a typed schema.
+"""Training configurations, one style for every trainer: a dataclass checked against a typed schema,
+read from YAML, overridden with ``--set key=value`` or with command-line flags made from its fields.
 
-Every problem of a config (malformed YAML, unknown keys, wrong types, values out of range, missing
-files) is collected and reported at once, as one :class:`~genrefocus.errors.InputError`, before
+A config class subclasses :class:`Config` and lists, besides its fields, ``RULES`` (``{field: (check,
+requirement)}``), ``HELP`` (``{field: text}`` for ``--help``) and, when it has a ``model`` mapping of a
+model's config fields, ``MODEL_CONFIG`` (that dataclass: its fields become flags and are checked too).
+Every problem of a config — malformed YAML, unknown keys, wrong types, values out of range, missing
+files — is collected and reported at once, as one :class:`~genrefocus.errors.InputError`, before
 anything is loaded or started.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import math
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Optional, Union
+from typing import ClassVar, Optional, Union
 
 from ..errors import InputError
-from ..parsing import DEFAULT_RENDER_MODE, RENDER_MODES
-from ..models.tasks import TASKS
 
-#: field → (check, requirement) for values beyond their type
-_RULES = {
-    "rank": (lambda v: v >= 1, "≥ 1"),
-    "max_steps": (lambda v: v >= 1, "≥ 1"),
-    "learning_rate": (lambda v: math.isfinite(v) and v > 0, "a finite number > 0"),
-    "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a finite number ≥ 0"),
-    "max_grad_norm": (lambda v: math.isfinite(v) and v >= 0, "a finite number ≥ 0 (0 = no clipping)"),
-    "train_batch_size": (lambda v: v >= 1, "≥ 1"),
-    "gradient_accumulation_steps": (lambda v: v >= 1, "≥ 1"),
-    "resolution": (lambda v: v >= 16 and v % 16 == 0, "a multiple of 16, ≥ 16"),
-    "text_dropout": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "condition_dropout": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "seed": (lambda v: v >= 0, "≥ 0"),
-    "checkpointing_steps": (lambda v: v >= 0, "≥ 0 (0 = no checkpoints)"),
-    "checkpoints_total_limit": (lambda v: v is None or v >= 1, "≥ 1 or null"),
-    "validation_steps": (lambda v: v >= 0, "≥ 0 (0 = no validation)"),
-    "validation_inference_steps": (lambda v: v >= 1, "≥ 1"),
-    "log_every": (lambda v: v >= 1, "≥ 1"),
-    "task": (lambda v: v in TASKS, f"one of {', '.join(TASKS)}"),
-    "optimizer": (lambda v: v in ("adamw", "prodigy"), "adamw or prodigy"),
-    "mixed_precision": (lambda v: v in ("no", "fp16", "bf16"), "no, fp16 or bf16"),
-}
+Rule = tuple
 
 
-@dataclass
-class TrainConfig:
-    """Every knob of :func:`genrefocus.training.trainer.train` (defaults = the paper's settings)."""
+# ----------------------------------------------------------------------------------------- rules
+def at_least(n) -> Rule:
+    return (lambda v: v >= n, f"≥ {n}")
 
-    task: str = "bokeh"                  # a task of genrefocus.models.tasks.TASKS (deblur, pre_deblur, bokeh, shape)
-    model: str = "black-forest-labs/FLUX.1-dev"
-    prompt_cache: Optional[str] = None   # safetensors from GenRefocusPipeline.save_prompt_cache
-    output_dir: str = "runs/lora"
-    rank: int = 64
-    max_steps: int = 40000               # optimizer steps
-    learning_rate: float = 1e-4
-    optimizer: str = "adamw"             # adamw | prodigy
-    weight_decay: float = 1e-2
-    max_grad_norm: float = 1.0
-    train_batch_size: int = 1
-    gradient_accumulation_steps: int = 8
-    mixed_precision: str = "bf16"        # no | fp16 | bf16
-    gradient_checkpointing: bool = True
-    resolution: int = 512                # random crops of this size
-    text_dropout: float = 0.1
-    condition_dropout: float = 0.1
-    independent_conditions: bool = False  # train for the KV-cache fast mode (stored in the LoRA metadata)
-    init_lora: Optional[str] = None      # start from this LoRA (e.g. synthetic → real)
-    base_lora: Optional[str] = None      # shape task: frozen base bokeh LoRA
-    data: dict = field(default_factory=dict)  # {"manifest": path} or {"synthetic": {...}}
-    seed: int = 0
-    fixed_noise: bool = False            # overfitting checks: σ, ε and dropout depend on the sample only
-    checkpointing_steps: int = 1000
-    checkpoints_total_limit: Optional[int] = 3
-    resume_from_checkpoint: Optional[str] = None  # "latest" or a checkpoint folder
-    validation_steps: int = 1000
-    validation_inference_steps: int = 28
-    log_every: int = 10
-    allow_download: bool = False         # let a missing Hub model download (else: local folders / HF cache only)
+
+def positive() -> Rule:
+    return (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+
+
+def nonnegative() -> Rule:
+    return (lambda v: math.isfinite(v) and v >= 0, "a finite number ≥ 0")
+
+
+def fraction() -> Rule:
+    return (lambda v: 0 <= v <= 1, "a fraction in [0, 1]")
+
+
+def one_of(*allowed) -> Rule:
+    return (lambda v: v in allowed, f"one of {', '.join(str(a) for a in allowed)}")
+
+
+def value_range() -> Rule:
+    """A ``[low, high]`` pair with ``0 ≤ low < high`` (e.g. a K range)."""
+    def ok(v):
+        return (len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                                    for x in v) and 0 <= v[0] < v[1])
+    return (ok, "[low, high] with 0 ≤ low < high")
+
+
+# ----------------------------------------------------------------------------------------- types
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def field_type(cls, name: str) -> tuple:
+    """``(base type, optional)`` of a config field's annotation."""
+    hint = _hints(cls)[name]
+    args = typing.get_args(hint)
+    if type(None) in args:
+        return next(a for a in args if a is not type(None)), True
+    return typing.get_origin(hint) or hint, False
+
+
+def _type_problem(name: str, base, optional: bool, value) -> Optional[str]:
+    if value is None:
+        return None if optional else f"{name}: must not be null"
+    if base is bool:
+        return None if isinstance(value, bool) else f"{name}: expected true or false, got {value!r}"
+    if base is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else \
+            f"{name}: expected an integer, got {value!r}"
+    if base is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else \
+            f"{name}: expected a number, got {value!r}"
+    if base is str:
+        return None if isinstance(value, str) and value else f"{name}: expected a non-empty string, got {value!r}"
+    if base is dict:
+        return None if isinstance(value, dict) else f"{name}: expected a mapping, got {value!r}"
+    if base in (tuple, list):
+        return None if isinstance(value, (tuple, list)) else f"{name}: expected a list, got {value!r}"
+    return None
+
+
+def config_problems(cls, raw: dict) -> list:
+    """Every problem of the mapping ``raw`` for config class ``cls`` (empty when valid): unknown keys,
+    types, ``cls.RULES``, the ``model`` mapping against ``cls.MODEL_CONFIG``."""
+    problems = []
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        problems.append(f"unknown keys {unknown}")
+    bad = set()
+    for name in sorted(known & set(raw)):
+        base, optional = field_type(cls, name)
+        p = _type_problem(name, base, optional, raw[name])
+        if p:
+            problems.append(p)
+            bad.add(name)
+    for name, (check, need) in getattr(cls, "RULES", {}).items():
+        if name in raw and raw[name] is not None and name not in bad:
+            try:
+                ok = check(raw[name])
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                problems.append(f"{name}: must be {need}, got {raw[name]!r}")
+    model_cls = getattr(cls, "MODEL_CONFIG", None)
+    if model_cls is not None and isinstance(raw.get("model"), dict):
+        unknown = [k for k in raw["model"] if k not in model_cls.__dataclass_fields__]
+        if unknown:
+            problems.append(f"model: unknown field(s) {', '.join(unknown)} (known: "
+                            f"{', '.join(model_cls.__dataclass_fields__)})")
+        else:
+            try:
+                model_cls(**raw["model"])
+            except (InputError, TypeError, ValueError) as exc:
+                problems.append(f"model: {exc}")
+    return problems
+
+
+class Config:
+    """Mixin of the trainers' dataclass configs: ``check()`` in ``__post_init__`` reports every problem
+    (types, ``RULES``, :meth:`extra_problems`) as one :class:`InputError` named ``WHAT``."""
+
+    WHAT: ClassVar[str] = "training config"
+    RULES: ClassVar[dict] = {}
+    HELP: ClassVar[dict] = {}
+    MODEL_CONFIG: ClassVar[Optional[type]] = None
 
     def __post_init__(self):
-        problems = config_problems(asdict(self))
+        self.check()
+
+    def extra_problems(self) -> list:
+        """Problems beyond types and single-field rules (override)."""
+        return []
+
+    def check(self) -> None:
+        problems = self.problems_of(asdict(self))
         if problems:
-            raise InputError("training config", "; ".join(problems))
+            raise InputError(self.WHAT, "; ".join(problems))
+
+    @classmethod
+    def problems_of(cls, raw: dict) -> list:
+        """Every problem of the mapping ``raw`` as this config: :func:`config_problems`, then
+        :meth:`extra_problems` on the values (skipped where a field of the wrong type breaks them)."""
+        problems = config_problems(cls, raw)
+        values = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+                  for f in fields(cls) if f.default is not dataclasses.MISSING
+                  or f.default_factory is not dataclasses.MISSING}
+        obj = object.__new__(cls)
+        obj.__dict__.update({**values, **{k: v for k, v in raw.items() if k in values}})
+        try:
+            problems += [p for p in obj.extra_problems() if p not in problems]
+        except (TypeError, ValueError, AttributeError, KeyError):  # a field of the wrong type, reported above
+            pass
+        return problems
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _type_of(f) -> tuple:
-    """(base type, optional) of a dataclass field's annotation."""
-    hint = typing.get_type_hints(TrainConfig)[f.name]
-    args = typing.get_args(hint)
-    if type(None) in args:
-        return next(a for a in args if a is not type(None)), True
-    return hint, False
+# ----------------------------------------------------------------------------------------- sources
+def _coerce_text(value: str, base):
+    """A ``--set key=value`` string as ``base`` (unparseable text is kept and reported by the schema)."""
+    import yaml
 
-
-def _coerce_type(name: str, value, problems: list):
-    f = {x.name: x for x in fields(TrainConfig)}[name]
-    base, optional = _type_of(f)
-    if value is None:
-        if not optional:
-            problems.append(f"{name}: must not be null")
-        return value
-    if base is bool:
-        if not isinstance(value, bool):
-            problems.append(f"{name}: expected true or false, got {value!r}")
-        return value
-    if base is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{name}: expected an integer, got {value!r}")
-        return value
-    if base is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.append(f"{name}: expected a number, got {value!r}")
-            return value
-        return float(value)
-    if base is str:
-        if not isinstance(value, str) or not value:
-            problems.append(f"{name}: expected a non-empty string, got {value!r}")
-        return value
-    if base is dict and not isinstance(value, dict):
-        problems.append(f"{name}: expected a mapping, got {value!r}")
-    return value
-
-
-def _data_problems(data: dict) -> list:
-    problems = []
-    if not isinstance(data, dict) or not data:
-        return ["data: set data.manifest (a JSONL file) or data.synthetic"]
-    unknown = set(data) - {"manifest", "synthetic"}
-    if unknown:
-        problems.append(f"data: unknown keys {sorted(unknown)} (manifest, synthetic)")
-    syn = data.get("synthetic")
-    if syn is not None:
-        if not isinstance(syn, dict):
-            return problems + ["data.synthetic: expected a mapping"]
-        unknown = set(syn) - {"manifest", "k_range", "apertures", "renderer"}
-        if unknown:
-            problems.append(f"data.synthetic: unknown keys {sorted(unknown)} (manifest, k_range, apertures, renderer)")
-        manifest = syn.get("manifest")
-        kr = syn.get("k_range", [5.0, 40.0])
-        if not (isinstance(kr, (list, tuple)) and len(kr) == 2 and all(isinstance(v, (int, float)) and
-                                                                       not isinstance(v, bool) for v in kr)
-                and all(math.isfinite(v) for v in kr) and 0 <= kr[0] < kr[1]):
-            problems.append(f"data.synthetic.k_range: need [K_min, K_max] with 0 ≤ K_min < K_max, got {kr!r}")
-        if syn.get("renderer", DEFAULT_RENDER_MODE) not in RENDER_MODES:
-            problems.append(f"data.synthetic.renderer: one of {', '.join(RENDER_MODES)}, got {syn.get('renderer')!r}")
-        aps = syn.get("apertures", ["disk"])
-        if not isinstance(aps, list) or not aps:
-            problems.append(f"data.synthetic.apertures: a non-empty list, got {aps!r}")
-        else:
-            from ..optics.apertures import parse_aperture
-
-            for a in aps:
-                try:
-                    parse_aperture(a)
-                except InputError as exc:
-                    problems.append(f"data.synthetic.apertures: {exc.problem}")
-    else:
-        manifest = data.get("manifest")
-    if not isinstance(manifest, str) or not manifest:
-        problems.append("data: a manifest path is needed (data.manifest or data.synthetic.manifest)")
-    return problems
-
-
-def config_problems(raw: dict) -> list:
-    """Every problem of a config mapping (empty when it is valid)."""
-    problems = []
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        problems.append(f"unknown keys {unknown}")
-    values, type_problems = {}, []
-    for name in known & set(raw):
-        values[name] = _coerce_type(name, raw[name], type_problems)
-    problems += type_problems
-    bad_type = {x.split(":")[0] for x in type_problems}
-    for name, (check, need) in _RULES.items():
-        if name in values and values[name] is not None and name not in bad_type:
-            try:
-                ok = check(values[name])
-            except TypeError:
-                ok = False
-            if not ok:
-                problems.append(f"{name}: must be {need}, got {values[name]!r}")
-    if "data" in values:
-        problems += _data_problems(values["data"])
-    task = values.get("task", "bokeh")
-    if task == "shape" and not values.get("base_lora"):
-        problems.append("base_lora: the shape task trains a new adapter next to a frozen base bokeh LoRA: set it")
-    return problems
-
-
-def missing_files(cfg: "TrainConfig") -> list:
-    """The files a config names that do not exist (checked by the trainer before it loads anything;
-    the shipped example configs name data that users build first)."""
-    problems = []
-    data = cfg.data.get("synthetic") or cfg.data
-    manifest = data.get("manifest") if isinstance(data, dict) else None
-    if isinstance(manifest, str) and not Path(manifest).is_file():
-        problems.append(f"data manifest {manifest!r} does not exist")
-    for name in ("init_lora", "base_lora", "prompt_cache"):
-        v = getattr(cfg, name)
-        if isinstance(v, str) and not Path(v).is_file():
-            problems.append(f"{name}: {v!r} does not exist")
-    resume = cfg.resume_from_checkpoint
-    if isinstance(resume, str) and resume != "latest" and not Path(resume).is_dir():
-        problems.append(f"resume_from_checkpoint: 'latest' or a checkpoint folder, got {resume!r}")
-    out = Path(cfg.output_dir)
-    if out.exists() and not out.is_dir():
-        problems.append(f"output_dir: {cfg.output_dir!r} is a file")
-    return problems
-
-
-def _coerce_text(value: str, like):
-    """A ``--set key=value`` string as the type of ``like`` (unparseable text is kept and reported)."""
     low = value.lower()
     if low in ("none", "null"):
         return None
-    if isinstance(like, bool):
+    if base is bool:
         return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(low, value)
-    if isinstance(like, int):
+    if base is int:
         try:
             return int(value)
         except ValueError:
             return value
-    if isinstance(like, float):
+    if base is float:
         try:
             return float(value)
         except ValueError:
             return value
+    if base in (tuple, list, dict):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
     return value
 
 
-def load_config(path: Union[str, Path], overrides: Optional[list] = None) -> TrainConfig:
-    """Read a YAML config; ``overrides`` are ``key=value`` strings (``data.manifest=...`` allowed).
-    All problems are reported at once."""
+def read_yaml(path: Union[str, Path]) -> dict:
+    """A YAML mapping (one :class:`InputError` naming the file for every way it can be wrong)."""
     import yaml
 
     p = Path(path)
@@ -251,25 +211,115 @@ def load_config(path: Union[str, Path], overrides: Optional[list] = None) -> Tra
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise InputError(str(p), f"must be a mapping of keys to values, got {type(raw).__name__}")
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    return raw
+
+
+def apply_overrides(cls, raw: dict, overrides=()) -> list:
+    """Apply ``key=value`` strings to ``raw`` (``data.manifest=...``, ``model.width=32`` set a key of a
+    mapping field); returns the problems of the overrides themselves."""
     problems = []
+    known = {f.name: f for f in fields(cls)}
     for item in overrides or []:
-        key, sep, value = item.partition("=")
+        key, sep, value = str(item).partition("=")
         if not sep:
             problems.append(f"--set {item!r}: expected KEY=VALUE")
-        elif key.startswith("data."):
-            if not isinstance(raw.get("data", {}), dict):
-                problems.append("data: expected a mapping")
-            else:
-                raw.setdefault("data", {})[key[5:]] = value
-        elif key not in defaults:
+            continue
+        head, dot, sub = key.partition(".")
+        if head not in known:
             problems.append(f"--set {key}: unknown key")
+        elif dot:
+            if field_type(cls, head)[0] is not dict:
+                problems.append(f"--set {key}: {head} is not a mapping")
+            elif not isinstance(raw.get(head, {}), dict):
+                problems.append(f"{head}: expected a mapping")
+            else:
+                raw.setdefault(head, {})[sub] = _coerce_text(value, str) if head == "data" else yaml_value(value)
         else:
-            like = raw.get(key, defaults[key])
-            if like is None:
-                like = {"checkpoints_total_limit": 1}.get(key, "")
-            raw[key] = _coerce_text(value, like)
-    problems += config_problems(raw)
+            raw[key] = _coerce_text(value, field_type(cls, key)[0])
+    return problems
+
+
+def yaml_value(text: str):
+    """``text`` read as a YAML scalar (``32`` → int, ``0.5`` → float, ``full`` → str)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def load_config(cls, path: Union[str, Path, None] = None, overrides=(), values: Optional[dict] = None):
+    """``cls`` from a YAML file (optional), then ``overrides`` (``key=value`` strings), then ``values``
+    (already typed, e.g. command-line flags); every problem reported at once, naming the file."""
+    raw = read_yaml(path) if path is not None else {}
+    raw.pop("trainer", None)
+    problems = apply_overrides(cls, raw, overrides)
+    for k, v in (values or {}).items():
+        if k == "model":
+            raw.setdefault("model", {}).update(v)
+        else:
+            raw[k] = v
+    problems += cls.problems_of(raw)
     if problems:
-        raise InputError(str(p), "; ".join(problems))
-    return TrainConfig(**raw)
+        raise InputError(str(path) if path is not None else cls.WHAT, "; ".join(problems))
+    return cls(**raw)
+
+
+# ----------------------------------------------------------------------------------------- flags
+def add_config_arguments(parser: argparse.ArgumentParser, cls, aliases: Optional[dict] = None) -> None:
+    """A ``--field-name`` flag for every scalar field of ``cls`` (and of ``cls.MODEL_CONFIG``, into
+    ``model``), typed by the annotation, defaults shown; ``aliases`` ``{field: [extra flags]}``. Flags
+    left out keep the config file's (or the default) value: read them with :func:`flag_values`."""
+    aliases = aliases or {}
+    groups = [("", cls)] + ([("model.", cls.MODEL_CONFIG)] if getattr(cls, "MODEL_CONFIG", None) else [])
+    for prefix, c in groups:
+        group = parser.add_argument_group("model" if prefix else "training")
+        for f in fields(c):
+            base, optional = field_type(c, f.name)
+            if base not in (int, float, str, bool, tuple, list):
+                continue
+            default = (f.default if f.default is not dataclasses.MISSING else
+                       f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+            flags = [f"--{f.name.replace('_', '-')}"] + list(aliases.get(f.name, []))
+            text = getattr(c, "HELP", {}).get(f.name, "")
+            shown = f"{text} (default: {default})" if text else f"default: {default}"
+            kw = dict(dest=f"{prefix}{f.name}", default=argparse.SUPPRESS, help=shown)
+            if base is bool:
+                kw.update(type=_bool_flag, metavar="true|false")
+            elif base in (tuple, list):
+                kw.update(nargs="+", type=yaml_value)
+            else:
+                kw["type"] = {int: _int_flag, float: float, str: str}[base]
+            group.add_argument(*flags, **kw)
+
+
+def _bool_flag(text: str) -> bool:
+    low = text.lower()
+    if low in ("true", "yes", "1"):
+        return True
+    if low in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _int_flag(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def flag_values(args: argparse.Namespace) -> dict:
+    """The config values given as flags (``model.x`` collected into ``{"model": {...}}``)."""
+    out: dict = {}
+    for k, v in vars(args).items():
+        if k.startswith("model."):
+            out.setdefault("model", {})[k[6:]] = tuple(v) if isinstance(v, list) else v
+        elif k not in ("trainer", "config", "set") and not k.startswith("_"):
+            out[k] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+__all__ = ["Config", "add_config_arguments", "apply_overrides", "at_least", "config_problems", "field_type",
+           "flag_values", "fraction", "load_config", "nonnegative", "one_of", "positive", "read_yaml", "value_range"]

@@ -21,22 +21,22 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..data.misaligned import misaligned_pair
+from ..data.photos import PhotoPool
+from ..data.real_pairs import DEBLUR_SOURCES, CropSampler, deblur_items
 from ..models.jdrl import JDRLConfig, JDRLDeblur
-from ..models.jdrl_reblur import Reblur, calibration_mask, charbonnier, pseudo_defocus_map
-from ..optics.dp_synthesis import sensor_noise
-from ..optics.render import render_bokeh
+from ..models.jdrl_reblur import Reblur, calibration_mask, pseudo_defocus_map
+from ..models.losses import charbonnier
 from ..perception.flow import OpenCVFlow, warp
-from .dp_deblur import PhotoPool
+from .config import at_least, nonnegative, one_of, positive
 from .loop import LoopConfig, save_result, train_loop
-from .real_pairs import DEBLUR_SOURCES, CropSampler, deblur_items
 
 
 @dataclass
@@ -55,53 +55,21 @@ class JDRLTrainConfig(LoopConfig):
     beta: float = 0.5
     lam: float = 0.35
 
-    def __post_init__(self):
-        problems = self.loop_problems(JDRLConfig, DEBLUR_SOURCES, ints={"flow_warmup_steps": 0},
-                                      positive=("coc_max",), nonnegative=("shift_max", "alpha", "beta", "lam"))
-        if self.loss not in ("jdrl", "l1"):
-            problems.append(f"loss: 'jdrl' or 'l1', got {self.loss!r}")
-        if self.flow not in ("dis", "farneback"):
-            problems.append(f"flow: 'dis' or 'farneback', got {self.flow!r}")
-        if problems:
-            raise InputError("JDRL training config", "; ".join(problems))
+    model: dict = field(default_factory=lambda: {"width": 16, "backbone": "unet", "blocks": 1})
 
-
-def _smooth_field(rng: np.random.Generator, size: int, amplitude: float) -> torch.Tensor:
-    """A smooth random flow ``(1, 2, size, size)`` px with max |component| ≈ ``amplitude``."""
-    from scipy import ndimage
-
-    f = np.stack([ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 6) for _ in range(2)])
-    f = f / max(np.abs(f).max(), 1e-8) * amplitude
-    return torch.from_numpy(f.astype(np.float32))[None]
-
-
-def misaligned_pair(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 8.0,
-                    shift_max: float = 2.0) -> dict:
-    """``blurry``, ``target`` (misaligned sharp), ``aligned`` (the exact sharp image, for evaluation),
-    each ``(1, 3, size, size)``."""
-    m = 8
-    big = pool.crop(rng, size + 2 * m)[None]
-    # defocus: a smooth CoC field ≥ 0 (single image: no sign), skewed to small radii
-    c0 = coc_max * float(rng.random()) ** 1.5
-    field_ = _smooth_field(rng, size + 2 * m, 1.0)[:, :1]
-    coc = (c0 * (1 + 0.5 * field_)).clamp(0, coc_max)
-    blurry = render_bokeh(big, coc, mode="layered")
-    g = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
-    blurry = sensor_noise(blurry, float(np.exp(rng.uniform(np.log(1e-5), np.log(1e-3)))), 0.002, g)
-    # misalignment of the ground truth: homography-like affine (shift, rotation, scale) + smooth field
-    n = size + 2 * m
-    yy, xx = torch.meshgrid(torch.arange(n, dtype=torch.float32), torch.arange(n, dtype=torch.float32), indexing="ij")
-    ang, s = math.radians(float(rng.uniform(-0.8, 0.8))), 1 + float(rng.uniform(-0.01, 0.01))
-    tx, ty = rng.uniform(-shift_max, shift_max, 2)
-    cx = cy = (n - 1) / 2
-    xs = s * (math.cos(ang) * (xx - cx) - math.sin(ang) * (yy - cy)) + cx + tx
-    ys = s * (math.sin(ang) * (xx - cx) + math.cos(ang) * (yy - cy)) + cy + ty
-    flow = torch.stack([xs - xx, ys - yy])[None] + _smooth_field(rng, n, float(rng.uniform(0, 1.0)))
-    target = warp(big, flow)
-    gain = torch.from_numpy(rng.uniform(0.95, 1.05, 3).astype(np.float32)).view(1, 3, 1, 1)
-    target = (target * gain + float(rng.uniform(-0.02, 0.02))).clamp(0, 1)
-    crop = lambda t: t[..., m:m + size, m:m + size]  # noqa: E731
-    return {"blurry": crop(blurry), "target": crop(target), "aligned": crop(big)}
+    WHAT = "JDRL training config"
+    MODEL_CONFIG = JDRLConfig
+    DATA_SOURCES = DEBLUR_SOURCES
+    RULES = {**LoopConfig.RULES, "flow_warmup_steps": at_least(0), "coc_max": positive(),
+             "shift_max": nonnegative(), "alpha": nonnegative(), "beta": nonnegative(), "lam": nonnegative(),
+             "loss": one_of("jdrl", "l1"), "flow": one_of("dis", "farneback")}
+    HELP = {**LoopConfig.HELP, "loss": "jdrl (Eq. 2) or l1 (the ablation's plain L1)",
+            "coc_max": "largest CoC radius of the synthetic pairs (px)",
+            "shift_max": "misalignment of the synthetic pairs (px)", "flow": "optical flow: dis or farneback",
+            "flow_warmup_steps": "steps with the flow computed against the blurry input",
+            "alpha": "weight of the reblurring loss L_R", "beta": "weight of the defocus-map loss L_P",
+            "lam": "calibration mask tolerance λ (Eq. 6)",
+            "data": "synthetic, or real pairs dpdd:ROOT, realdof:ROOT, sdd:ROOT"}
 
 
 def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cfg: JDRLTrainConfig,
@@ -147,4 +115,4 @@ def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
     return save_result(cfg, model, seconds, main)
 
 
-__all__ = ["JDRLTrainConfig", "jdrl_loss", "misaligned_pair", "train_jdrl"]
+__all__ = ["JDRLTrainConfig", "jdrl_loss", "train_jdrl"]

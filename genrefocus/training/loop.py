@@ -1,4 +1,4 @@
-"""The training loop shared by the small CPU trainers (DPDeblurNet, JDRL): AdamW with linear warmup and
+"""The training loop shared by the CPU trainers (DPDeblurNet, JDRL, UiD): AdamW with linear warmup and
 a cosine decay to 1 % (:func:`warmup_cosine`), accelerate, crash-safe checkpoints with exact resume —
 model(s), optimizer, schedule, the data RNG and the elapsed time — and a ``loss.jsonl`` that never
 repeats a step (:mod:`genrefocus.training.checkpoints`)."""
@@ -10,21 +10,23 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, ClassVar, Optional, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoints import Checkpoints, append_log, number_problems, truncate_log
-from .real_pairs import parse_spec
+from ..data.real_pairs import parse_spec
+from .checkpoints import Checkpoints, append_log, truncate_log
+from .config import Config, at_least, positive
 
 
 @dataclass
-class LoopConfig:
-    """The fields :func:`train_loop` and the trainers' shared options use; each CPU trainer's config
-    extends it (and sets its own defaults). ``data``: ``"synthetic"`` or a ``SOURCE:ROOT`` spec
-    (:mod:`.real_pairs`); ``init_from``: a model folder to start from (its config must match)."""
+class LoopConfig(Config):
+    """The fields :func:`train_loop` uses; each CPU trainer's config extends it (and sets its own
+    defaults). ``data``: ``"synthetic"`` or a ``SOURCE:ROOT`` spec (:mod:`genrefocus.data.real_pairs`;
+    ``DATA_SOURCES`` lists a trainer's); ``init_from``: a model folder to start from (its config must match
+    ``model``)."""
 
     output_dir: str = "runs/train"
     steps: int = 1000
@@ -41,24 +43,29 @@ class LoopConfig:
     init_from: Optional[str] = None
     data: str = "synthetic"
 
-    def loop_problems(self, model_config, sources: tuple, ints: Optional[dict] = None, positive: tuple = (),
-                      nonnegative: tuple = ()) -> list:
-        """The checks every loop config shares — numbers (plus the trainer's own ``ints`` / ``positive``
-        / ``nonnegative``), resume and init folders, the data spec among ``sources``, and the ``model``
-        fields against ``model_config`` — as one message per problem."""
-        problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "log_every": 1,
-                                          "checkpointing_steps": 0, "seed": 0, **(ints or {})},
-                                   positive=("learning_rate", *positive), nonnegative=nonnegative)
+    DATA_SOURCES: ClassVar[tuple] = ()
+    RULES: ClassVar[dict] = {
+        "steps": at_least(1), "batch_size": at_least(1), "size": at_least(32), "learning_rate": positive(),
+        "warmup": at_least(0), "seed": at_least(0), "log_every": at_least(1), "checkpointing_steps": at_least(0),
+        "checkpoints_total_limit": at_least(1)}
+    HELP: ClassVar[dict] = {
+        "output_dir": "run folder (checkpoints, loss.jsonl, the final model)", "steps": "optimizer steps",
+        "size": "training crop side (px)", "warmup": "linear warm-up steps before the cosine decay",
+        "checkpointing_steps": "checkpoint every N steps (0: never)",
+        "resume_from_checkpoint": "'latest' or a checkpoint folder: continue a run exactly",
+        "init_from": "start from this model folder's weights (fine-tuning), fresh optimizer and schedule",
+        "data": "synthetic, or real pairs as SOURCE:ROOT"}
+
+    def extra_problems(self) -> list:
+        problems = []
         if self.data != "synthetic":
-            problems += parse_spec(self.data, sources)
-        bad = [k for k in self.model if k not in model_config.__dataclass_fields__]
-        if bad:
-            problems.append(f"model: unknown field(s) {', '.join(bad)}")
-        else:
-            try:
-                model_config(**self.model)
-            except ValueError as exc:
-                problems.append(f"model: {exc}")
+            problems += parse_spec(self.data, self.DATA_SOURCES) if self.DATA_SOURCES else \
+                [f"data: this trainer learns from synthetic data only, got {self.data!r}"]
+        resume = self.resume_from_checkpoint
+        if resume and resume != "latest" and not Path(resume).is_dir():
+            problems.append(f"resume_from_checkpoint: 'latest' or a checkpoint folder, got {resume!r}")
+        if self.init_from and not (Path(self.init_from) / "model.safetensors").is_file():
+            problems.append(f"init_from: a model folder with model.safetensors, got {self.init_from!r}")
         return problems
 
 
@@ -72,35 +79,13 @@ def warmup_cosine(steps: int, warmup: int, floor: float = 0.01) -> Callable[[int
     return factor
 
 
-def add_loop_arguments(ap, out: str, steps: int, batch_size: int, size: int, lr: float) -> None:
-    """The command-line options every loop trainer has (its own defaults)."""
-    ap.add_argument("--out", default=out)
-    ap.add_argument("--steps", type=int, default=steps)
-    ap.add_argument("--batch-size", type=int, default=batch_size)
-    ap.add_argument("--size", type=int, default=size)
-    ap.add_argument("--lr", type=float, default=lr)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--checkpointing-steps", type=int, default=250)
-    ap.add_argument("--resume_from_checkpoint", "--resume", default=None, help="'latest' or a checkpoint folder")
-    ap.add_argument("--init-from", default=None, metavar="FOLDER",
-                    help="start from this model folder's weights (fine-tuning: e.g. the shipped model on new data); "
-                         "fresh optimizer and schedule")
-
-
-def loop_config(args) -> dict:
-    """The config fields of :func:`add_loop_arguments`' options."""
-    return dict(output_dir=args.out, steps=args.steps, batch_size=args.batch_size, size=args.size,
-                learning_rate=args.lr, seed=args.seed, checkpointing_steps=args.checkpointing_steps,
-                resume_from_checkpoint=args.resume_from_checkpoint, init_from=args.init_from)
-
-
 def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: Callable, desc: str,
                progress: bool = True, on_checkpoint: Callable | None = None) -> tuple:
     """Run ``cfg.steps`` steps (``cfg`` has the fields of :func:`loop_config` plus ``warmup``,
     ``log_every``, ``checkpoints_total_limit``; with ``init_from`` the first module starts from that model
     folder's weights unless a checkpoint is resumed).
 
-    ``batch(rng)`` draws one batch (dict of tensors) from the data RNG; ``loss(modules, batch, step)``
+    ``batch(rng)`` draws one batch (dict of tensors; None for a target the batch lacks) from the data RNG; ``loss(modules, batch, step)``
     returns ``(total, parts)`` with the prepared modules; ``on_checkpoint(modules, out)`` runs after each
     checkpoint. Returns ``(unwrapped modules, seconds, is_main_process)``; the caller saves the result."""
     from accelerate import Accelerator
@@ -140,7 +125,7 @@ def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: C
     bar = tqdm(range(start, cfg.steps), desc=desc, initial=start, total=cfg.steps,
                disable=not progress or not acc.is_main_process)
     for step in bar:
-        data = {k: v.to(acc.device) for k, v in batch(rng).items()}
+        data = {k: (None if v is None else v.to(acc.device)) for k, v in batch(rng).items()}
         total, parts = loss(modules, data, step)
         opt.zero_grad()
         acc.backward(total)
@@ -215,5 +200,4 @@ def write_train_log(cfg, seconds: float, **extra) -> Path:
     return atomic_write(out / "train_log.json", lambda tmp: Path(tmp).write_text(text))
 
 
-__all__ = ["LoopConfig", "add_loop_arguments", "init_weights", "loop_config", "save_result", "train_loop", "warmup_cosine",
-           "write_train_log"]
+__all__ = ["LoopConfig", "init_weights", "save_result", "train_loop", "warmup_cosine", "write_train_log"]

@@ -23,9 +23,8 @@ Structure (DESIGN §7):
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
@@ -33,8 +32,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import InputError, MissingWeightsError
-from .dp_invertible import InvertibleBlock, KernelPool, invert_kernels, per_pixel_conv
+from ..errors import InputError
+from .uid_blocks import InvertibleBlock, KernelPool, invert_kernels, per_pixel_conv
+from .folder import load_model_folder, save_model_folder
 
 
 @dataclass
@@ -237,47 +237,10 @@ class UiDModel(nn.Module):
         return self.reblur_with(aif, self.stage_kernels(f_coc_t, inverse=True)), coc_t
 
     def save_pretrained(self, folder: Union[str, Path]) -> Path:
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(asdict(self.config), indent=2))
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors"))
-        return folder
+        """Write the model folder (:mod:`genrefocus.models.folder`, ``model_type`` ``"uid"``)."""
+        return save_model_folder(folder, self, "uid")
 
     @classmethod
-    def from_pretrained(cls, folder: Union[str, Path]) -> "UiDModel":
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-            raise MissingWeightsError(f"no UiD checkpoint in {str(folder)!r} (config.json + model.safetensors); "
-                                      "train one with training/train_dp.py")
-        model = cls(UiDConfig(**json.loads((folder / "config.json").read_text())))
-        model.load_state_dict(load_file(str(folder / "model.safetensors")))
-        return model.eval()
-
-
-MIN_DP_SIDE = 32  # px: smaller pairs carry no usable dual-pixel disparity
-
-
-def load_dp_pair(path_or_left, right=None) -> tuple:
-    """A DP pair as two ``(1, 3, H, W)`` tensors: two image files, or one multi-frame file (GIF/TIFF,
-    frames 0 and 1). Errors (:class:`InputError`): unreadable files (every check of
-    :func:`genrefocus.io.read_image_array`), a single frame, mismatched sizes, sides < 32 px."""
-    from ..io import load_frames, load_image
-
-    if right is not None:
-        left_t, right_t = load_image(path_or_left, name="left view"), load_image(right, name="right view")
-    else:
-        p = Path(path_or_left)
-        frames = load_frames(p, n=2)
-        if len(frames) < 2:
-            raise InputError(str(p), "a dual-pixel file needs two frames (left and right views); got one")
-        left_t, right_t = frames
-    if left_t.shape != right_t.shape:
-        raise InputError("dual-pixel pair", f"views differ in size: {tuple(left_t.shape[-2:])} vs {tuple(right_t.shape[-2:])}")
-    if min(left_t.shape[-2:]) < MIN_DP_SIDE:
-        raise InputError("dual-pixel pair", f"{left_t.shape[-1]}×{left_t.shape[-2]} is smaller than {MIN_DP_SIDE} px "
-                                            "on a side")
-    return left_t, right_t
+    def from_pretrained(cls, folder: Union[str, Path], what: str = "UiD checkpoint") -> "UiDModel":
+        """Read a UiD model folder — also one written before folders carried a ``model_type``."""
+        return load_model_folder(folder, cls, UiDConfig, "uid", what)

@@ -1,97 +1,104 @@
-"""Training the UiD dual-pixel model (``accelerate launch training/train_dp.py``).
+"""Dual-pixel training samples, synthetic and real.
 
-Data sources (``DPTrainConfig.sources``; each step draws its whole batch from one of them):
-
-* ``"scene_lab"`` — exact DP pairs of random scene-lab scenes (left / right half apertures), the AIF,
-  the signed CoC, and an exact full-aperture render focused on a random (visible) plane with that
-  plane's mask as the refocus target;
-* ``"aif_depth:<manifest.jsonl>"`` — DP synthesis from AIF + depth (:func:`dp_from_aif`, half-disk
-  apertures through the occlusion-aware layered renderer) on the records of a manifest with ``aif``
-  and ``depth`` (metres) — e.g. the output of ``genrefocus-data synthetic``; the refocus target is the
-  layered full-aperture render at another focus;
-* ``"dpdd:<root>"`` — real Canon DP captures of DPDD (``{split}_l``/``_r`` sources, ``_c`` target);
-  no CoC or refocus supervision there.
-
-AdamW (3e-4), cosine schedule with linear warmup, the UiD losses (+ our disparity and refocus terms).
+* :func:`synthetic_dp_sample` — DPDeblurNet's pairs: photo crops over a slanted background and 0–2 nearer
+  shapes with signed CoCs, the DP views of :func:`~genrefocus.optics.dp_synthesis.synthesize_dp` (random split
+  softness, optionally a real lens's PSF shape and a green-only capture), fall-off, noise and a GIF palette;
+* :func:`scene_lab_dp_sample` — exact DP pairs of random scene-lab scenes with an exact refocus target;
+* :func:`aif_depth_dp_sample` — DP synthesis from an AIF + depth manifest record (half-disk apertures
+  through the layered renderer);
+* :func:`dpdd_dp_sample` — a random crop of a real DPDD capture;
+* :class:`DPBatches` — batches drawn from a list of such sources (the UiD trainer's data).
 """
 
 from __future__ import annotations
-
-import json
-import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from .checkpoints import Checkpoints, number_problems
-from ..models.dp_losses import uid_loss
-from ..models.dp_model import UiDConfig, UiDModel
 from ..optics.dp_disparity import HALF_DISK_DISPARITY, dp_disparity_factor
+from ..optics.dp_synthesis import LensPSF, green_only, sensor_noise, synthesize_dp, view_falloff
 from ..optics.render import render_bokeh
 from ..optics.scene_lab import make_scene
+from .photos import PhotoPool
 
-COC_SCALE = 4.0  # the CoC target is c / COC_SCALE (px)
 _TEXTURES = [("brick", "coffee", "chelsea"), ("grass", "astronaut", "rocket"), ("gravel", "cat", "coffee")]
 
 
-@dataclass
-class DPTrainConfig:
-    output_dir: str = "runs/uid"
-    steps: int = 2000
-    batch_size: int = 4
-    size: int = 64
-    learning_rate: float = 3e-4
-    warmup: int = 100
-    k_range: tuple = (2.0, 6.0)
-    seed: int = 0
-    model: dict = field(default_factory=dict)  # UiDConfig fields
-    sources: tuple = ("scene_lab",)            # see the module doc
-    scene_cache: int = 0          # > 0: render this many scene-lab samples once, reuse them with flips
-    spacing_px: float = 1.0       # scene-lab aperture sample spacing for training renders
-    softness_max: float = 0.0     # smooth DP photodiode split τ ∈ [0, softness_max] (0: hard halves)
-    log_every: int = 50
-    lam_disp: float = 0.5     # auxiliary disparity supervision (ours; 0 = the paper's losses only)
-    lam_refocus: float = 1.0  # refocus term (ours; 0 = the paper's losses only)
-    init_from: Optional[str] = None  # continue from a checkpoint folder's weights
-    checkpointing_steps: int = 500   # 0: no checkpoints
-    checkpoints_total_limit: Optional[int] = 2
-    resume_from_checkpoint: Optional[str] = None  # "latest" or a checkpoint folder
+def _shape_mask(rng: np.random.Generator, size: int) -> torch.Tensor:
+    """A random ellipse or polygon covering ~10–50 % of the crop, 1-px soft edge."""
+    from skimage.draw import ellipse, polygon
 
-    def __post_init__(self):
-        problems = number_problems(self, {"steps": 1, "batch_size": 1, "size": 32, "warmup": 0, "scene_cache": 0,
-                                          "log_every": 1, "checkpointing_steps": 0, "seed": 0},
-                                   positive=("learning_rate", "spacing_px"),
-                                   nonnegative=("softness_max", "lam_disp", "lam_refocus"))
-        kr = tuple(self.k_range)
-        if not (len(kr) == 2 and all(math.isfinite(float(v)) for v in kr) and 0 <= kr[0] < kr[1]):
-            problems.append(f"k_range: need 0 ≤ K_min < K_max, got {self.k_range!r}")
-        if self.checkpoints_total_limit is not None and self.checkpoints_total_limit < 1:
-            problems.append(f"checkpoints_total_limit: ≥ 1 or None, got {self.checkpoints_total_limit}")
-        if self.init_from and not (Path(self.init_from) / "config.json").is_file():
-            problems.append(f"init_from: {self.init_from!r} is not a checkpoint folder (no config.json)")
-        if not self.sources:
-            problems.append("sources: at least one data source")
-        for spec in self.sources:
-            kind, _, arg = str(spec).partition(":")
-            if kind == "scene_lab" and not arg:
-                continue
-            if kind == "aif_depth" and arg and not Path(arg).is_file():
-                problems.append(f"sources: {spec!r}: manifest {arg!r} does not exist")
-            elif kind == "dpdd" and arg and not Path(arg).is_dir():
-                problems.append(f"sources: {spec!r}: folder {arg!r} does not exist")
-            elif kind not in ("aif_depth", "dpdd") or not arg:
-                problems.append(f"sources: unknown DP data source {spec!r} (scene_lab, aif_depth:<manifest>, "
-                                "dpdd:<root>)")
-        if problems:
-            raise InputError("DP training config", "; ".join(problems))
+    m = np.zeros((size, size), np.float32)
+    cy, cx = rng.uniform(0.2, 0.8, 2) * size
+    if rng.random() < 0.5:
+        ry, rx = rng.uniform(0.15, 0.45, 2) * size
+        rr, cc = ellipse(cy, cx, ry, rx, shape=m.shape, rotation=float(rng.uniform(0, np.pi)))
+    else:
+        n = int(rng.integers(3, 8))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, n))
+        rad = rng.uniform(0.15, 0.45, n) * size
+        rr, cc = polygon(cy + rad * np.sin(ang), cx + rad * np.cos(ang), shape=m.shape)
+    m[rr, cc] = 1.0
+    from scipy import ndimage
+
+    return torch.from_numpy(ndimage.gaussian_filter(m, 0.6))[None]
+
+
+def random_lens_psf(rng: np.random.Generator) -> LensPSF:
+    """A real lens's PSF shape in the ranges of Abuolaim et al. 2021 (Butterworth order 3–9, cut-off
+    0.8–1 of the CoC radius, centre weight 0.1–0.3 of the rim) with a Gaussian edge of 0–10 % of the radius."""
+    return LensPSF(order=float(rng.uniform(3, 9)), cutoff=float(rng.uniform(0.8, 1.0)),
+                   floor=float(rng.uniform(0.1, 0.3)), edge=float(rng.uniform(0.0, 0.1)))
+
+
+def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 12.0,
+                        lens_psf: float = 0.0, green: float = 0.0, softness_max: float = 1.0) -> dict:
+    """One training sample: ``left``, ``right`` (degraded views), ``aif``, ``disparity`` (px),
+    each ``(1, C, size, size)``; with probability ``lens_psf`` the blur has a real lens's PSF shape
+    (:func:`random_lens_psf`), otherwise a flat disk; the split softness τ is uniform in
+    [0.15, ``softness_max``]; with probability ``green`` the pair (and its AIF
+    target) is a green-only capture (:func:`~genrefocus.optics.dp_synthesis.green_only`)."""
+    mag = lambda: coc_max * float(rng.random()) ** 1.5  # noqa: E731  (skewed to small blur)
+    c0 = mag() * (1 if rng.random() < 0.5 else -1)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    gy, gx = rng.uniform(-0.25, 0.25, 2) * min(coc_max, abs(c0) + 3)
+    coc = (c0 + gy * yy + gx * xx)[None]
+    aif = pool.crop(rng, size)
+    for _ in range(int(rng.choice([0, 1, 1, 2]))):
+        m = _shape_mask(rng, size)
+        c_near = float(coc.max()) + 0.5 + mag() * 0.8  # nearer than what lies behind it: a larger CoC
+        c_near = min(c_near, coc_max)
+        aif = aif * (1 - m) + pool.crop(rng, size) * m
+        coc = torch.where(m > 0.5, torch.full_like(coc, c_near), coc)
+    tau = float(rng.uniform(0.15, softness_max))
+    psf = random_lens_psf(rng) if rng.random() < lens_psf else LensPSF()
+    left, right = synthesize_dp(aif[None], coc[None], softness=tau, gamma="srgb", psf=psf)
+    if rng.random() < 0.5:
+        left, right = view_falloff(left, right, float(rng.uniform(-0.15, 0.15)), float(rng.uniform(-0.1, 0.1)))
+    g = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
+    shot, read = float(np.exp(rng.uniform(np.log(1e-4), np.log(3e-3)))), float(rng.uniform(0.001, 0.01))
+    left, right = sensor_noise(left, shot, read, g), sensor_noise(right, shot, read, g)
+    if rng.random() < 0.5:
+        left, right = _palette(left), _palette(right)
+    if rng.random() < green:
+        left, right, aif = green_only(left), green_only(right), green_only(aif[None])[0]
+    return {"left": left, "right": right, "aif": aif[None], "disparity": (psf.disparity_factor(tau) * coc)[None],
+            "disparity_known": torch.ones(1, 1, 1, 1)}
+
+
+def _palette(x: torch.Tensor) -> torch.Tensor:
+    """A 256-colour palette with dithering, as a GIF frame."""
+    from PIL import Image
+
+    arr = (x[0].permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    q = np.asarray(Image.fromarray(arr).quantize(256).convert("RGB"), np.float32) / 255.0
+    return torch.from_numpy(q).permute(2, 0, 1)[None]
 
 
 def _batch(items: list) -> dict:
+    """Samples (dicts of ``(1, …)`` tensors or None) → one dict of ``(n, …)`` tensors (None where any is None)."""
     out = {}
     for k in items[0]:
         vals = [it[k] for it in items]
@@ -215,8 +222,8 @@ class DPBatches:
 
     def __init__(self, sources, size: int, k_range=(2.0, 6.0), scene_cache: int = 0, spacing_px: float = 0.5,
                  seed: int = 0, progress: bool = False, softness_max: float = 0.0):
-        from ..data.readers import dpdd_dual_pixel
-        from .data import read_manifest
+        from .readers import dpdd_dual_pixel
+        from .manifest_dataset import read_manifest
 
         self.size, self.k_range, self.spacing_px, self.sources = size, tuple(k_range), spacing_px, []
         self.softness_max = softness_max
@@ -252,96 +259,5 @@ class DPBatches:
         return _batch([dpdd_dp_sample(pick(), rng, self.size) for _ in range(n)])
 
 
-def dp_step_loss(model, batch: dict, lam_disp: float = 0.5, lam_refocus: float = 1.0):
-    """The training loss of one batch (``uid_loss`` with the ground-truth AIF reblurred)."""
-    core = model.module if hasattr(model, "module") else model
-    D = core.config.max_disp
-    coc = batch["coc"]
-    refocus = lam_refocus > 0 and batch["target"] is not None
-    out = model(batch["left"], batch["right"], sharp=batch["aif"], focus_mask=batch["mask"] if refocus else None)
-    return uid_loss(out, batch["aif"], batch["blurry"], None if coc is None else coc / COC_SCALE,
-                    disparity_true=None if coc is None else (batch.get("dp_factor", HALF_DISK_DISPARITY) * coc).clamp(-D, D),
-                    lam_disp=lam_disp, refocus_target=batch["target"] if refocus else None,
-                    lam_refocus=lam_refocus)
-
-
-def train_dp(cfg: DPTrainConfig, progress: bool = True) -> Path:
-    """Train and save the checkpoint folder (``config.json`` + ``model.safetensors`` + ``train_log.json``).
-
-    Checkpoints (model, optimizer, LR schedule, every RNG — torch, NumPy, the data stream — step and
-    log) every ``checkpointing_steps``, written atomically (:mod:`genrefocus.training.checkpoints`);
-    ``resume_from_checkpoint="latest"`` continues exactly where an interrupted run stopped.
-    """
-    from accelerate import Accelerator
-
-    acc = Accelerator(cpu=not torch.cuda.is_available())
-    torch.manual_seed(cfg.seed)
-    if cfg.init_from:
-        model = UiDModel.from_pretrained(cfg.init_from).train()
-        cfg.model = asdict(model.config)
-    else:
-        model = UiDModel(UiDConfig(**cfg.model))
-    data = DPBatches(cfg.sources, cfg.size, cfg.k_range, cfg.scene_cache, cfg.spacing_px, cfg.seed,
-                     progress and acc.is_main_process, cfg.softness_max)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
-
-    def schedule(step):
-        if step < cfg.warmup:
-            return (step + 1) / cfg.warmup
-        t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    model, opt = acc.prepare(model, opt)
-    acc.register_for_checkpointing(sched)
-    rng = np.random.default_rng([cfg.seed, acc.process_index])
-    out = Path(cfg.output_dir)
-    checkpoints = Checkpoints(out)
-    if acc.is_main_process:
-        checkpoints.remove_orphans()
-    log, start = [], 0
-    ck = checkpoints.resolve(cfg.resume_from_checkpoint)
-    if ck is not None:
-        acc.load_state(str(ck))
-        start = Checkpoints.step_of(ck)
-        rng.bit_generator.state = json.loads((ck / f"data_rng_{acc.process_index}.json").read_text())
-        log = json.loads((ck / "log.json").read_text())
-        acc.print(f"resumed from {ck} at step {start}")
-
-    def write_checkpoint(folder: Path) -> None:
-        acc.save_state(str(folder))
-        (folder / f"data_rng_{acc.process_index}.json").write_text(json.dumps(rng.bit_generator.state))
-        if acc.is_main_process:
-            (folder / "log.json").write_text(json.dumps(log))
-
-    bar = tqdm(range(start, cfg.steps), desc="train UiD", initial=start, total=cfg.steps,
-               disable=not progress or not acc.is_main_process)
-    for step in bar:
-        batch = {k: (v.to(acc.device) if v is not None else None) for k, v in data(rng, cfg.batch_size).items()}
-        total, parts = dp_step_loss(model, batch, cfg.lam_disp, cfg.lam_refocus)
-        opt.zero_grad()
-        acc.backward(total)
-        acc.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if step % cfg.log_every == 0 or step == cfg.steps - 1:
-            log.append({"step": step, "loss": float(total.detach()), **parts})
-            bar.set_postfix(loss=f"{float(total.detach()):.4f}")
-        done = step + 1
-        if cfg.checkpointing_steps and done % cfg.checkpointing_steps == 0 and done < cfg.steps:
-            checkpoints.save(done, write_checkpoint, cfg.checkpoints_total_limit, acc.is_main_process,
-                             acc.wait_for_everyone)
-    if acc.is_main_process:
-        folder = acc.unwrap_model(model).save_pretrained(out)
-        _write_text_atomic(out / "train_log.json", json.dumps({"config": asdict(cfg), "log": log}, indent=2,
-                                                              default=list))
-        return folder
-    return out
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    import os
-
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+__all__ = ["DPBatches", "aif_depth_dp_sample", "dp_from_aif", "dpdd_dp_sample", "flip_dp_sample", "half_disk_apertures",
+           "random_lens_psf", "scene_lab_dp_batch", "scene_lab_dp_sample", "synthetic_dp_sample"]

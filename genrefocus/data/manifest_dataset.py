@@ -1,4 +1,4 @@
-"""Training samples: JSONL manifests or on-the-fly synthetic bokeh, cropped identically per sample.
+"""LoRA training samples: JSONL manifests or on-the-fly synthetic bokeh, cropped identically per sample.
 
 Manifest records (paths relative to the manifest's folder):
 
@@ -51,6 +51,52 @@ def read_manifest(path) -> list:
     if not out:
         raise InputError(str(p), "manifest has no records")
     return out
+
+
+#: fields every record of a task's manifest needs (besides the optional ``pre_deblur`` and ``aperture``)
+_DEBLUR_FIELDS = ("input", "target")
+_BOKEH_FIELDS = ("aif", "target", "depth", "K")
+_FILE_FIELDS = ("input", "target", "pre_deblur", "aif", "depth")
+
+
+def check_manifest(path, task: str, synthetic: bool = False, max_listed: int = 3) -> list:
+    """Every record's problems for training ``task`` (empty when all are usable): missing fields (a bokeh
+    record needs ``aif``, ``target``, ``depth``, ``K`` and ``focus_disparity`` or ``D_focus``; a deblur one
+    ``input`` and ``target``; a synthetic recipe only ``aif`` and ``depth``), numbers that are not finite
+    (K ≥ 0), and files that do not exist — reported as a few examples and a count, before any model loads."""
+    import math
+
+    try:
+        records = read_manifest(path)
+    except InputError as exc:
+        return [str(exc)]
+    deblur = task in ("deblur", "pre_deblur", "deblur_two_conditions")
+    need = ("aif", "depth") if synthetic else (_DEBLUR_FIELDS if deblur else _BOKEH_FIELDS)
+    problems = []
+    for n, rec in enumerate(records, 1):
+        if not isinstance(rec, dict):
+            problems.append(f"record {n}: not a JSON object")
+            continue
+        missing = [k for k in need if k not in rec]
+        if not (synthetic or deblur) and "focus_disparity" not in rec and "D_focus" not in rec:
+            missing.append("focus_disparity (or D_focus)")
+        if missing:
+            problems.append(f"record {n}: no {', '.join(missing)}")
+            continue
+        for k in ("K", "focus_disparity", "D_focus"):
+            if k in rec and not synthetic:
+                try:
+                    v = float(rec[k])
+                except (TypeError, ValueError):
+                    v = float("nan")
+                if not math.isfinite(v) or v < 0 or (k == "D_focus" and v == 0):
+                    problems.append(f"record {n}: {k} must be a finite number ≥ 0, got {rec[k]!r}")
+        for k in _FILE_FIELDS:
+            if isinstance(rec.get(k), str) and not Path(rec[k]).is_file():
+                problems.append(f"record {n}: {k} file {rec[k]!r} does not exist")
+    if len(problems) > max_listed:
+        problems = problems[:max_listed] + [f"… {len(problems) - max_listed} more problems in {str(path)!r}"]
+    return [f"{str(path)!r} " + p if not p.startswith("…") else p for p in problems]
 
 
 def _crop_box(h: int, w: int, res: int, rng: np.random.Generator):

@@ -1,4 +1,5 @@
-"""The LoRA training loop (``accelerate launch training/train_lora.py --config ...``).
+"""The LoRA trainer of DeblurNet / BokehNet / aperture-shape adapters (``accelerate launch training/train.py
+lora --config ...``): its config (:class:`LoRATrainConfig`) and its loop.
 
 Flow matching as FLUX: ``x_t = (1 − σ)·x0 + σ·ε``, target ``ε − x0``, MSE; ``σ = sigmoid(N(0, 1))``
 (logit-normal); conditions at t = 0, guidance 1; a LoRA only on the condition branches
@@ -13,7 +14,9 @@ diffusers key format that :class:`~genrefocus.pipelines.GenRefocusPipeline` and 
 from __future__ import annotations
 
 import json
+import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -25,12 +28,140 @@ from tqdm.auto import tqdm
 from ..errors import InputError, MissingWeightsError
 from ..models.branches import Branch, group_mask, multibranch_forward
 from ..models.lora import routed_module_names, validate_lora_file
-from ..models.tasks import ADAPTERS, Condition, encode_condition, flux_scheduler, get_task, load_prompt_cache
+from ..models.tasks import ADAPTERS, TASKS, Condition, encode_condition, flux_scheduler, get_task, load_prompt_cache
+from ..data.manifest_dataset import RefocusDataset, check_manifest
+from ..parsing import DEFAULT_RENDER_MODE, RENDER_MODES
 from .checkpoints import Checkpoints, append_log, truncate_log
-from .config import TrainConfig
-from .data import RefocusDataset
+from .config import Config, at_least, fraction, nonnegative, one_of, positive
 
 LORA_FILE = "lora.safetensors"
+
+
+@dataclass
+class LoRATrainConfig(Config):
+    """Every knob of :func:`train` (defaults = the paper's settings)."""
+
+    task: str = "bokeh"                  # a task of genrefocus.models.tasks.TASKS (deblur, pre_deblur, bokeh, shape)
+    model: str = "black-forest-labs/FLUX.1-dev"
+    prompt_cache: Optional[str] = None   # safetensors from GenRefocusPipeline.save_prompt_cache
+    output_dir: str = "runs/lora"
+    rank: int = 64
+    max_steps: int = 40000               # optimizer steps
+    learning_rate: float = 1e-4
+    optimizer: str = "adamw"             # adamw | prodigy
+    weight_decay: float = 1e-2
+    max_grad_norm: float = 1.0
+    train_batch_size: int = 1
+    gradient_accumulation_steps: int = 8
+    mixed_precision: str = "bf16"        # no | fp16 | bf16
+    gradient_checkpointing: bool = True
+    resolution: int = 512                # random crops of this size
+    text_dropout: float = 0.1
+    condition_dropout: float = 0.1
+    independent_conditions: bool = False  # train for the KV-cache fast mode (stored in the LoRA metadata)
+    init_lora: Optional[str] = None      # start from this LoRA (e.g. synthetic → real)
+    base_lora: Optional[str] = None      # shape task: frozen base bokeh LoRA
+    data: dict = field(default_factory=dict)  # {"manifest": path} or {"synthetic": {...}}
+    seed: int = 0
+    fixed_noise: bool = False            # overfitting checks: σ, ε and dropout depend on the sample only
+    checkpointing_steps: int = 1000
+    checkpoints_total_limit: Optional[int] = 3
+    resume_from_checkpoint: Optional[str] = None  # "latest" or a checkpoint folder
+    validation_steps: int = 1000
+    validation_inference_steps: int = 28
+    log_every: int = 10
+    allow_download: bool = False         # let a missing Hub model download (else: local folders / HF cache only)
+
+    WHAT = "training config"
+    RULES = {
+        "rank": at_least(1), "max_steps": at_least(1), "learning_rate": positive(), "weight_decay": nonnegative(),
+        "max_grad_norm": (lambda v: math.isfinite(v) and v >= 0, "a finite number ≥ 0 (0 = no clipping)"),
+        "train_batch_size": at_least(1), "gradient_accumulation_steps": at_least(1),
+        "resolution": (lambda v: v >= 16 and v % 16 == 0, "a multiple of 16, ≥ 16"),
+        "text_dropout": fraction(), "condition_dropout": fraction(), "seed": at_least(0),
+        "checkpointing_steps": (lambda v: v >= 0, "≥ 0 (0 = no checkpoints)"),
+        "checkpoints_total_limit": (lambda v: v >= 1, "≥ 1 or null"),
+        "validation_steps": (lambda v: v >= 0, "≥ 0 (0 = no validation)"),
+        "validation_inference_steps": at_least(1), "log_every": at_least(1),
+        "optimizer": one_of("adamw", "prodigy"), "mixed_precision": one_of("no", "fp16", "bf16"),
+        "task": one_of(*TASKS),
+    }
+    HELP = {"task": "deblur | pre_deblur | bokeh | shape", "model": "FLUX.1-dev folder or Hub id",
+            "prompt_cache": "cached prompt embeddings (no T5/CLIP)", "output_dir": "run folder",
+            "independent_conditions": "train for the KV-cache fast mode (--fast at inference)",
+            "resume_from_checkpoint": "'latest' or a checkpoint folder",
+            "allow_download": "let a missing Hub model download"}
+
+    def extra_problems(self) -> list:
+        problems = _data_problems(self.data)
+        if self.task == "shape" and not self.base_lora:
+            problems.append("base_lora: the shape task trains a new adapter next to a frozen base bokeh LoRA: set it")
+        return problems
+
+
+def _data_problems(data: dict) -> list:
+    problems = []
+    if not isinstance(data, dict) or not data:
+        return ["data: set data.manifest (a JSONL file) or data.synthetic, in the --config file or with "
+                "--set data.manifest=..."]
+    unknown = set(data) - {"manifest", "synthetic"}
+    if unknown:
+        problems.append(f"data: unknown keys {sorted(unknown)} (manifest, synthetic)")
+    syn = data.get("synthetic")
+    if syn is not None:
+        if not isinstance(syn, dict):
+            return problems + ["data.synthetic: expected a mapping"]
+        unknown = set(syn) - {"manifest", "k_range", "apertures", "renderer"}
+        if unknown:
+            problems.append(f"data.synthetic: unknown keys {sorted(unknown)} (manifest, k_range, apertures, renderer)")
+        manifest = syn.get("manifest")
+        kr = syn.get("k_range", [5.0, 40.0])
+        if not (isinstance(kr, (list, tuple)) and len(kr) == 2 and all(isinstance(v, (int, float)) and
+                                                                       not isinstance(v, bool) for v in kr)
+                and all(math.isfinite(v) for v in kr) and 0 <= kr[0] < kr[1]):
+            problems.append(f"data.synthetic.k_range: need [K_min, K_max] with 0 ≤ K_min < K_max, got {kr!r}")
+        if syn.get("renderer", DEFAULT_RENDER_MODE) not in RENDER_MODES:
+            problems.append(f"data.synthetic.renderer: one of {', '.join(RENDER_MODES)}, got {syn.get('renderer')!r}")
+        aps = syn.get("apertures", ["disk"])
+        if not isinstance(aps, list) or not aps:
+            problems.append(f"data.synthetic.apertures: a non-empty list, got {aps!r}")
+        else:
+            from ..optics.apertures import parse_aperture
+
+            for a in aps:
+                try:
+                    parse_aperture(a)
+                except InputError as exc:
+                    problems.append(f"data.synthetic.apertures: {exc.problem}")
+    else:
+        manifest = data.get("manifest")
+    if not isinstance(manifest, str) or not manifest:
+        problems.append("data: a manifest path is needed (data.manifest or data.synthetic.manifest)")
+    return problems
+
+
+def missing_files(cfg: LoRATrainConfig) -> list:
+    """The files a config names that do not exist, and every manifest record's problems (fields, files) —
+    checked by :func:`train` before it loads anything (the shipped example configs name data that users
+    build first)."""
+    problems = []
+    data = cfg.data.get("synthetic") or cfg.data
+    manifest = data.get("manifest") if isinstance(data, dict) else None
+    if isinstance(manifest, str) and not Path(manifest).is_file():
+        problems.append(f"data manifest {manifest!r} does not exist")
+    elif isinstance(manifest, str):
+        problems += check_manifest(manifest, cfg.task, synthetic="synthetic" in cfg.data)
+    for name in ("init_lora", "base_lora", "prompt_cache"):
+        v = getattr(cfg, name)
+        if isinstance(v, str) and not Path(v).is_file():
+            problems.append(f"{name}: {v!r} does not exist")
+    resume = cfg.resume_from_checkpoint
+    if isinstance(resume, str) and resume != "latest" and not Path(resume).is_dir():
+        problems.append(f"resume_from_checkpoint: 'latest' or a checkpoint folder, got {resume!r}")
+    out = Path(cfg.output_dir)
+    if out.exists() and not out.is_dir():
+        problems.append(f"output_dir: {cfg.output_dir!r} is a file")
+    return problems
 
 
 class BranchedFlux(torch.nn.Module):
@@ -62,7 +193,7 @@ def load_lora_state(transformer, state: dict, adapter: str) -> None:
             layer.weight.copy_(value.to(layer.weight.dtype))
 
 
-def _load_components(cfg: TrainConfig, device, dtype, extra: dict):
+def _load_components(cfg: LoRATrainConfig, device, dtype, extra: dict):
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
 
     try:
@@ -79,7 +210,7 @@ def _load_components(cfg: TrainConfig, device, dtype, extra: dict):
     return transformer.to(device), vae.to(device), scheduler
 
 
-def _prompt_embeddings(cfg: TrainConfig, prompts, device, dtype) -> dict:
+def _prompt_embeddings(cfg: LoRATrainConfig, prompts, device, dtype) -> dict:
     """``{prompt: (embeds, pooled)}`` from the prompt cache, or computed once with the text encoders."""
     if cfg.prompt_cache:
         cache = load_prompt_cache(cfg.prompt_cache)
@@ -109,7 +240,7 @@ def _prompt_embeddings(cfg: TrainConfig, prompts, device, dtype) -> dict:
     return {p: (e.to(device, dtype), pooled.to(device, dtype)) for p, (e, pooled) in cache.items() if p in prompts}
 
 
-def _setup_lora(transformer, cfg: TrainConfig) -> str:
+def _setup_lora(transformer, cfg: LoRATrainConfig) -> str:
     from peft import LoraConfig
 
     adapter = trained_adapter(cfg.task)
@@ -141,7 +272,7 @@ def trained_adapter(task_name: str) -> str:
     return ADAPTERS["shape" if "shape" in kinds else task.kind]
 
 
-def _position_sample(dataset: RefocusDataset, cfg: TrainConfig, position: int):
+def _position_sample(dataset: RefocusDataset, cfg: LoRATrainConfig, position: int):
     n = len(dataset)
     epoch, k = divmod(position, n)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
@@ -150,12 +281,10 @@ def _position_sample(dataset: RefocusDataset, cfg: TrainConfig, position: int):
     return dataset.sample(index, rng), rng
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Optional[Path]:
+def train(cfg: LoRATrainConfig, progress: bool = True) -> Optional[Path]:
     """Run training; returns the exported LoRA path on the main process (None elsewhere)."""
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
-
-    from .config import missing_files
 
     problems = missing_files(cfg)
     if problems:
@@ -347,7 +476,7 @@ def _validate(transformer, vae, scheduler, embeds, dataset, cfg, task, path: Pat
     save_image(grid, path)
 
 
-def export_lora(transformer, adapter: str, path: Path, cfg: TrainConfig, steps: int) -> Path:
+def export_lora(transformer, adapter: str, path: Path, cfg: LoRATrainConfig, steps: int) -> Path:
     """Write the adapter in the official diffusers key format with our metadata; returns the path."""
     from safetensors.torch import save_file
 
@@ -367,4 +496,4 @@ def read_losses(output_dir) -> list:
     return [json.loads(line)["loss"] for line in p.read_text().splitlines()] if p.is_file() else []
 
 
-__all__ = ["train", "export_lora", "read_losses", "lora_state_dict", "BranchedFlux"]
+__all__ = ["BranchedFlux", "LoRATrainConfig", "export_lora", "lora_state_dict", "missing_files", "read_losses", "train"]

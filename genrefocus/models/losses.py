@@ -1,5 +1,10 @@
-"""UiD losses (appendix): multi-scale Charbonnier + edge + frequency for deblurring and reblurring,
-and CoC / CoC-gradient MSE on ``P_rgb(F_init)``:
+"""The training losses of the CPU models, in one module.
+
+* :func:`charbonnier` — ``mean(√((x − y)² + ε²))``, ε = 1e-3 (JDRL Eq. 7/12/14, UiD, DPDeblurNet);
+* :func:`edge`, :func:`frequency` (MIMO-UNet's Fourier-domain L1), :func:`restoration_loss` (multi-scale
+  Charbonnier + edge + frequency);
+* :func:`uid_loss` — the UiD appendix's losses: multi-scale Charbonnier + edge + frequency for deblurring
+  and reblurring, and CoC / CoC-gradient MSE on ``P_rgb(F_init)``:
 
     L = L_deb(I, Î) + L_reb(B, B̂) + λ_coc·MSE(C, Ĉ) + λ_grad·MSE(∇C, ∇Ĉ),
     L_deb = L_reb = L_char + 0.05·L_edge + 0.01·L_freq,   λ_coc = λ_grad = 0.5,
@@ -26,11 +31,13 @@ def _scales(x: torch.Tensor, n: int = 3):
     return out
 
 
-def charbonnier(a, b, eps: float = 1e-3):
+def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """``mean(√((a − b)² + ε²))`` over all elements."""
     return torch.sqrt((a - b) ** 2 + eps * eps).mean()
 
 
 def edge(a, b):
+    """Charbonnier of the two images' Laplacians (per channel, replicated borders)."""
     k = LAPLACE_STENCIL.to(a).view(1, 1, 3, 3).repeat(a.shape[1], 1, 1, 1)
     la = F.conv2d(F.pad(a, (1, 1, 1, 1), mode="replicate"), k, groups=a.shape[1])
     lb = F.conv2d(F.pad(b, (1, 1, 1, 1), mode="replicate"), k, groups=b.shape[1])
@@ -38,6 +45,7 @@ def edge(a, b):
 
 
 def frequency(a, b):
+    """Mean absolute difference of the 2-D real FFTs (MIMO-UNet's frequency loss)."""
     return (torch.fft.rfft2(a) - torch.fft.rfft2(b)).abs().mean()
 
 
@@ -83,3 +91,6 @@ def uid_loss(out: dict, aif, blurry, coc_true=None, lam_coc: float = 0.5, lam_gr
         total = total + lam_disp * d
         parts["disparity"] = float(d.detach())
     return total, parts
+
+
+__all__ = ["charbonnier", "coc_losses", "edge", "frequency", "restoration_loss", "uid_loss"]
