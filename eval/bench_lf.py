@@ -127,6 +127,14 @@ def run(args) -> int:
         m: {"psnr": float(np.mean([x["psnr"] for x in r])), "ssim": float(np.mean([x["ssim"] for x in r])),
             "lvcorr": lv[m][2], "K": [x["K"] for x in r]} for m, r in results.items()}, indent=2))
     print(f"wrote {report}")
+    if args.synthetic:
+        from genrefocus.benchmark import markdown_table, this_command, update_doc_table
+
+        bench = "LF-Refocus" if args.kind == "refocus" else "LF-Bokeh"
+        update_doc_table(f"lf_{args.kind}", markdown_table(
+            ["benchmark", "method", "PSNR ↑", "SSIM ↑", "LVCorr ↑"],
+            [[bench, m.replace("-", " "), f"{np.mean([x['psnr'] for x in r]):.2f}", f"{np.mean([x['ssim'] for x in r]):.4f}",
+              f"{lv[m][2]:.4f}"] for m, r in results.items()]), this_command())
 
 
 def main(argv=None) -> int:

@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
-from genrefocus.benchmark import machine, timed  # noqa: E402
+from genrefocus.benchmark import machine, markdown_table, this_command, timed, update_doc_table  # noqa: E402
 from genrefocus.io import load_disparity, load_image  # noqa: E402
 from genrefocus.metrics import psnr  # noqa: E402
 from genrefocus.optics import render_bokeh  # noqa: E402
@@ -87,6 +87,7 @@ def part_accuracy(args, out_dir, report):
               f"{all(by[k[0], k[1], 'layered'] > by[k[0], k[1], 'scatter'] for k in occl)}"]
     print("\n".join(lines))
     (out_dir / "accuracy.md").write_text("\n".join(lines) + "\n")
+    update_doc_table("renderer_accuracy", "\n".join(lines), this_command("accuracy"))
     report["accuracy"] = rows
 
     import matplotlib.pyplot as plt
@@ -137,6 +138,11 @@ def part_banding(args, out_dir, report):
     fig.savefig(out_dir / "banding.png", dpi=90)
     plt.close(fig)
     report["banding"] = res
+    table = [[m, f"{max(res[f'{m} -1']['max_d2'], res[f'{m} +1']['max_d2']):.3f}"] for m in ("layered", "fast", "scatter")]
+    table.append(["control: one blur radius per 1-px layer",
+                  f"{max(res['control -1']['max_d2'], res['control +1']['max_d2']):.2f}"])
+    update_doc_table("renderer_banding", markdown_table(
+        ["mode", "largest second difference of the measured radius (px/column²)"], table), this_command("banding"))
 
 
 def part_bokehme(args, out_dir, report):
@@ -153,6 +159,9 @@ def part_bokehme(args, out_dir, report):
         print(f"  BokehMe demo 1080×1350 K=60: {m:8s} {sec:7.2f} s  PSNR vs BokehMe's output "
               f"{rows[-1]['psnr_vs_bokehme']:.2f} dB")
     report["bokehme"] = rows
+    update_doc_table("renderer_bokehme", markdown_table(
+        ["mode", "PSNR vs BokehMe (dB)", "seconds"],
+        [[r["mode"], f"{r['psnr_vs_bokehme']:.2f}", f"{r['seconds']:.1f}"] for r in rows]), this_command("bokehme"))
 
 
 def part_contact(args, out_dir, report):
@@ -267,6 +276,12 @@ def part_speed(args, out_dir, report):
         print(f"  {r['mp']:4g} {r['size']:>10s} {r['mode']:8s} {r['seconds']:8.2f} {r['seconds'] / r['mp']:6.2f} "
               f"{r['peak_gb']:8.2f} {ratio:>10s}")
     report["speed"] = rows
+    cell = {(r["mp"], r["mode"]): (f"{r['seconds']:.2f} s" + (f" ({r['vs_scatter']:.2f}×)" if r["vs_scatter"] and
+                                  r["mode"] != "scatter" else "") + f", {r['peak_gb']:.2f} GB") for r in rows}
+    update_doc_table("renderer_speed", markdown_table(
+        ["MP", *[m + (" (default)" if m == "layered" else "") for m in ("scatter", "fast", "layered", "bokehme")]],
+        [[f"{mp:g}", *[cell.get((mp, m), "—") for m in ("scatter", "fast", "layered", "bokehme")]] for mp in mps]),
+        this_command("speed"))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for m in MODES:
         rs = [r for r in rows if r["mode"] == m]

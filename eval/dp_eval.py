@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Evaluate the dual-pixel backend (learned UiD checkpoint and the classical baseline).
+"""Evaluate the dual-pixel backend: the learned model (the shipped DPDeblurNet, or any checkpoint), the legacy UiD
+model and the classical baseline.
 
 Parts (``--parts``, default all):
 
 * ``validation`` — the six real Canon scenes (``canon_00..05`` with ``canon_res_00..05``, top 50 rows
-  out): PSNR / SSIM of the all-in-focus image of the input, unsharp masking, the classical baseline,
-  the earlier UiD checkpoint, the model under test and DPDNet (frame 1) against the f/22 ground truth; a PNG contact sheet of crops.
+  out): PSNR / SSIM / detail (Laplacian variance over the input's) of the all-in-focus image of the input,
+  the mean of the two views, unsharp masking, the classical baseline, the legacy UiD checkpoint, the model
+  under test and DPDNet (frame 1) against the f/22 ground truth; the model's gain over the mean of the views;
+  a PNG contact sheet of crops.
 * ``signs`` — every real pair: the split axis found (``auto``), and the model's disparity sign against
   OpenCV SGBM on that axis, as given (with and without the pipeline's textureless fill) and with the
   views swapped (it must flip); a PNG of the disparity maps.
@@ -15,13 +18,16 @@ Parts (``--parts``, default all):
 * ``scene_lab`` — exact scene-lab DP pairs refocused to the foreground: the model's refocus (UiD:
   Eq. 13; DPDeblurNet: the capture itself where the target is blurrier, its AIF where sharper) vs the
   physical renderer driven by the model's own AIF and disparity; PNG of four pairs.
-* ``synthetic`` — in-distribution strength: one-plane synthetic DP pairs (flat disk, τ = 0.3, mild
-  noise) of photos the trainer never uses, per CoC radius: PSNR of the input and the model's AIF.
+* ``synthetic`` — in-distribution strength: one-plane synthetic DP pairs (flat disk, τ = 0.75 — the real
+  camera's 0.34 disparity per blur radius —, mild noise) of photos the trainer never uses, per CoC radius:
+  the model's gain over the mean of the views next to a Wiener deconvolution given the true kernel (PNG).
 * ``memory`` — peak RAM and time of a 1680×1120 pair (``canon_00`` upsampled ×2), each run in a fresh
   process: UiD whole-image (the baseline), UiD tiled, classical, the model under test (all-in-focus, and
   a whole refocus to the centre point).
 
-    python eval/dp_eval.py [--checkpoint genrefocus/weights/uid] [--data ../shared/data/dp_pairs] [--out out/dp_eval]
+    python eval/dp_eval.py [--checkpoint FOLDER] [--data ../shared/data/dp_pairs] [--out out/dp_eval]
+
+Each part rewrites its table in docs/benchmarks.md.
 """
 
 import json
@@ -36,7 +42,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
-from genrefocus.benchmark import crop_contact_sheet, machine  # noqa: E402
+from genrefocus.benchmark import crop_contact_sheet, machine, markdown_table, this_command, update_doc_table  # noqa: E402
 
 PARTS = ("validation", "signs", "relation", "scene_lab", "synthetic", "memory")
 
@@ -46,12 +52,12 @@ def build_parser():
     ap.add_argument("--checkpoint", default=None, help="learned DP checkpoint under test (UiD or DPDeblurNet; "
                                                          "default: the one genrefocus ships)")
     ap.add_argument("--uid-checkpoint", default=str(ROOT / "genrefocus" / "weights" / "uid"),
-                    help="the UiD checkpoint shown beside it (the earlier shipped model)")
+                    help="the legacy UiD checkpoint shown beside it")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "dp_pairs"))
     ap.add_argument("--out", default="out/dp_eval")
     ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
     ap.add_argument("--n", type=int, default=8, help="scene-lab pairs; synthetic pairs per CoC radius")
-    ap.add_argument("--tile", type=int, default=320, help="UiD tile side (px) for validation and memory")
+    ap.add_argument("--tile", type=int, default=320, help="tile side (px) of the learned models")
     return ap
 
 
@@ -59,20 +65,35 @@ def validation(args, pipe, uid, classical, out: Path) -> dict:
     from genrefocus.metrics.dual_pixel import dp_validation
     from genrefocus.optics.dp_classical import unsharp_mask
 
-    methods = {"unsharp": lambda l, r: unsharp_mask((l + r) / 2),
+    methods = {"views_mean": lambda l, r: (l + r) / 2,
+               "unsharp": lambda l, r: unsharp_mask((l + r) / 2),
                "classical": lambda l, r: classical.all_in_focus(l, r).aif,
                "uid": lambda l, r: uid.all_in_focus(l, r).aif,
                "model": lambda l, r: pipe.all_in_focus(l, r).aif}
     rows, images = dp_validation(args.data, methods)
-    names = ["input", "unsharp", "classical", "uid", "model", "dpdnet"]
-    print(f"{'scene':10s} " + " ".join(f"{n:>15s}" for n in names) + "   (PSNR dB / SSIM vs f/22 ground truth)")
+    names = ["input", "views_mean", "unsharp", "classical", "uid", "model", "dpdnet"]
+    print(f"{'scene':10s} " + " ".join(f"{n:>20s}" for n in names) + "   (PSNR dB / SSIM / detail vs f/22 ground truth)")
     for r in rows:
-        print(f"{r['scene']:10s} " + " ".join(f"{r[n]['psnr']:7.2f} / {r[n]['ssim']:.3f}" for n in names))
-    mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in ("psnr", "ssim")} for n in names}
-    print(f"{'mean':10s} " + " ".join(f"{mean[n]['psnr']:7.2f} / {mean[n]['ssim']:.3f}" for n in names))
+        print(f"{r['scene']:10s} " + " ".join(f"{r[n]['psnr']:7.2f} / {r[n]['ssim']:.3f} / {r[n]['detail']:.2f}"
+                                              for n in names) + f"   gt detail {r['gt']['detail']:.2f}")
+    mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in ("psnr", "ssim", "detail")} for n in names}
+    print(f"{'mean':10s} " + " ".join(f"{mean[n]['psnr']:7.2f} / {mean[n]['ssim']:.3f} / {mean[n]['detail']:.2f}"
+                                      for n in names))
+    gain = [r["model"]["psnr"] - r["views_mean"]["psnr"] for r in rows]
+    print(f"model − mean of the views: " + " ".join(f"{g:+.2f}" for g in gain) + f" (mean {np.mean(gain):+.2f} dB)")
     crop_contact_sheet(images, names + ["gt"], out / "dp_validation.png",
                        "real Canon DP validation scenes: crops at the sharpest ground-truth detail")
-    return {"rows": rows, "mean": mean}
+    heads = {"input": "input", "views_mean": "mean of the views", "unsharp": "unsharp mask", "classical": "classical",
+             "uid": "UiD (legacy)", "model": "**DPDeblurNet**", "dpdnet": "DPDNet (real data)"}
+    cell = lambda d, n: f"{d[n]['psnr']:.2f} / {d[n]['ssim']:.3f} / {d[n]['detail']:.2f}"  # noqa: E731
+    table = markdown_table(["scene", *[heads[n] for n in names], "gain over the mean of the views", "ground-truth detail"],
+                           [[r["scene"], *[cell(r, n) for n in names], f"{g:+.2f}", f"{r['gt']['detail']:.2f}"]
+                            for r, g in zip(rows, gain)] +
+                           [["**mean**", *[cell(mean, n) for n in names], f"**{np.mean(gain):+.2f}**",
+                             f"{np.mean([r['gt']['detail'] for r in rows]):.2f}"]])
+    update_doc_table("dp_validation", "PSNR dB / SSIM / detail (variance of the Laplacian over the input's)\n\n" + table,
+                     this_command("validation"))
+    return {"rows": rows, "mean": mean, "gain_over_views_mean": gain}
 
 
 def signs(args, pipe, out: Path) -> dict:
@@ -110,6 +131,10 @@ def signs(args, pipe, out: Path) -> dict:
     # behind, 3 px = full colour
     _image_sheet([ims for _, ims in sheet], ["image", "SGBM (invalid: green)", "model, no fill", "model (pipeline)"],
                  out / "dp_signs.png", labels=[name for name, _ in sheet], cell=(2.75, 1.9), dpi=80)
+    update_doc_table("dp_signs", markdown_table(
+        ["pair", "axis", "agreement (pipeline)", "network alone", "views swapped"],
+        [[k, v["axis"], f"{v['sign_agreement']:.2f}", f"{v['sign_agreement_without_fill']:.2f}",
+          f"{v['sign_agreement_swapped_views']:.2f}"] for k, v in res.items()]), this_command("signs"))
     return res
 
 
@@ -150,6 +175,11 @@ def relation(args, out: Path) -> dict:
     fig.savefig(out / "dp_relation.png", dpi=90)
     plt.close(fig)
     print("wrote", out / "dp_relation.png")
+    update_doc_table("dp_relation", markdown_table(["", "value"], [
+        [f"DP disparity per px of blur radius (least squares, {int(big.sum())} blocks with radius ≥ 3 px)",
+         f"**{slope:.2f}** (median ratio {float(np.median(d[big] / r[big])):.2f})"],
+        ["the synthesis, flat disk, τ = 0.15 / 0.5 / 0.75 / 1.0", " / ".join(
+            f"{dp_disparity_factor(t):.2f}" for t in (0.15, 0.5, 0.75, 1.0))]]), this_command("relation"))
     return {"blocks": len(d), "slope_r_ge_3": slope, "median_ratio_r_ge_3": float(np.median(d[big] / r[big]))}
 
 
@@ -175,6 +205,13 @@ def scene_lab(args, model, out: Path) -> dict:
         cols += ["model", "physical (model AIF)"]
     print(line)
     _image_sheet(images[:4], cols, out / "dp_scene_lab.png", interpolation="nearest")
+    table = [["input (focused on the background)", f"{mean['input_psnr']:.2f}"],
+             ["physical renderer on the model's AIF + disparity", f"{mean['physical_psnr']:.2f}"]]
+    if reuse:
+        table.append(["the model blurring its AIF everywhere", f"{mean['render_from_aif_psnr']:.2f}"])
+    table.append(["**the model's refocus**" + (" (capture reused where it is blurrier than the target)" if reuse else ""),
+                  f"**{mean['model_psnr']:.2f}**"])
+    update_doc_table("dp_scene_lab", markdown_table(["", "PSNR (dB)"], table), this_command("scene_lab"))
     return report
 
 
@@ -203,30 +240,40 @@ def _image_sheet(rows, cols, path: Path, labels=None, cell=(2.4, 2.4), dpi: int 
     print("wrote", path)
 
 
-def synthetic(args, model) -> dict:
-    from skimage import data
+def synthetic(args, model, out: Path) -> dict:
+    """In-distribution gain by CoC radius on photos no model trained on, next to Wiener with the true kernel."""
+    import matplotlib
 
-    from genrefocus.metrics.fidelity import psnr
-    from genrefocus.optics.dp_synthesis import sensor_noise, synthesize_dp
-    from genrefocus.data.photos import PhotoPool
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-    held_out = [data.hubble_deep_field()[:400, :400], data.immunohistochemistry(), data.retina()[::4, ::4]]
-    pool = PhotoPool(images=[torch.from_numpy(np.asarray(i)[..., :3].astype(np.float32) / 255).permute(2, 0, 1)
-                             for i in held_out])
-    rng, res = np.random.default_rng(5), {}
-    for c in (2, 4, 6, 8, 10, 14, 20):  # up to DPDD's blur (CoC radius ~20 px at 1680 px wide)
-        rows = []
-        for i in range(args.n):
-            aif = pool.crop(rng, 128)[None]
-            left, right = synthesize_dp(aif, torch.full((1, 1, 128, 128), float(c) * (1 if i % 2 else -1)), 0.3)
-            g = torch.Generator().manual_seed(i)
-            left, right = sensor_noise(left, 5e-4, 0.003, g), sensor_noise(right, 5e-4, 0.003, g)
-            rows.append((float(psnr((left + right) / 2, aif)[0]), float(psnr(model.all_in_focus(left, right)["aif"], aif)[0])))
-        inp, mod = (float(np.mean(v)) for v in zip(*rows))
-        res[c] = {"input_psnr": inp, "model_psnr": mod}
-        print(f"synthetic one-plane pairs, CoC radius {c:2d} px ({args.n} pairs, held-out photos): input {inp:.2f} dB, "
-              f"model {mod:.2f} dB ({mod - inp:+.2f})")
-    return res
+    from genrefocus.data.photos import held_out_pool
+    from genrefocus.metrics.dual_pixel import synthetic_gain_curve
+
+    rows = synthetic_gain_curve({"model": model}, held_out_pool(), n=args.n, softness=0.75)
+    for r in rows:
+        print(f"synthetic one-plane pairs, CoC radius {r['coc']:2d} px ({args.n} pairs, held-out photos, τ = 0.75): input "
+              f"{r['input']:.2f} dB, model {r['model'] - r['input']:+.2f}, Wiener (true kernel) {r['wiener'] - r['input']:+.2f}")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    cocs = [r["coc"] for r in rows]
+    for key, label in (("model", "DPDeblurNet (blind: its disparity)"), ("wiener", "Wiener, true kernel (oracle)")):
+        ax.plot(cocs, [r[key] - r["input"] for r in rows], "o-", label=label)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set(xlabel="CoC radius (px)", ylabel="gain over the mean of the views (dB)",
+           title="in distribution: one-plane synthetic pairs, held-out photos")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "dp_synthetic.png", dpi=90)
+    plt.close(fig)
+    update_doc_table("dp_synthetic", markdown_table(
+        ["CoC radius (px)", *[str(c) for c in cocs], "mean"],
+        [[label, *[f"{r[key] - r['input']:+.2f}" for r in rows], f"{np.mean([r[key] - r['input'] for r in rows]):+.2f}"]
+         for key, label in (("model", "DPDeblurNet gain over the mean of the views (dB)"),
+                            ("wiener", "Wiener with the true kernel (best of four noise ratios)"))]) +
+        "\n\nFlat disk, τ = 0.75 (a real Canon DSLR's 0.34 px of disparity per px of blur radius), mild sensor noise.",
+        this_command("synthetic"))
+    return {str(r["coc"]): r for r in rows}
 
 
 MEMORY_JOB = r"""
@@ -267,6 +314,12 @@ def memory(args) -> dict:
         base = base or res[label]
         print(f"{label:36s} {shape}: {float(dt):6.1f} s ({float(dt) / base['seconds']:.2f}× baseline), peak RSS "
               f"{float(peak):.2f} GB ({float(peak) / base['peak_rss_gb']:.2f}×; {float(start):.2f} GB before the call)")
+    update_doc_table("dp_memory", markdown_table(
+        ["call", "peak RSS", "seconds", "vs the baseline (time, memory)"],
+        [[k, f"{v['peak_rss_gb']:.2f} GB", f"{v['seconds']:.1f}",
+          f"{v['seconds'] / base['seconds']:.2f}×, {v['peak_rss_gb'] / base['peak_rss_gb']:.2f}×"] for k, v in res.items()]) +
+        f"\n\n{next(iter(res.values()))['rss_before_gb']:.2f} GB of each is the process before the call (Python, torch, "
+        "the pair).", this_command("memory"))
     return res
 
 
@@ -310,7 +363,7 @@ def run(args) -> int:
     if "scene_lab" in parts:
         report["scene_lab"] = scene_lab(args, pipe.model, out)
     if "synthetic" in parts:
-        report["synthetic"] = synthetic(args, pipe.model)
+        report["synthetic"] = synthetic(args, pipe.model, out)
     if "memory" in parts:
         report["memory"] = memory(args)
     report["seconds"] = time.time() - t0

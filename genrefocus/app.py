@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -289,20 +288,6 @@ def coc_view(coc: torch.Tensor) -> tuple:
     return to_uint8(disparity_to_rgb(coc, scale=peak)), legend
 
 
-def mark_focus(image: torch.Tensor, points: Sequence[Optional[Sequence[float]]]) -> np.ndarray:
-    """The photo as uint8 with a crosshair at each given point (yellow, then cyan, magenta)."""
-    arr = to_uint8(image).copy()
-    H, W = arr.shape[:2]
-    r = max(6, round(0.02 * max(H, W)))
-    for pt, colour in zip(points, ((255, 230, 0), (0, 230, 255), (255, 0, 200))):
-        if pt is not None:
-            x, y = int(round(pt[0])), int(round(pt[1]))
-            for dy in (-1, 0, 1):
-                arr[min(max(y + dy, 0), H - 1), max(x - r, 0):min(x + r + 1, W)] = colour
-                arr[max(y - r, 0):min(y + r + 1, H), min(max(x + dy, 0), W - 1)] = colour
-    return arr
-
-
 def _load_options(options: AppOptions):
     from .pipelines.options import GenerativeLoadOptions
 
@@ -338,17 +323,5 @@ def _point(focus, scene: Scene, name: str = "focus") -> tuple:
     return Focus.point(float(focus[0]), float(focus[1])).check(scene.image.shape[-2:], name).value
 
 
-def note_latest(session: RefocusSession, key: str, value) -> None:
-    """Record ``value`` as the newest asked for under ``key`` (an unqueued event, at once)."""
-    session.latest[key] = value
-
-
-def still_latest(session: RefocusSession, key: str, value) -> bool:
-    """After :data:`DEBOUNCE_S`, whether ``value`` is still the newest under ``key`` (a K typed as "8",
-    "80" renders 80 only)."""
-    time.sleep(DEBOUNCE_S)
-    return session.latest.get(key, value) == value
-
-
 __all__ = ["AppOptions", "RefocusSession", "Rendered", "Scene", "add_app_arguments", "coc_view",
-           "depth_view", "generative_status", "mark_focus", "note_latest", "still_latest"]
+           "depth_view", "generative_status", "DEBOUNCE_S"]

@@ -7,12 +7,43 @@ there, and stays there, with what to do in the app — not as a toast that fades
 import functools
 import os
 import socket
+import time
+from typing import Optional, Sequence
 
-from .app import (APERTURES, AppOptions, RefocusSession, depth_view, generative_status, mark_focus, note_latest,
-                  still_latest)
+import numpy as np
+import torch
+
+from .app import DEBOUNCE_S, APERTURES, AppOptions, RefocusSession, depth_view, generative_status
 from .errors import InputError, MissingWeightsError
+from .io import to_uint8
 from .optics.defocus import DEFAULT_K
 from .parsing import DEFAULT_RENDER_MODE, RENDER_MODES
+
+
+def mark_focus(image: torch.Tensor, points: Sequence[Optional[Sequence[float]]]) -> np.ndarray:
+    """The photo as uint8 with a crosshair at each given point (yellow, then cyan, magenta)."""
+    arr = to_uint8(image).copy()
+    H, W = arr.shape[:2]
+    r = max(6, round(0.02 * max(H, W)))
+    for pt, colour in zip(points, ((255, 230, 0), (0, 230, 255), (255, 0, 200))):
+        if pt is not None:
+            x, y = int(round(pt[0])), int(round(pt[1]))
+            for dy in (-1, 0, 1):
+                arr[min(max(y + dy, 0), H - 1), max(x - r, 0):min(x + r + 1, W)] = colour
+                arr[max(y - r, 0):min(y + r + 1, H), min(max(x + dy, 0), W - 1)] = colour
+    return arr
+
+
+def note_latest(session: RefocusSession, key: str, value) -> None:
+    """Record ``value`` as the newest asked for under ``key`` (an unqueued event, at once)."""
+    session.latest[key] = value
+
+
+def still_latest(session: RefocusSession, key: str, value) -> bool:
+    """After :data:`DEBOUNCE_S`, whether ``value`` is still the newest under ``key`` (a K typed as "8",
+    "80" renders 80 only)."""
+    time.sleep(DEBOUNCE_S)
+    return session.latest.get(key, value) == value
 
 
 def build_app(session: RefocusSession = None):
@@ -184,4 +215,4 @@ def serve(options: AppOptions, host: str = "127.0.0.1", port: int = 7860, share:
     return 0
 
 
-__all__ = ["build_app", "serve"]
+__all__ = ["build_app", "mark_focus", "note_latest", "serve", "still_latest"]

@@ -1,13 +1,70 @@
 """Small helpers shared by the benchmark scripts in ``eval/``: machine description, timing, peak memory,
-bar charts, contact sheets of crops."""
+bar charts, contact sheets of crops, and the tables of ``docs/benchmarks.md`` each script rewrites."""
 
 from __future__ import annotations
 
 import platform
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Optional
 
 import torch
+
+
+#: the measurement tables, each between ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->``
+BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def markdown_table(header, rows) -> str:
+    """A Markdown table: ``header`` cells, then ``rows`` (lists of cells, formatted as given)."""
+    lines = ["| " + " | ".join(str(h) for h in header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+
+
+def this_command(part: Optional[str] = None) -> str:
+    """The command line of this script as a user types it (``python eval/<script> ...``); with ``part``,
+    the script's arguments reduced to ``--parts part`` (one table of a script of several parts)."""
+    import sys
+
+    script = Path(sys.argv[0])
+    name = f"{script.parent.name}/{script.name}" if script.parent.name else script.name
+    args = [a for a in sys.argv[1:]]
+    if part is not None:
+        keep, skip = [], False
+        for a in args:
+            if skip:
+                skip = False
+                continue
+            if a == "--parts":
+                skip = True
+                continue
+            if not a.startswith("--parts="):
+                keep.append(a)
+        args = keep + ["--parts", part]
+    return " ".join(["python", name, *args])
+
+
+def update_doc_table(name: str, body: str, command: str, path: Optional[Path] = None) -> Optional[Path]:
+    """Replace the block ``name`` of ``docs/benchmarks.md`` with ``body`` (Markdown: a table and its
+    notes) under a line saying the ``command`` that made it, the machine and the date. The block must
+    exist (it says where the table sits in the page); returns the file, or None when the page is absent
+    (an installed package without the repository's docs)."""
+    import datetime
+
+    from .io import atomic_write
+
+    path = Path(path) if path is not None else BENCHMARKS_MD
+    if not path.is_file():
+        return None
+    text = path.read_text()
+    start, end = f"<!-- table:{name} -->", f"<!-- /table:{name} -->"
+    if start not in text or end not in text:
+        raise KeyError(f"{path} has no block {start} … {end}")
+    stamp = f"*`{command}` — {machine()}, {datetime.date.today().isoformat()}*"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{start}\n{stamp}\n\n{body.strip()}\n{end}{tail}"
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(new))
 
 
 def machine() -> str:

@@ -82,6 +82,18 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def checked(check, *args, **kwargs):
+    """An argparse ``type=`` from a library check that raises :class:`InputError` (``check(text, *args,
+    **kwargs)``): its problem becomes argparse's one-line usage error naming the option."""
+    def convert(text):
+        try:
+            return check(text, *args, **kwargs)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(exc.problem) from None
+    convert.__name__ = getattr(check, "__name__", "value")
+    return convert
+
+
 def one_line(text: str) -> str:
     """A message on one line (newlines of wrapped library messages folded)."""
     return " ".join(str(text).split())
@@ -117,4 +129,4 @@ def _run(prog, run, args) -> int:
         return 130
 
 
-__all__ = ["ArgumentParser", "HelpFormatter", "one_line", "quiet_third_party", "run_main"]
+__all__ = ["ArgumentParser", "HelpFormatter", "checked", "one_line", "quiet_third_party", "run_main"]

@@ -1,4 +1,4 @@
-"""Reading and writing images, depth, disparity and masks with the input contract of DESIGN §8.
+"""Reading and writing images, depth, disparity and masks with the input contract of docs/design.md §8.
 
 Every reader validates before heavy work and raises one :class:`~genrefocus.errors.InputError`
 naming the file: missing, zero-byte, not an image, truncated, decompression bomb (pixel cap),

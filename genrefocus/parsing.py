@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 
 from .errors import InputError
@@ -66,3 +67,36 @@ def check_dir(path, name: str):
     if not p.is_dir():
         raise InputError(name, f"{str(p)!r} is not an existing folder")
     return p
+
+
+class TaggedValue(argparse.Action):
+    """An argparse action storing ``(tag, value, option)``: several flags filling one destination, each with
+    its own meaning (``--focus SPEC``, ``--point x,y``, ``--mask FILE`` → one focus), and the option the
+    user typed kept for error messages."""
+
+    def __init__(self, *args, tag: str = "spec", **kwargs):
+        self.tag = tag
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, (self.tag, values, option_string))
+
+
+def int_arg(low: int = 1, high=None):
+    """An argparse ``type=`` for an integer within ``[low, high]`` (its problem: one usage line)."""
+    from .entry import checked
+
+    return checked(lambda t: check_int("n", int(t) if t.lstrip("-").isdigit() else t, low, high))
+
+
+def float_arg(low=None, high=None):
+    """An argparse ``type=`` for a finite number within ``[low, high]``."""
+    from .entry import checked
+
+    def convert(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError("n", f"expected a number, got {text!r}") from None
+        return check_float("n", value, low, high)
+    return checked(convert)

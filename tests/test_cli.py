@@ -44,7 +44,7 @@ def test_render_errors(shared_data, tmp_path, capsys, args, msg):
                "-o", str(tmp_path / "o.png")])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "genrefocus: error:" in err and msg in err
+    assert err.startswith("genrefocus") and ": error:" in err and msg in err
 
 
 def test_missing_image(tmp_path, capsys):

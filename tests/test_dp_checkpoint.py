@@ -112,13 +112,13 @@ def test_textureless_fill_is_neutral_where_the_truth_is_known():
     from genrefocus.models.dp_deblur import DPDeblurNet
     from genrefocus.optics.dp_disparity import fill_textureless, sign_agreement
     from genrefocus.data.photos import PhotoPool
-    from genrefocus.data.dp_samples import synthetic_dp_sample
+    from genrefocus.data.dp_samples import DPSynthesis, synthetic_dp_sample
 
     model = DPDeblurNet.from_pretrained(DEFAULT_CHECKPOINT)
     pool, rng = PhotoPool(), np.random.default_rng(987654)
     raw, filled = [], []
     for _ in range(24):
-        s = synthetic_dp_sample(pool, rng, 160, 12.0)
+        s = synthetic_dp_sample(pool, rng, 160, DPSynthesis(coc_max=12.0))
         d = model.all_in_focus(s["left"], s["right"])["disparity"]
         f = fill_textureless(d, (s["left"] + s["right"]) / 2)
         for out, x in ((raw, d), (filled, f)):

@@ -199,11 +199,11 @@ def test_green_only_pairs_look_like_real_pixel_captures(shared_data):
     from genrefocus.io import load_dp_pair
     from genrefocus.optics.dp_synthesis import green_only
     from genrefocus.data.photos import PhotoPool
-    from genrefocus.data.dp_samples import synthetic_dp_sample
+    from genrefocus.data.dp_samples import DPSynthesis, synthetic_dp_sample
 
     real, _ = load_dp_pair(shared_data / "dp_pairs" / "pixel_00.gif")
     assert torch.equal(real[:, 0], real[:, 1]) and torch.equal(real[:, 2], real[:, 1])
-    s = synthetic_dp_sample(PhotoPool(("astronaut",)), np.random.default_rng(0), 48, 6.0, green=1.0)
+    s = synthetic_dp_sample(PhotoPool(("astronaut",)), np.random.default_rng(0), 48, DPSynthesis(coc_max=6.0, green=1.0))
     for k in ("left", "right", "aif"):
         assert torch.equal(s[k][:, 0], s[k][:, 1]) and torch.equal(s[k][:, 2], s[k][:, 1])
     x = torch.rand(2, 3, 8, 9)

@@ -259,3 +259,43 @@ if __name__ == "__main__":
         BF16_REFERENCE.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(BF16_REFERENCE, **bf16_outputs())
         print(f"wrote {BF16_REFERENCE}")
+
+
+def test_compat_deblur_with_given_latents_continues_the_official_stream(official_pipe):
+    """The official deblur script draws the noise, then the VAE samples, from one stream. Given that noise
+    as ``latents``, compat deblur still draws the VAE samples the official code drew (the stream is
+    advanced past the noise first), and so ends on the official final latents."""
+    from safetensors.torch import load_file
+
+    ref = load_file(str(_fixture() / "cases" / "deblur.safetensors"))
+    rec = {}
+    meta = json.loads((FIXTURE / "cases" / "deblur.json").read_text())
+    a = _args(meta["argv"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        official_pipe.deblur(FIXTURE / a["input"], num_inference_steps=int(a["steps"]), options=SamplerOptions.compat(),
+                             latents=ref["init_latents"].clone(), record=lambda n, t: rec.__setitem__(n, t.float().clone()))
+    finally:
+        torch.set_num_threads(threads)
+    d = float((rec["condition.0.vae_sample"] - ref["vae_sample.0"]).abs().max())
+    assert d <= TOL * float(ref["vae_sample.0"].abs().max()), f"VAE sample differs by {d:.3g}"
+    assert float((rec["final_latents"] - ref["final_latents"]).abs().max()) <= TOL
+
+
+def test_generate_honours_official_seeds(official_pipe):
+    """``generate()`` with ``official_seeds`` draws from one stream seeded 42 (the official deblur
+    script's) and refuses user generators — as ``deblur`` / ``bokeh`` / ``refocus`` do."""
+    from genrefocus.errors import InputError
+    from genrefocus.models.tasks import get_task
+
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    conds = get_task("deblur").conditions({"blurry": x})
+    kw = dict(guidance_scale=3.5, num_inference_steps=2)
+    with pytest.raises(InputError, match="official seed"):
+        official_pipe.generate(conds, DEBLUR_PROMPT, 32, 32, generator=torch.Generator().manual_seed(1),
+                               options=SamplerOptions(official_seeds=True), **kw)
+    official = official_pipe.generate(conds, DEBLUR_PROMPT, 32, 32, options=SamplerOptions(official_seeds=True), **kw)
+    seeded = official_pipe.generate(conds, DEBLUR_PROMPT, 32, 32, generator=torch.Generator().manual_seed(42), **kw)
+    other = official_pipe.generate(conds, DEBLUR_PROMPT, 32, 32, generator=torch.Generator().manual_seed(43), **kw)
+    assert torch.equal(official, seeded) and not torch.equal(official, other)

@@ -1,4 +1,4 @@
-"""Dataset builders (DESIGN §5): synthetic, in-the-wild (EXIF K), calibrated real pairs,
+"""Dataset builders (docs/design.md §5): synthetic, in-the-wild (EXIF K), calibrated real pairs,
 sharpness filtering and point-light shape data. Each returns a ``process(item) -> [records]``
 function for :class:`~genrefocus.data.manifest.ManifestBuilder`.
 

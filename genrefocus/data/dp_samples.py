@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -53,39 +55,97 @@ def random_lens_psf(rng: np.random.Generator) -> LensPSF:
                    floor=float(rng.uniform(0.1, 0.3)), edge=float(rng.uniform(0.0, 0.1)))
 
 
-def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 12.0,
-                        lens_psf: float = 0.0, green: float = 0.0, softness_max: float = 1.0) -> dict:
+@dataclass(frozen=True)
+class DPSynthesis:
+    """How :func:`synthetic_dp_sample` degrades a pair. ``coc_max``: largest CoC radius (px, skewed to
+    small); ``softness``: the photodiode split τ range (DP disparity per CoC radius 0.76 at τ 0.15, 0.43 at
+    0.5, 0.34 — what a real Canon DSLR measures — at 0.75, 0.24 at 1.0); fractions of the pairs with a real
+    lens's PSF shape (``lens_psf``), green-only views (``green``), a GIF palette (``palette``), camera JPEG
+    compression at quality 75–95 (``jpeg``), a Bayer mosaic demosaiced by OpenCV (``demosaic``)."""
+
+    coc_max: float = 12.0
+    softness: tuple = (0.15, 1.0)
+    lens_psf: float = 0.0
+    green: float = 0.0
+    palette: float = 0.5
+    jpeg: float = 0.0
+    demosaic: float = 0.0
+
+
+def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96,
+                        synthesis: DPSynthesis = DPSynthesis()) -> dict:
     """One training sample: ``left``, ``right`` (degraded views), ``aif``, ``disparity`` (px),
-    each ``(1, C, size, size)``; with probability ``lens_psf`` the blur has a real lens's PSF shape
-    (:func:`random_lens_psf`), otherwise a flat disk; the split softness τ is uniform in
-    [0.15, ``softness_max``]; with probability ``green`` the pair (and its AIF
-    target) is a green-only capture (:func:`~genrefocus.optics.dp_synthesis.green_only`)."""
-    mag = lambda: coc_max * float(rng.random()) ** 1.5  # noqa: E731  (skewed to small blur)
+    each ``(1, C, size, size)``: a slanted background and 0–2 nearer shapes of photo crops, the DP views of
+    :func:`~genrefocus.optics.dp_synthesis.synthesize_dp` (a flat disk, or a real lens's PSF shape,
+    :func:`random_lens_psf`), per-view fall-off, sensor noise, then the capture pipeline's degradations of
+    ``synthesis`` (:class:`DPSynthesis`)."""
+    s = synthesis
+    mag = lambda: s.coc_max * float(rng.random()) ** 1.5  # noqa: E731  (skewed to small blur)
     c0 = mag() * (1 if rng.random() < 0.5 else -1)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
-    gy, gx = rng.uniform(-0.25, 0.25, 2) * min(coc_max, abs(c0) + 3)
+    gy, gx = rng.uniform(-0.25, 0.25, 2) * min(s.coc_max, abs(c0) + 3)
     coc = (c0 + gy * yy + gx * xx)[None]
     aif = pool.crop(rng, size)
     for _ in range(int(rng.choice([0, 1, 1, 2]))):
         m = _shape_mask(rng, size)
         c_near = float(coc.max()) + 0.5 + mag() * 0.8  # nearer than what lies behind it: a larger CoC
-        c_near = min(c_near, coc_max)
+        c_near = min(c_near, s.coc_max)
         aif = aif * (1 - m) + pool.crop(rng, size) * m
         coc = torch.where(m > 0.5, torch.full_like(coc, c_near), coc)
-    tau = float(rng.uniform(0.15, softness_max))
-    psf = random_lens_psf(rng) if rng.random() < lens_psf else LensPSF()
+    tau = float(rng.uniform(*s.softness))
+    psf = random_lens_psf(rng) if rng.random() < s.lens_psf else LensPSF()
     left, right = synthesize_dp(aif[None], coc[None], softness=tau, gamma="srgb", psf=psf)
     if rng.random() < 0.5:
         left, right = view_falloff(left, right, float(rng.uniform(-0.15, 0.15)), float(rng.uniform(-0.1, 0.1)))
     g = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
     shot, read = float(np.exp(rng.uniform(np.log(1e-4), np.log(3e-3)))), float(rng.uniform(0.001, 0.01))
     left, right = sensor_noise(left, shot, read, g), sensor_noise(right, shot, read, g)
-    if rng.random() < 0.5:
+    if s.demosaic > 0 and rng.random() < s.demosaic:  # before the JPEG / palette, as in a camera
+        left, right = demosaic(left), demosaic(right)
+    if s.jpeg > 0 and rng.random() < s.jpeg:
+        q = int(rng.integers(75, 96))
+        left, right = jpeg(left, q), jpeg(right, q)
+    if rng.random() < s.palette:
         left, right = _palette(left), _palette(right)
-    if rng.random() < green:
+    if rng.random() < s.green:
         left, right, aif = green_only(left), green_only(right), green_only(aif[None])[0]
     return {"left": left, "right": right, "aif": aif[None], "disparity": (psf.disparity_factor(tau) * coc)[None],
             "disparity_known": torch.ones(1, 1, 1, 1)}
+
+
+def _u8(x: torch.Tensor) -> np.ndarray:
+    return (x[0].permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def _f32(arr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+
+
+def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """``x`` ``(1, 3, H, W)`` through an 8-bit JPEG at ``quality`` (PIL, 4:2:0 chroma subsampling)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(_u8(x)).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return _f32(np.asarray(im.convert("RGB")))
+
+
+def demosaic(x: torch.Tensor) -> torch.Tensor:
+    """``x`` ``(1, 3, H, W)`` sampled on an RGGB Bayer mosaic and demosaiced by OpenCV (edge-aware
+    variable-number-of-gradients), as a camera's raw pipeline does (its colour fringes and zippers)."""
+    import cv2
+
+    rgb = _u8(x)
+    raw = np.zeros(rgb.shape[:2], np.uint8)
+    raw[0::2, 0::2] = rgb[0::2, 0::2, 0]
+    raw[0::2, 1::2] = rgb[0::2, 1::2, 1]
+    raw[1::2, 0::2] = rgb[1::2, 0::2, 1]
+    raw[1::2, 1::2] = rgb[1::2, 1::2, 2]
+    return _f32(cv2.cvtColor(raw, cv2.COLOR_BayerBG2RGB_VNG))
 
 
 def _palette(x: torch.Tensor) -> torch.Tensor:
@@ -259,5 +319,5 @@ class DPBatches:
         return _batch([dpdd_dp_sample(pick(), rng, self.size) for _ in range(n)])
 
 
-__all__ = ["DPBatches", "aif_depth_dp_sample", "dp_from_aif", "dpdd_dp_sample", "flip_dp_sample", "half_disk_apertures",
+__all__ = ["DPBatches", "DPSynthesis", "demosaic", "jpeg", "aif_depth_dp_sample", "dp_from_aif", "dpdd_dp_sample", "flip_dp_sample", "half_disk_apertures",
            "random_lens_psf", "scene_lab_dp_batch", "scene_lab_dp_sample", "synthetic_dp_sample"]

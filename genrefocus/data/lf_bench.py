@@ -1,4 +1,4 @@
-"""LF-Bokeh / LF-Refocus style benchmark samples from 4-D light fields (paper §4.1, DESIGN §6).
+"""LF-Bokeh / LF-Refocus style benchmark samples from 4-D light fields (paper §4.1, docs/design.md §6).
 
 Ground truth by shift-and-add (in linear light) at a focus disparity ``d_f`` (px per view) through a
 disk aperture of radius ``r`` views. LF-Bokeh: source = the centre (pinhole, all-in-focus) view,

@@ -50,4 +50,16 @@ class PhotoPool:
         return (x * gain).clamp(0, 1)
 
 
-__all__ = ["PHOTOS", "PhotoPool", "photo_array"]
+
+
+def held_out_pool() -> PhotoPool:
+    """Photos no trainer uses (scikit-image's Hubble deep field, immunohistochemistry, retina): held-out
+    pairs for evaluations in distribution."""
+    from skimage import data
+
+    held_out = [data.hubble_deep_field()[:400, :400], data.immunohistochemistry(), data.retina()[::4, ::4]]
+    return PhotoPool(images=[torch.from_numpy(np.asarray(i)[..., :3].astype(np.float32) / 255).permute(2, 0, 1)
+                             for i in held_out])
+
+
+__all__ = ["PHOTOS", "PhotoPool", "held_out_pool", "photo_array"]

@@ -1,4 +1,4 @@
-"""Readers for the public datasets' on-disk layouts (DESIGN §5) and plain image folders.
+"""Readers for the public datasets' on-disk layouts (docs/design.md §5) and plain image folders.
 
 Each reader yields records ``{"id", "source", ...paths...}`` in a deterministic order; files are not
 opened here (the builders validate them and log failures per item).

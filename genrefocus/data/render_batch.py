@@ -34,6 +34,22 @@ def batch_inputs(spec: str, name: str = "image") -> Optional[list]:
     return None
 
 
+def input_files(spec: str, output: str, name: str = "--input") -> tuple:
+    """``(files, outputs, many)`` of a command on a photo or a folder / glob of photos: every photo read
+    once (every check of the image contract), every output path checked (one file, or ``<stem>.png`` in the
+    ``output`` folder)."""
+    from ..io import check_output_path, read_image_array
+
+    files = batch_inputs(spec, name) or [Path(spec)]
+    many = len(files) > 1 or Path(spec).is_dir() or any(ch in spec for ch in "*?[")
+    for f in files:
+        read_image_array(f, name=str(f))
+    outputs = [Path(output) / f"{f.stem}.png" for f in files] if many else [Path(output)]
+    for t in outputs:
+        check_output_path(t, name="--output")
+    return files, outputs, many
+
+
 def check_batch(out_dir, focus: Focus, maps_folder: Optional[str], map_flag: str) -> tuple:
     """Check a batch's options before any work: ``(output folder, {stem: map file} or None)``. The focus
     must apply to every image (a point, a region or a disparity value — not a per-image mask or box)."""
@@ -79,4 +95,4 @@ def render_folder(pipe, files: list, out_dir: Path, *, focus: Focus, K: float, a
         return ManifestBuilder(out_dir, name="render").run(items, process, desc="render")
 
 
-__all__ = ["batch_inputs", "check_batch", "render_folder"]
+__all__ = ["batch_inputs", "check_batch", "input_files", "render_folder"]

@@ -1,4 +1,4 @@
-"""Simulator-in-the-loop bokeh-level calibration (paper Eq. 5, DESIGN §3.6): the K whose render best matches.
+"""Simulator-in-the-loop bokeh-level calibration (paper Eq. 5, docs/design.md §3.6): the K whose render best matches.
 
 It lives with the metrics because it maximises one (SSIM); the renderer it drives is in :mod:`genrefocus.optics`.
 

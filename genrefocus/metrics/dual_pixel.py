@@ -1,4 +1,4 @@
-"""Evaluations of a dual-pixel refocus model (issue 8 / DESIGN §7).
+"""Evaluations of a dual-pixel refocus model (docs/design.md §7).
 
 * :func:`scene_lab_refocus` — exact scene-lab DP pairs captured focused on the background, refocused
   to the foreground layer; PSNR against the exact render for the model's own refocus, for the
@@ -54,6 +54,40 @@ def scene_lab_refocus(model, n: int = 8, size: int = 64, seed: int = 100, k_rang
                      "physical_psnr": float(psnr(phys, target)[0]), "input_psnr": float(psnr(blurry, target)[0])})
         images.append([blurry, target, *refocused.values(), phys])
     return (rows, images) if return_images else rows
+
+
+def synthetic_gain_curve(models: dict, photos, cocs=(2, 4, 6, 8, 10, 14, 20), n: int = 8, size: int = 128,
+                         softness: float = 0.75, seed: int = 5, nsrs=(1e-3, 3e-3, 1e-2, 3e-2)) -> list:
+    """In-distribution strength of dual-pixel deblurring models, by blur size: ``n`` one-plane pairs per CoC
+    radius (crops of ``photos``, a :class:`~genrefocus.data.photos.PhotoPool` of photos no model trained on;
+    flat-disk DP views of split ``softness`` — 0.75 gives a real Canon DSLR's 0.34 px of disparity per px
+    of blur radius —, sensor noise), scored against the all-in-focus crop: PSNR (dB) of the mean of the two
+    views (``input``), of each model's ``all_in_focus`` (``{name: model}``), and of the **Wiener
+    deconvolution with the true kernel** (the disk of that radius, in linear light, with a gradient prior;
+    the best of ``nsrs`` per radius — an oracle a blind model can only approach). One row per radius."""
+    from ..optics.apertures import Disk
+    from ..optics.dp_classical import wiener_deconvolve
+    from ..optics.dp_synthesis import sensor_noise, synthesize_dp
+    from ..optics.render import from_linear, to_linear
+
+    rng, rows = np.random.default_rng(seed), []
+    for c in cocs:
+        scores = {k: [] for k in ("input", "wiener", *models)}
+        for i in range(n):
+            aif = photos.crop(rng, size)[None]
+            left, right = synthesize_dp(aif, torch.full((1, 1, size, size), float(c) * (1 if i % 2 else -1)), softness)
+            g = torch.Generator().manual_seed(i)
+            left, right = sensor_noise(left, 5e-4, 0.003, g), sensor_noise(right, 5e-4, 0.003, g)
+            mean = (left + right) / 2
+            scores["input"].append(float(psnr(mean, aif)[0]))
+            lin, k = to_linear(mean, "srgb"), Disk().kernel(float(c))
+            scores["wiener"].append(max(float(psnr(from_linear(wiener_deconvolve(lin, k, s).clamp(0, 1), "srgb"), aif)[0])
+                                        for s in nsrs))
+            for name, model in models.items():
+                with torch.no_grad():
+                    scores[name].append(float(psnr(model.all_in_focus(left, right)["aif"], aif)[0]))
+        rows.append({"coc": c, **{k: float(np.mean(v)) for k, v in scores.items()}})
+    return rows
 
 
 def dp_sign_consistency(model, left: torch.Tensor, right: torch.Tensor, max_disp: int = 8) -> dict:
@@ -134,15 +168,24 @@ def relation_blocks(left, right, blurry, sharp, patch: int = 48, min_texture: fl
 
 
 def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None, with_ssim: bool = True) -> dict:
-    """PSNR / SSIM of each image in ``outs`` against ``gt``, rows ``top:``. With ``align(pred, gt) →
+    """PSNR / SSIM of each image in ``outs`` against ``gt``, rows ``top:``, and its ``detail``: the variance of
+    its Laplacian over that of ``outs["input"]`` (> 1: sharper than the input; the ground truth's own ratio is
+    ``row["gt"]["detail"]``). With ``align(pred, gt) →
     gt moved onto pred`` (JDRL's warped protocol, paper 004 §4: Î vs I_S^w) also ``psnr_w`` /
     ``ssim_w`` — a real pair is itself slightly misaligned. ``with_ssim=False`` skips SSIM (PSNR only)."""
+    from ..optics.focus_measure import variance_of_laplacian
     from .fidelity import ssim
 
     row = {}
-    for n, x in outs.items():
+    ref = outs.get("input")
+    lv_in = float(variance_of_laplacian(ref[..., top:, :])[0]) if ref is not None else None
+    for n, x in list(outs.items()) + [("gt", gt)]:
         a, b = x[..., top:, :], gt[..., top:, :]
-        row[n] = {"psnr": float(psnr(a, b)[0])}
+        detail = float(variance_of_laplacian(a)[0]) / lv_in if lv_in else float("nan")
+        if n == "gt":
+            row["gt"] = {"detail": detail}
+            continue
+        row[n] = {"psnr": float(psnr(a, b)[0]), "detail": detail}
         if with_ssim:
             row[n]["ssim"] = float(ssim(a, b)[0])
         if align is not None:

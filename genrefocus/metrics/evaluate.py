@@ -1,4 +1,4 @@
-"""Benchmark protocol (DESIGN §6): per-image K search, fidelity / perceptual metrics, LVCorr,
+"""Benchmark protocol (docs/design.md §6): per-image K search, fidelity / perceptual metrics, LVCorr,
 deblurring evaluation, and reports (CSV, markdown table, PNG grids, LVCorr plot).
 
 A *backend* is ``backend(sample, K) -> image (1, 3, H, W)``: it renders the sample's source at the

@@ -1,6 +1,6 @@
 """LVCorr (controllability): Pearson correlation between K and the blur trend LV(K=0) − LV(K).
 
-DESIGN §3.6 / paper §5: for one AIF image and focus, outputs rendered at a sweep of K; LV is the
+docs/design.md §3.6 / paper §5: for one AIF image and focus, outputs rendered at a sweep of K; LV is the
 variance of the Laplacian. 1.0 is perfect (the paper reports BokehMe 0.994, GenRefocus 0.937).
 """
 

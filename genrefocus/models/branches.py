@@ -1,4 +1,4 @@
-"""Multi-branch FLUX forward: text, noisy latent and N condition branches (DESIGN §4.1).
+"""Multi-branch FLUX forward: text, noisy latent and N condition branches (docs/design.md §4.1).
 
 Runs diffusers' :class:`~diffusers.FluxTransformer2DModel` modules as they are, with the
 OminiControl / Genfocus conventions:
@@ -109,7 +109,7 @@ class ConditionKVCache:
     Valid only with independent conditions (conditions attend to themselves alone, at t = 0): then
     they do not depend on the step, so one "write" pass per image (or tile batch) fills the cache
     and later steps run only the text and latent branches against the cached keys/values
-    (DESIGN §4.2). Stored compact (copies, not views of the full key/value tensors):
+    (docs/design.md §4.2). Stored compact (copies, not views of the full key/value tensors):
     ``2 · layers · B · N_cond · heads · head_dim`` values, see :func:`kv_cache_bytes`.
     """
 

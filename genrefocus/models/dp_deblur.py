@@ -11,7 +11,7 @@ untrained model returns its input —, and the signed disparity in px
 balance_views`). Trained on synthetic pairs from :func:`~genrefocus.optics.dp_synthesis.synthesize_dp`
 (``training/train_dp_deblur.py``).
 
-This is not the UiD design of DESIGN §7 (disparity-aware invertible deblur/reblur): it replaces its
+This is not the UiD design of docs/design.md §7 (disparity-aware invertible deblur/reblur): it replaces its
 all-in-focus branch with a direct regression, which trains in a CPU budget; refocusing goes through
 the physical renderer with the predicted disparity.
 """
@@ -41,6 +41,11 @@ class DPDeblurConfig:
     blocks: int = 1
     softness: float = 0.3  # the DP split the model was trained for (disparity → CoC factor)
     highpass_sigma: float = 8.0  # the AIF residual keeps no detail coarser than this Gaussian (px); 0: off
+    wiener_radii: tuple = ()  # non-blind deconvolution inputs: the mean view deconvolved with disks of these radii
+    wiener_nsr: float = 0.01  # their Wiener noise-to-signal ratio (gradient prior)
+
+    def __post_init__(self):
+        self.wiener_radii = tuple(float(r) for r in self.wiener_radii)  # a JSON list reads back as the tuple
 
 
 class _Block(nn.Module):
@@ -59,7 +64,7 @@ class DPDeblurNet(nn.Module):
         super().__init__()
         self.config = c = config
         w = [c.width * 2 ** s for s in range(c.scales + 1)]
-        self.inp = nn.Conv2d(9, w[0], 3, padding=1)
+        self.inp = nn.Conv2d(9 + 3 * len(c.wiener_radii), w[0], 3, padding=1)
         self.enc = nn.ModuleList([nn.Sequential(*[_Block(w[s], w[s]) for _ in range(c.blocks)])
                                   for s in range(c.scales)])
         self.down = nn.ModuleList([nn.Conv2d(w[s], w[s + 1], 3, stride=2, padding=1) for s in range(c.scales)])
@@ -78,7 +83,7 @@ class DPDeblurNet(nn.Module):
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> dict:
         """``{"aif" (B, 3, H, W) in [0, 1], "disparity" (B, 1, H, W) px}``; H, W multiples of
         :attr:`stride` (the pipeline pads)."""
-        x = torch.cat([left, right, left - right], 1) * 2 - 1
+        x = torch.cat([left, right, left - right, *self.deconvolved((left + right) / 2)], 1) * 2 - 1
         h = self.inp(x)
         skips = []
         for enc, down in zip(self.enc, self.down):
@@ -90,6 +95,21 @@ class DPDeblurNet(nn.Module):
             h = self.dec[s](torch.cat([self.up[s](h), skips[s]], 1))
         o = self.out(h)
         return {"aif": ((left + right) / 2 + highpass_residual(o[:, :3], self.config.highpass_sigma)).clamp(0, 1), "disparity": o[:, 3:] * 4.0}
+
+    def deconvolved(self, mean: torch.Tensor) -> list:
+        """The mean view ``(B, 3, H, W)`` Wiener-deconvolved in linear light with a disk of each of
+        ``config.wiener_radii`` (px): the candidates a non-blind deconvolution offers for each blur size,
+        from which the network picks per pixel (the DP disparity says which radius applies)."""
+        from ..optics.apertures import Disk
+        from ..optics.dp_classical import wiener_deconvolve
+        from ..optics.render import from_linear, to_linear
+
+        if not self.config.wiener_radii:
+            return []
+        lin = to_linear(mean.clamp(0, 1), "srgb")
+        return [from_linear(wiener_deconvolve(lin, Disk().kernel(float(r), dtype=lin.dtype).to(lin.device),
+                                              self.config.wiener_nsr).clamp(0, 1), "srgb")
+                for r in self.config.wiener_radii]
 
     # ----- the pipeline's block interface (see genrefocus.pipelines.dual_pixel) -----------------------
     @torch.no_grad()

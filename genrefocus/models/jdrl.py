@@ -160,4 +160,21 @@ class JDRLDeblur(nn.Module):
         return load_model_folder(folder, cls, JDRLConfig, "jdrl", what)
 
 
-__all__ = ["ChannelAttention", "DEFAULT_CHECKPOINT", "JDRLConfig", "JDRLDeblur"]
+def check_checkpoint(folder=None, what: str = "checkpoint") -> Path:
+    """A JDRL model folder (default: the shipped one), checked without loading: it exists and holds a
+    ``jdrl`` model (else one error naming ``what``, with how to train one)."""
+    from ..errors import InputError, MissingWeightsError
+    from .folder import read_model_type
+
+    folder = Path(folder) if folder else DEFAULT_CHECKPOINT
+    try:
+        kind = read_model_type(folder, what)
+    except MissingWeightsError as exc:
+        raise MissingWeightsError(f"{exc}: train one with `python training/train.py jdrl --output-dir runs/jdrl` and "
+                                  f"pass {what} runs/jdrl") from None
+    if kind != "jdrl":
+        raise InputError(what, f"{str(folder)!r} holds a {kind!r} model, not a JDRL one")
+    return folder
+
+
+__all__ = ["ChannelAttention", "DEFAULT_CHECKPOINT", "JDRLConfig", "JDRLDeblur", "check_checkpoint"]

@@ -1,4 +1,4 @@
-"""JDRL's reblurring module and loss pieces (paper 004, Li et al.; DESIGN §7) — the parts that make a
+"""JDRL's reblurring module and loss pieces (paper 004, Li et al.; docs/design.md §7) — the parts that make a
 deblurring network learnable from misaligned pairs.
 
 * :func:`isotropic_kernels` — Eq. 9: per-pixel kernel seeds ``s_i = [a_0 … a_{i−1}]`` (``i = 2…m``)

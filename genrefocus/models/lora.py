@@ -1,7 +1,7 @@
 """Official Genfocus LoRA files: which modules they may touch, validation, and loading.
 
 Keys are diffusers-format ``transformer.<module path>.lora_A.weight`` / ``.lora_B.weight``
-(DESIGN §4.1). Only the condition-branch modules below may carry a LoRA; a file with any other
+(docs/design.md §4.1). Only the condition-branch modules below may carry a LoRA; a file with any other
 key, an inconsistent rank or a shape that does not fit the transformer is rejected before loading
 with one message naming the offending keys.
 """

@@ -1,4 +1,4 @@
-"""The generative tasks in one table: prompt, guidance, adapter, condition layout, seeds (DESIGN §4.1).
+"""The generative tasks in one table: prompt, guidance, adapter, condition layout, seeds (docs/design.md §4.1).
 
 Pipeline, trainer, dataset builders and benchmarks all read this module; nothing about a task is
 written anywhere else. It also holds what every one of them needs around the FLUX transformer:

@@ -1,6 +1,6 @@
 """UiD: user-instructed, disparity-aware defocus control from a dual-pixel pair (papers 000/001/003).
 
-Structure (DESIGN §7):
+Structure (docs/design.md §7):
 
 1. **Disparity features.** Shared conv features of the left/right views, a concatenation cost
    volume over horizontal shifts ``[-D, D]``, 3-D convolutions, and a softmax over the shifts →

@@ -7,7 +7,7 @@ edge sharpness ``s = 4``. For the disk ``e = r − |δ|`` and for the regular po
 ``e = r·b(θ) − |δ|`` (``b`` the boundary radius at angle ``θ``), exactly BokehMe's classical
 formulas; other shapes use a signed distance field of a raster mask.
 
-Physics (DESIGN §3.3): the PSF of a point in front of the focal plane (signed CoC ``c > 0``) is the
+Physics (docs/design.md §3.3): the PSF of a point in front of the focal plane (signed CoC ``c > 0``) is the
 aperture rotated by 180° relative to a point behind it; ``flip=True`` evaluates that rotated shape.
 """
 

@@ -1,4 +1,4 @@
-"""Focus selection and defocus maps with the official Genfocus conventions (DESIGN §3.1).
+"""Focus selection and defocus maps with the official Genfocus conventions (docs/design.md §3.1).
 
 * ``disparity = 1 / depth`` (1/m); depth ≤ 0 or non-finite → disparity 0 (infinitely far). A depth
   map of another size is resized **before** it is inverted (bilinear, OpenCV ``INTER_LINEAR``), as

@@ -3,7 +3,7 @@
 Convention (same as :class:`~genrefocus.models.dp_model.UiDModel`): disparity ``d`` (px) such that
 ``left(x) ≈ right(x − d)``. With the scene lab's left / right half apertures, ``d = 0.849·c`` for a
 signed CoC radius ``c`` (px): positive in front of the focal plane, negative behind it, zero in focus.
-Real Canon (DPDD) and Pixel captures in ``../shared/data/dp_pairs`` follow the same sign.
+Real Canon (DPDD) and Pixel dual-pixel captures follow the same sign.
 
 The matcher is OpenCV's semi-global block matching (``cv2.StereoSGBM``, whose disparity has the
 same definition), run on the luma at 1/16 px precision, with a negative minimum disparity because
@@ -253,6 +253,24 @@ def sign_agreement(disparity: torch.Tensor, reference: torch.Tensor, valid: torc
     if not bool(sel.any()):
         return float("nan")
     return float((torch.sign(disparity[sel]) == torch.sign(reference[sel])).float().mean())
+
+
+def save_disparity(disparity: torch.Tensor, path) -> "Path":
+    """Write a signed disparity ``(1, 1, H, W)``: ``.npy`` (float32, px) or an image (:func:`disparity_to_rgb`:
+    red in front of the focal plane, blue behind); atomic."""
+    from pathlib import Path
+
+    from ..io import atomic_write, save_image
+
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        arr = disparity[0, 0].detach().cpu().numpy().astype(np.float32)
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                np.save(fh, arr)
+        return atomic_write(path, write)
+    return save_image(disparity_to_rgb(disparity), path)
 
 
 def disparity_to_rgb(disparity: torch.Tensor, scale: float = 0.0) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Bokeh level K from EXIF with the thin-lens model (paper Eq. 3, DESIGN §3.2).
+"""Bokeh level K from EXIF with the thin-lens model (paper Eq. 3, docs/design.md §3.2).
 
 The CoC radius on the sensor of a point at depth ``Z`` when focused at ``D_f`` is
 

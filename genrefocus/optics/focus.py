@@ -105,6 +105,27 @@ class Focus:
         return cls.mask(load_mask_u8(s, name=name))
 
     @classmethod
+    def from_option(cls, kind: str, text: str, flag: str) -> "Focus":
+        """A focus given on a command line by one of several flags: ``kind`` ``spec`` (:meth:`parse`), or
+        the meaning of a dedicated flag — ``point`` / ``box`` (numbers), ``mask`` (a file), ``disparity``,
+        ``region``, ``text``; ``flag`` names the option in errors."""
+        from ..parsing import check_float, parse_floats
+
+        if kind == "spec":
+            return cls.parse(text, flag)
+        if kind in ("point", "box"):
+            return getattr(cls, kind)(*parse_floats(text, 2 if kind == "point" else 4, flag))
+        if kind == "mask":
+            from ..io import load_mask_u8
+
+            return cls.mask(load_mask_u8(text, name=flag))
+        if kind == "disparity":
+            return cls.disparity(check_float(flag, parse_floats(text, 1, flag, finite=False)[0]))
+        if kind in ("region", "text"):
+            return getattr(cls, kind)(text)
+        raise InputError(flag, f"unknown focus kind {kind!r}")
+
+    @classmethod
     def coerce(cls, value, name: str = "focus") -> "Focus":
         """``None`` (the image centre), a :class:`Focus`, a string (:meth:`parse`), ``(x, y)``,
         ``(x0, y0, x1, y1)`` or a mask (NumPy / torch array, PIL image)."""

@@ -1,6 +1,6 @@
 """Focus measures: variance of the Laplacian (global and local map) and a sharpness in-focus mask.
 
-DESIGN §3.6. The Laplacian is the 4-neighbour stencil ``[[0,1,0],[1,-4,1],[0,1,0]]`` (OpenCV's
+docs/design.md §3.6. The Laplacian is the 4-neighbour stencil ``[[0,1,0],[1,-4,1],[0,1,0]]`` (OpenCV's
 ``ksize=1``) on luma (Rec. 601) of an image in [0, 1]; reflect padding.
 """
 

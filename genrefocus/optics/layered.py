@@ -1,6 +1,6 @@
 """Occlusion-aware bokeh: depth layers blurred with their own PSFs, composited back to front.
 
-DESIGN §3.4. The signed CoC range is cut into layers (CoC intervals; larger ``c`` is nearer). Each
+docs/design.md §3.4. The signed CoC range is cut into layers (CoC intervals; larger ``c`` is nearer). Each
 pixel belongs to exactly one layer, the one holding its CoC (a hard matte on purpose: an in-focus
 subject stays fully opaque, so no background glow leaks through its outline, and the photo's own
 anti-aliased edge pixels pass through unchanged — the outline is as smooth as in the input; the

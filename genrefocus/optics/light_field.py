@@ -1,7 +1,7 @@
 """4-D light fields: shift-and-add refocus with an aperture mask, and an HCI-layout loader.
 
 Layout ``L[u, v, C, y, x]`` (HCI: 9×9 views, file index ``9·row + col``, disparity in px per view,
-positive = nearer). Refocus at ``d_f`` (px per view) with aperture mask ``A[u, v]`` (DESIGN §3.5):
+positive = nearer). Refocus at ``d_f`` (px per view) with aperture mask ``A[u, v]`` (docs/design.md §3.5):
 
     I(x) = Σ A[u,v] · L[u,v](x − d_f·(u − u0, v − v0)) / Σ A       (bilinear, in linear light)
 """

@@ -1,6 +1,6 @@
 """One entry point for the physical renderers: linearize, render in linear light, de-linearize.
 
-Modes (DESIGN §3.4):
+Modes (docs/design.md §3.4):
 
 * ``"bokehme"`` — BokehMe's classical scatter, evaluated exactly (slow; the compatibility reference);
 * ``"scatter"`` — the same operator, radius-binned FFT (BokehMe-compatible, ≥ 40 dB to the reference);

@@ -1,6 +1,6 @@
 """BokehMe's classical scatter operator: the reference loop and the fast radius-binned form.
 
-One formula (DESIGN §3.4). Every source pixel ``s`` with CoC radius ``r = |c_s|`` (px) spreads
+One formula (docs/design.md §3.4). Every source pixel ``s`` with CoC radius ``r = |c_s|`` (px) spreads
 its linear colour to targets ``t = s + δ``, ``δ ∈ [-(⌊r⌋+1), ⌊r⌋+1]²``, with weight
 
     w(r, δ) = A_r(δ) / (r² + 0.2),     A_r(δ) = 0.5 + 0.5·tanh(4·e_r(δ))

@@ -2,7 +2,7 @@
 
 A :class:`Scene` is a stack of textured layers (far → near), each with an alpha mask and a depth in
 metres — constant (a fronto-parallel plane) or a smooth per-pixel map (a receding ground, a tilted
-wall, a curved surface; DESIGN §3.5). Because every layer is fully known — also where it is hidden
+wall, a curved surface; docs/design.md §3.5). Because every layer is fully known — also where it is hidden
 — the thin-lens image for any focus, aperture size and shape is computed exactly by integrating
 pinhole views over aperture samples with exact occlusion:
 

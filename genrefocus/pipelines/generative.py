@@ -1,4 +1,4 @@
-"""GenRefocusPipeline: DeblurNet and BokehNet on FLUX.1-dev with condition branches (DESIGN §4.1).
+"""GenRefocusPipeline: DeblurNet and BokehNet on FLUX.1-dev with condition branches (docs/design.md §4.1).
 
 ``deblur`` recovers an all-in-focus image, ``bokeh`` renders a new depth of field from an AIF
 image, a depth map and a focus, ``refocus`` chains them (deblur → depth → defocus map → bokeh) as

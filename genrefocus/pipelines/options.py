@@ -130,6 +130,23 @@ QUANTIZE = ("int8", "fp8")
 DEBLUR_LAYOUT_NAMES = ("one_condition", "two_conditions")
 
 
+def check_device(device: Optional[str] = None) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` of a present GPU (None: cuda when present, else cpu); else InputError."""
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError("device", f"{device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError("device", f"{device!r}: only cpu and cuda are supported")
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise InputError("device", f"{device} requested but no CUDA GPU (of that index) is available; use cpu")
+    return str(dev)
+
+
 def default_lora_dir() -> Path:
     """Where LoRA files are looked for by default: ``$GENREFOCUS_LORA_DIR`` or ``./weights``."""
     return Path(os.environ.get("GENREFOCUS_LORA_DIR", "weights"))
@@ -195,20 +212,8 @@ class GenerativeLoadOptions:
         return {kind: lora_file(folder, kind) for kind in self.adapters}
 
     def resolved_device(self) -> str:
-        """The device, checked: ``cpu``, ``cuda`` or ``cuda:N`` of a present GPU."""
-        import torch
-
-        if self.device is None:
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            dev = torch.device(self.device)
-        except (RuntimeError, ValueError):
-            raise InputError("device", f"{self.device!r} is not a device; use cpu, cuda or cuda:N") from None
-        if dev.type not in ("cpu", "cuda"):
-            raise InputError("device", f"{self.device!r}: only cpu and cuda are supported")
-        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
-            raise InputError("device", f"{self.device} requested but no CUDA GPU (of that index) is available; use cpu")
-        return str(dev)
+        """The device, checked (:func:`check_device`); default cuda when present."""
+        return check_device(self.device)
 
     def torch_dtype(self):
         import torch
@@ -249,7 +254,7 @@ class GenerativeLoadOptions:
         return dataclasses.replace(self, **changes)
 
 
-__all__ = ["ADAPTER_KINDS", "GenerativeLoadOptions", "SamplerOptions", "default_lora_dir", "lora_file",
+__all__ = ["ADAPTER_KINDS", "GenerativeLoadOptions", "check_device", "SamplerOptions", "default_lora_dir", "lora_file",
            "resolve_options"]
 
 
@@ -260,8 +265,9 @@ TASKS = ("deblur", "bokeh", "refocus")
 class GenerativeRequest:
     """One generative run as a command describes it: the ``task`` (``deblur``, ``bokeh``, ``refocus``) and
     its inputs — focus (:class:`~genrefocus.optics.focus.Focus`), K, aperture, metric ``depth``, a
-    ``pre_deblurred`` image —, the sampling (``steps``, ``long_side``, ``seed``, ``compat``, ``sampler``:
-    :class:`SamplerOptions` fields over the default or the official behaviour). :meth:`check` tests it
+    ``pre_deblurred`` image —, the sampling (``steps``, ``long_side``, ``seed``, ``compat`` and the
+    :class:`SamplerOptions` fields ``attention``, ``tile_batch``, ``tiling``, ``independent_conditions`` over
+    the default or the official behaviour). :meth:`check` tests it
     against the photos before any model loads; :meth:`adapters` says which LoRA files it needs;
     :meth:`run` calls the pipeline."""
 
@@ -275,7 +281,10 @@ class GenerativeRequest:
     long_side: Optional[int] = None
     seed: Optional[int] = None
     compat: bool = False
-    sampler: tuple = ()
+    attention: Optional[str] = None
+    tile_batch: Optional[int] = None
+    tiling: Optional[bool] = None
+    independent_conditions: bool = False
 
     def check(self, sizes, depth_model: Optional[str] = None) -> "GenerativeRequest":
         """Raise :class:`InputError` for anything that cannot run on photos of ``sizes`` ``[(H, W), …]``."""
@@ -309,8 +318,11 @@ class GenerativeRequest:
         return tuple(kinds + (["shape"] if self.task != "deblur" and self.aperture else []))
 
     def sampler_options(self, tile_split: Optional[ProcessSplit] = None) -> SamplerOptions:
-        fields_ = dict(self.sampler, **({"tile_split": tile_split} if tile_split is not None else {}))
-        return SamplerOptions.compat(**fields_) if self.compat else SamplerOptions(**fields_)
+        """The official behaviour (``compat``) or ours, with the fields this request sets over it."""
+        given = dict(attention=self.attention, tile_batch=self.tile_batch, tiling=self.tiling, tile_split=tile_split,
+                     independent_conditions=self.independent_conditions or None)
+        given = {k: v for k, v in given.items() if v is not None}
+        return SamplerOptions.compat(**given) if self.compat else SamplerOptions(**given)
 
     def run(self, pipe, image, device: str = "cpu", tile_split: Optional[ProcessSplit] = None):
         """The task on ``image`` with ``pipe`` (a :class:`GenRefocusPipeline`); the noise generator is seeded

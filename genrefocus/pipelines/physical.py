@@ -65,13 +65,19 @@ class PhysicalRefocusPipeline:
         return pipe
 
     # ------------------------------------------------------------------ depth
-    def check_depth_model(self) -> None:
-        """Raise :class:`~genrefocus.errors.MissingWeightsError` (what to download) when the depth model
-        cannot be loaded without surprises; nothing to check when an estimator is attached or none is set."""
+    def check_depth_model(self, what: str = "depth model", instead: str = "a depth (metres) or disparity map") -> None:
+        """Raise :class:`~genrefocus.errors.MissingWeightsError` (what to download, or give ``instead``) when
+        the depth model cannot be loaded without surprises; nothing to check when an estimator is attached or
+        none is set."""
         if self.depth_estimator is None and self.depth_model is not None:
+            from ..errors import MissingWeightsError, require
             from ..hub import weights_source
 
-            weights_source(self.depth_model, "depth model", self.allow_download)
+            require("transformers", "depth", f"estimating depth (no {instead} given)")
+            try:
+                weights_source(self.depth_model, what, self.allow_download)
+            except MissingWeightsError as exc:
+                raise MissingWeightsError(f"{exc} — or give {instead} yourself") from None
 
     def _estimator(self):
         with self._lock:

@@ -1,4 +1,4 @@
-"""Token tiling of the denoiser as the official Genfocus code does it (DESIGN §4.1).
+"""Token tiling of the denoiser as the official Genfocus code does it (docs/design.md §4.1).
 
 Tiles are 32×32 tokens (512 px) with overlap 4, stride 28, origins ``arange(0, L − 31, 28)`` plus
 ``L − 32`` when needed; every tile gathers the same token indices from the latent and each

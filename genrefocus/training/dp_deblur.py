@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.dp_samples import synthetic_dp_sample
+from ..data.dp_samples import DPSynthesis, synthetic_dp_sample
 from ..data.photos import PhotoPool
 from ..data.real_pairs import DUAL_PIXEL_SOURCES, CropSampler, dual_pixel_items
 from ..models.dp_deblur import DPDeblurConfig, DPDeblurNet
@@ -53,15 +53,20 @@ class DPDeblurTrainConfig(LoopConfig):
     lam_disp: float = 0.05
     lens_psf: float = 0.0             # fraction of synthetic pairs with a real lens's PSF shape
     green: float = 0.0                # fraction of green-only (grey) pairs, as Pixel phones capture them
-    softness_max: float = 1.0         # split softness τ ~ U(0.15, softness_max): DP disparity per CoC 0.76 … f(max)
+    softness_min: float = 0.15        # split softness τ ~ U(softness_min, softness_max): DP disparity per CoC radius
+    softness_max: float = 1.0         # 0.76 at τ 0.15 … 0.34 (a real Canon DSLR) at 0.75 … 0.24 at 1.0
+    jpeg: float = 0.0                 # fraction of pairs through camera JPEG compression (quality 75–95)
+    demosaic: float = 0.0             # fraction of pairs through a Bayer mosaic + demosaic
     lam_fft: float = 0.0              # weight of an L1 on the AIF's Fourier coefficients (MIMO-UNet's frequency loss)
+    keep_snapshots: bool = False      # keep the model of every checkpoint in snapshots/ (a learning curve)
 
     WHAT = "DP deblur training config"
     MODEL_CONFIG = DPDeblurConfig
     DATA_SOURCES = DUAL_PIXEL_SOURCES
     RULES = {**LoopConfig.RULES, "coc_max": positive(), "lam_disp": nonnegative(), "lam_fft": nonnegative(),
-             "lens_psf": fraction(), "green": fraction(),
-             "softness_max": (lambda v: 0.15 < v <= 5.0, "in (0.15, 5]")}
+             "lens_psf": fraction(), "green": fraction(), "jpeg": fraction(), "demosaic": fraction(),
+             "softness_min": (lambda v: 0.05 <= v <= 5.0, "in [0.05, 5]"),
+             "softness_max": (lambda v: 0.05 < v <= 5.0, "in (0.05, 5]")}
     HELP = {**LoopConfig.HELP, "coc_max": "largest CoC radius of the synthetic pairs (px)",
             "lam_disp": "weight of the disparity L1", "lam_fft": "weight of an L1 on the AIF's Fourier coefficients "
             "(MIMO-UNet's frequency loss; 0: off)",
@@ -69,7 +74,19 @@ class DPDeblurTrainConfig(LoopConfig):
             "green": "fraction of green-only (grey) pairs, as Pixel phones capture their DP views",
             "softness_max": "largest photodiode split softness τ (τ ~ U(0.15, max); DP disparity per CoC radius 0.76 "
             "at τ 0.15, 0.43 at 0.5, 0.24 at 1.0; a real Canon DSLR measures 0.34)",
+            "softness_min": "smallest split softness τ", "keep_snapshots": "keep each checkpoint's model in snapshots/", "jpeg": "fraction of pairs through JPEG compression (75–95)",
+            "demosaic": "fraction of pairs through a Bayer mosaic + demosaic",
             "data": "synthetic, or dpdd:ROOT (real dual-pixel captures)"}
+
+    def extra_problems(self) -> list:
+        problems = super().extra_problems()
+        if not self.softness_min < self.softness_max:
+            problems.append(f"softness_min: must be < softness_max ({self.softness_max}), got {self.softness_min}")
+        return problems
+
+    def synthesis(self) -> DPSynthesis:
+        return DPSynthesis(coc_max=self.coc_max, softness=(self.softness_min, self.softness_max), lens_psf=self.lens_psf,
+                           green=self.green, jpeg=self.jpeg, demosaic=self.demosaic)
 
 
 def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float, lam_fft: float = 0.0) -> tuple:
@@ -91,7 +108,7 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
     usable ``latest_model`` beside it."""
     torch.manual_seed(cfg.seed)
     real = CropSampler(dual_pixel_items(cfg.data), rotate=False) if cfg.data != "synthetic" else None
-    pool = None if real else PhotoPool()
+    pool, synthesis = (None if real else PhotoPool()), cfg.synthesis()
 
     def real_sample(rng):
         s = real.sample(rng, cfg.size)
@@ -99,15 +116,26 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
 
     def batch(rng):
         items = [real_sample(rng) if real else
-                 synthetic_dp_sample(pool, rng, cfg.size, cfg.coc_max, cfg.lens_psf, cfg.green, cfg.softness_max)
+                 synthetic_dp_sample(pool, rng, cfg.size, synthesis)
                  for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in items[0]}
 
     (model,), seconds, main = train_loop(
         cfg, [DPDeblurNet(DPDeblurConfig(**cfg.model))], batch,
         lambda mods, data, step: dp_deblur_loss(mods[0], data, cfg.lam_disp, cfg.lam_fft), "train DPDeblurNet", progress,
-        on_checkpoint=lambda mods, out: mods[0].save_pretrained(out / "latest_model"))
+        on_checkpoint=lambda mods, out: _snapshot(mods[0], out, cfg.keep_snapshots))
     return save_result(cfg, model, seconds, main)
+
+
+def _snapshot(model: DPDeblurNet, out: Path, keep: bool) -> None:
+    """``latest_model`` beside the checkpoints; with ``keep``, also ``snapshots/step-N`` (N from the newest
+    checkpoint) for a curve of quality against training time (``eval/dp_capacity.py``)."""
+    model.save_pretrained(out / "latest_model")
+    if keep:
+        from .checkpoints import Checkpoints
+
+        ck = Checkpoints(out).latest()
+        model.save_pretrained(out / "snapshots" / f"step-{Checkpoints.step_of(ck):07d}")
 
 
 __all__ = ["DPDeblurTrainConfig", "dp_deblur_loss", "train_dp_deblur"]

@@ -88,8 +88,9 @@ def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: C
     ``batch(rng)`` draws one batch (dict of tensors; None for a target the batch lacks) from the data RNG; ``loss(modules, batch, step)``
     returns ``(total, parts)`` with the prepared modules; ``on_checkpoint(modules, out)`` runs after each
     checkpoint. Returns ``(unwrapped modules, seconds, is_main_process)``; the caller saves the result."""
-    from accelerate import Accelerator
+    from ..errors import require
 
+    Accelerator = require("accelerate", "train", "training").Accelerator
     acc = Accelerator(cpu=not torch.cuda.is_available())
     if getattr(cfg, "init_from", None) and cfg.resume_from_checkpoint is None:
         init_weights(modules[0], cfg.init_from)

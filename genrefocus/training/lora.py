@@ -283,6 +283,10 @@ def _position_sample(dataset: RefocusDataset, cfg: LoRATrainConfig, position: in
 
 def train(cfg: LoRATrainConfig, progress: bool = True) -> Optional[Path]:
     """Run training; returns the exported LoRA path on the main process (None elsewhere)."""
+    from ..errors import require
+
+    for module, extra in (("accelerate", "train"), ("diffusers", "gpu"), ("peft", "gpu")):
+        require(module, extra, "the LoRA trainer")
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
 
