@@ -28,7 +28,6 @@ from .hub import download_command
 from .io import load_depth, load_disparity, load_dp_pair, load_image, save_animation, save_image, to_uint8
 from .optics.apertures import parse_aperture
 from .optics.defocus import DEFAULT_K, validate_k
-from .optics.dp_disparity import disparity_to_rgb
 from .parsing import DEFAULT_RENDER_MODE, RENDER_MODES, check_int
 from .perception import DEPTH_ANYTHING_ID
 
@@ -279,13 +278,19 @@ def depth_view(disparity: torch.Tensor) -> np.ndarray:
 
 
 def coc_view(coc: torch.Tensor) -> tuple:
-    """Signed CoC ``(1, 1, H, W)`` px → ``(uint8 (H, W, 3), legend)``: red in front of the focal plane,
-    blue behind, full colour at the render's largest |CoC|; pure green only within 1 px of sharp."""
-    peak = max(float(coc.abs().max()), 1.0)
-    front, behind = float(coc.clamp(min=0).max()), float((-coc).clamp(min=0).max())
-    legend = (f"CoC — green: sharp (|CoC| < 1 px, {float((coc.abs() < 1).float().mean()):.0%} of the photo) · "
-              f"red: in front, up to {front:.0f} px · blue: behind, up to {behind:.0f} px · full colour at {peak:.0f} px")
-    return to_uint8(disparity_to_rgb(coc, scale=peak)), legend
+    """Signed CoC ``(1, 1, H, W)`` px → ``(uint8 (H, W, 3), legend)``: green where sharp (|CoC| < 1 px), red in
+    front of the focal plane, blue behind — from a dim 35 % at 1 px to full at the render's largest |CoC| (√
+    scale), so a blurred pixel never reads as sharp; the legend states the measured extremes."""
+    c = coc[0, 0].float()
+    a = c.abs()
+    peak = max(float(a.max()), 1.0)
+    level = 0.35 + 0.65 * ((a - 1).clamp(min=0) / max(peak - 1, 1e-6)).sqrt()
+    sharp = (1.5 - a).clamp(0, 1)  # 1 below 0.5 px, fading out by 1.5 px
+    rgb = torch.stack([level * (c > 0) * (1 - sharp), sharp, level * (c < 0) * (1 - sharp)])
+    front, behind = float(c.clamp(min=0).max()), float((-c).clamp(min=0).max())
+    legend = (f"CoC — green: sharp (|CoC| < 1 px, {float((a < 1).float().mean()):.0%} of the photo) · red: in front, up "
+              f"to {front:.0f} px · blue: behind, up to {behind:.0f} px (brighter: blurrier)")
+    return to_uint8(rgb[None]), legend
 
 
 def _load_options(options: AppOptions):

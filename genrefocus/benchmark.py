@@ -23,24 +23,23 @@ def markdown_table(header, rows) -> str:
 
 def this_command(part: Optional[str] = None) -> str:
     """The command line of this script as a user types it (``python eval/<script> ...``); with ``part``,
-    the script's arguments reduced to ``--parts part`` (one table of a script of several parts)."""
+    the script's arguments reduced to ``--parts part`` (one table of a script of several parts). Where the
+    results are written (``--out``) is left out: it does not change a figure."""
     import sys
 
     script = Path(sys.argv[0])
     name = f"{script.parent.name}/{script.name}" if script.parent.name else script.name
-    args = [a for a in sys.argv[1:]]
+    dropped = ("--out",) if part is None else ("--out", "--parts")
+    args, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a in dropped:
+            skip = True
+        elif not a.startswith(tuple(d + "=" for d in dropped)):
+            args.append(a)
     if part is not None:
-        keep, skip = [], False
-        for a in args:
-            if skip:
-                skip = False
-                continue
-            if a == "--parts":
-                skip = True
-                continue
-            if not a.startswith("--parts="):
-                keep.append(a)
-        args = keep + ["--parts", part]
+        args += ["--parts", part]
     return " ".join(["python", name, *args])
 
 

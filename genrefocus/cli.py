@@ -54,7 +54,7 @@ def _physical(args, estimate: bool):
 
     model = args.depth_model if estimate else None
     pipe = PhysicalRefocusPipeline(mode=args.mode, gamma=args.gamma, device=args.device, depth_model=model,
-                                   allow_download=args.allow_download)
+                                   allow_download=args.allow_download, refine_edges=args.refine_edges)
     pipe.check_depth_model("--depth-model", "--depth (metres) or --disparity")
     no_loading_bars()
     return pipe
@@ -207,7 +207,6 @@ def _cmd_app(args) -> int:
     return serve(AppOptions.from_args(args), host=args.host, port=args.port, share=args.share)
 
 
-# ------------------------------------------------------------------------------------- parser
 def _add_focus(p, aliases=(), required: bool = False, dest: str = "focus", flag: str = "--focus",
                help_text: str = SPEC_HELP) -> None:
     g = p.add_mutually_exclusive_group(required=required)
@@ -231,6 +230,7 @@ def _physical_options(p) -> None:
     p.add_argument("--aperture", default="disk", help="disk | polygon:N[:ROT] | heart | star[:N] | PATH.png")
     p.add_argument("--gamma", type=checked(check_gamma), default=4.0, help="linearization: an exponent, or 'srgb'")
     p.add_argument("--mode", default=DEFAULT_RENDER_MODE, choices=RENDER_MODES, help="renderer")
+    p.add_argument("--refine-edges", action=argparse.BooleanOptionalAction, help="snap soft depth edges to the photo")
     p.add_argument("--device", type=DEVICE_TYPE, default=None, help="cpu, cuda or cuda:N (default: the CPU)")
 
 

@@ -53,8 +53,8 @@ def _enable_heif(name: str) -> None:
     try:
         import pillow_heif
     except ImportError:
-        raise InputError(name, "HEIC/HEIF images need pillow-heif: pip install 'genrefocus[heif]' "
-                               "(or pip install pillow-heif), or convert the photo to JPEG/PNG") from None
+        raise InputError(name, "HEIC/HEIF images need pillow-heif, which is not installed: pip install "
+                               "\"genrefocus[heif]\" (or convert the photo to JPEG/PNG)") from None
     pillow_heif.register_heif_opener()
 
 
@@ -345,7 +345,8 @@ def check_animation_output(path: PathLike, name: str = "--output") -> Path:
         try:
             import av  # noqa: F401
         except ImportError:
-            raise InputError(name, f"{str(p)!r}: writing .mp4 needs PyAV (pip install av); or write a .gif") from None
+            raise InputError(name, f"{str(p)!r}: writing .mp4 needs PyAV, which is not installed: pip install "
+                                   "\"genrefocus[video]\" (or write a .gif)") from None
     return p
 
 

@@ -80,9 +80,16 @@ def test_session_render_is_sharp_at_the_focus_and_blurred_away_from_it(moto, tmp
     k_near, k_far = kept_detail(saved, photo, near), kept_detail(saved, photo, far)
     print(f"kept detail: at the focus distance {k_near:.3f}, far from it {k_far:.3f}")
     assert k_near > 0.75 and k_far < 0.4 * k_near
-    # the views: CoC green where sharp, depth bright where near
+    # the views: CoC green only where sharp (a blurred pixel is red or blue, never green), depth bright where near
     assert r.coc_view.shape == r.depth_view.shape == (500, 741, 3)
     assert r.coc_view[FOCUS[1], FOCUS[0], 1] > 200
+    view = r.coc_view.astype(int)
+    # the view shows the CoC of the map the renderer used: the given map with its edges refined
+    from genrefocus.optics.depth_refine import refine_disparity
+
+    used = refine_disparity(scene.disparity.float(), scene.image.float())[0, 0].numpy()
+    far = focus_masks(used, FOCUS, 40)[1]
+    assert (view[far][:, 1] == 0).all() and (view[far][:, [0, 2]].max(1) >= 89).all()  # ≥ 35 % red or blue
     assert r.depth_view[near].mean() > r.depth_view[far].mean()
 
 
@@ -239,6 +246,7 @@ def test_app_in_a_real_browser(app_server, moto, tmp_path):
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     downloads = tmp_path / "downloads"
@@ -266,39 +274,72 @@ def test_app_in_a_real_browser(app_server, moto, tmp_path):
         path = sorted((p for p in downloads.iterdir() if p.suffix == ".png"), key=lambda p: p.stat().st_mtime)[-1]
         return read_u8(path)
 
+    def legend():
+        """The CoC view's label: the legend the app measured on the render."""
+        return driver.find_element(By.CSS_SELECTOR, "#coc-view").text
+
+    renders = lambda: sorted((tmp_path / "server_out").glob("refocused_*.png"))  # noqa: E731
     try:
         driver.get(app_server)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo input[type=file]"))
-        # the generative tab says what to download (no FLUX here)
+        # the generative tab says what to download (no FLUX here), with the installed Hub tool's command
         click_button("Generative (FLUX)")
-        wait.until(lambda d: "huggingface-cli download" in d.find_element(By.ID, "generative-missing").text)
-        # 1. upload the disparity map, then the photo
-        click_button("Depth (optional)")
+        from genrefocus.hub import download_command
+
+        flux_cmd = download_command("black-forest-labs/FLUX.1-dev", local_dir="./FLUX.1-dev")
+        wait.until(lambda d: flux_cmd in d.find_element(By.ID, "generative-missing").text)
+        # no depth model: the depth accordion says a map is required, and is open
+        acc = driver.find_element(By.ID, "depth-accordion")
+        assert "required" in acc.text and "no depth model" in acc.text, acc.text
+        # 1. the photo alone: the error stays in the status line, with what to do in the app
+        driver.find_element(By.CSS_SELECTOR, "#photo input[type=file]").send_keys(str(moto["photo"]))
+        wait.until(lambda _: "No depth model" in status())
+        time.sleep(16)  # a Gradio toast would have faded by now
+        assert "No depth model" in status() and "--depth-model" in status() and "Upload a depth" in status()
+        # 2. the disparity map
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#depth-map input[type=file]"))
         driver.find_element(By.CSS_SELECTOR, "#depth-map input[type=file]").send_keys(str(moto["disp"]))
-        driver.find_element(By.CSS_SELECTOR, "#photo input[type=file]").send_keys(str(moto["photo"]))
         wait.until(lambda _: "rendered" in status() and "uploaded disparity" in status())
-        # 2. click the focus point on the photo (element px → image px)
+        # 3. click the focus point on the photo (element px → image px)
         img = driver.find_element(By.CSS_SELECTOR, "#picker img")
         nat_w = driver.execute_script("return arguments[0].naturalWidth", img)
         scale = img.size["width"] / nat_w
         ActionChains(driver).move_to_element_with_offset(
             img, (FOCUS[0] + 0.5) * scale - img.size["width"] / 2,
             (FOCUS[1] + 0.5) * scale - img.size["height"] / 2).click().perform()
-        wait.until(lambda _: re.search(r"focus \((\d+), (\d+)\)", status()) and "K=30" in status()
-                   and abs(int(re.search(r"focus \((\d+), (\d+)\)", status()).group(1)) - FOCUS[0]) <= 3)
-        x, y = map(int, re.search(r"focus \((\d+), (\d+)\)", status()).groups())
-        assert abs(x - FOCUS[0]) <= 3 and abs(y - FOCUS[1]) <= 3
-        first = download(1)
-        # 3. drag the K slider from 30 to about 70
+        focus_re = r"focus \((\d+), (\d+)\) at disparity ([0-9.]+)"
+        wait.until(lambda _: re.search(focus_re, status()) and "K=20 " in status()
+                   and abs(int(re.search(focus_re, status()).group(1)) - FOCUS[0]) <= 3)
+        x, y, d_f = re.search(focus_re, status()).groups()
+        assert abs(int(x) - FOCUS[0]) <= 3 and abs(int(y) - FOCUS[1]) <= 3
+        first, k_first = download(1), 20.0
+        # the CoC legend is measured on the render: the map spans [0, 1], so K·(1 − d_f) px in front, K·d_f behind
+        wait.until(lambda _: "up to" in legend())
+        front, behind = (float(v) for v in re.search(r"in front, up to (\d+) px · blue: behind, up to (\d+) px",
+                                                     legend()).groups())
+        assert abs(front - k_first * (1 - float(d_f))) <= 1 and abs(behind - k_first * float(d_f)) <= 1, legend()
+        # 4. drag the K slider from 20 to about 65; "K at the end" follows K (the user has not moved it)
         rng = driver.find_element(By.CSS_SELECTOR, "#k-slider input[type=range]")
         w = rng.size["width"]
-        ActionChains(driver).move_to_element_with_offset(rng, 0.30 * w - w / 2, 0).click_and_hold() \
-            .move_by_offset(0.20 * w, 0).move_by_offset(0.20 * w, 0).release().perform()
-        k_shown = float(driver.find_element(By.CSS_SELECTOR, "#k-slider input[type=number]").get_attribute("value"))
-        assert 55 <= k_shown <= 85, k_shown
+        ActionChains(driver).move_to_element_with_offset(rng, 0.20 * w - w / 2, 0).click_and_hold() \
+            .move_by_offset(0.22 * w, 0).move_by_offset(0.23 * w, 0).release().perform()
+        k_number = driver.find_element(By.CSS_SELECTOR, "#k-slider input[type=number]")
+        k_shown = float(k_number.get_attribute("value"))
+        assert 50 <= k_shown <= 85, k_shown
         wait.until(lambda _: f"K={k_shown:g} " in status() and "rendered" in status())
         second = download(2)
+        k_end = driver.find_element(By.CSS_SELECTOR, "#k-end-slider input[type=number]")
+        wait.until(lambda _: float(k_end.get_attribute("value")) == k_shown)
+        # 5. typing a K digit by digit renders once, with the number typed (not with its first digit)
+        before = len(renders())
+        k_number.send_keys(Keys.CONTROL, "a")
+        k_number.send_keys("8")
+        time.sleep(0.1)
+        k_number.send_keys("0")
+        wait.until(lambda _: "K=80 " in status() and len(renders()) > before)
+        time.sleep(3)
+        typed = renders()[before:]
+        assert len(typed) == 1 and "K=80 " in status(), (len(typed), status())
         driver.save_screenshot(str(tmp_path / "app.png"))
         if os.environ.get("GENREFOCUS_APP_SCREENSHOT"):
             driver.save_screenshot(os.environ["GENREFOCUS_APP_SCREENSHOT"])
@@ -308,11 +349,11 @@ def test_app_in_a_real_browser(app_server, moto, tmp_path):
     photo = read_u8(moto["photo"])
     assert first.shape == second.shape == photo.shape
     near, far = focus_masks(moto["disparity"], FOCUS, k_shown)
-    far30 = focus_masks(moto["disparity"], FOCUS, 30)[1]
+    far30 = focus_masks(moto["disparity"], FOCUS, k_first)[1]
     changed = np.abs(second.astype(int) - first.astype(int)).mean()
     k1 = kept_detail(first, photo, near), kept_detail(first, photo, far30)
     k2 = kept_detail(second, photo, near), kept_detail(second, photo, far)
-    print(f"browser: mean |Δ| {changed:.2f}/255; kept detail near/far K=30 {k1[0]:.3f}/{k1[1]:.3f}, "
+    print(f"browser: mean |Δ| {changed:.2f}/255; kept detail near/far K={k_first:g} {k1[0]:.3f}/{k1[1]:.3f}, "
           f"K={k_shown:g} {k2[0]:.3f}/{k2[1]:.3f}")
     assert changed > 1.0
     assert k2[0] > 0.75 and k2[1] < 0.4 * k2[0]  # the focus region is the sharp one

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -61,3 +62,73 @@ def test_demo_console_script(tmp_path):
     assert r.stdout.strip().endswith("demo.png") and out.is_file()
     with Image.open(out) as im:
         assert im.size[0] > 800 and im.size[1] > 800
+
+
+def _subparsers():
+    import argparse
+
+    from genrefocus.cli import build_parser
+
+    p = build_parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_option_has_help_and_shows_its_default():
+    """`render --help` shows K's and the focus's defaults, `-o` has help, `demo` options have descriptions,
+    `app --help` shows the default port: every option of every command says what it is, and its default."""
+    import argparse
+
+    for name, parser in _subparsers().items():
+        text = parser.format_help()
+        for action in parser._actions:
+            if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+                continue
+            flag = "/".join(action.option_strings) or action.dest
+            assert action.help, f"{name} {flag} has no help"
+            shown = parser._get_formatter()._get_help_string(action)
+            if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+                assert "default" in shown.lower(), f"{name} {flag}: default {action.default!r} not shown"
+        assert "(default:" in text, name
+    assert "(default: 7860)" in _subparsers()["app"].format_help()
+    assert "(default: 20.0)" in _subparsers()["render"].format_help()
+    assert "default: the image centre" in _subparsers()["render"].format_help()
+
+
+def test_an_unreachable_hub_fails_at_once(monkeypatch):
+    """--allow-download offline: one error at once, not a minute of retries."""
+    import time
+
+    from genrefocus.errors import MissingWeightsError
+    from genrefocus.hub import weights_source
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    t0 = time.perf_counter()
+    with pytest.raises(MissingWeightsError, match="cannot be reached"):
+        weights_source("someone/some-model", "--depth-model", allow_download=True)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_degenerate_and_infinite_maps(tmp_path, capsys):
+    """Middlebury's disparity has inf where the stereo match failed. Kept as inf, the error says how to fix
+    it; replaced by a huge number (np.nan_to_num) the map's real values collapse into 2 % of its range
+    after normalisation, so nothing could be focused apart — a one-line warning says so."""
+    from skimage import data
+
+    from genrefocus.io import save_image
+
+    left, _, disp = data.stereo_motorcycle()
+    save_image(torch.from_numpy(left[::4, ::4].astype(np.float32) / 255).permute(2, 0, 1)[None], tmp_path / "m.png")
+    np.save(tmp_path / "inf.npy", disp[::4, ::4].astype(np.float32))
+    assert main(["render", str(tmp_path / "m.png"), "--disparity", str(tmp_path / "inf.npy"), "-o",
+                 str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err
+    assert "NaN/inf" in err and "fill them" in err and "background" in err
+    huge = np.nan_to_num(disp[::4, ::4].astype(np.float32))
+    np.save(tmp_path / "degenerate.npy", huge / huge.max())  # normalised: real values ~1e-36, outliers 1
+    assert main(["render", str(tmp_path / "m.png"), "--disparity", str(tmp_path / "degenerate.npy"), "--K", "30",
+                 "-o", str(tmp_path / "o.png")]) == 0
+    err = capsys.readouterr().err
+    warnings = [x for x in err.splitlines() if "warning:" in x]
+    assert len(warnings) == 1 and "outliers" in warnings[0] and "fill them" in warnings[0], err

@@ -64,6 +64,8 @@ def files(tmp_path_factory):
     np.save(d / "depth_zero.npy", np.zeros((64, 96), np.float32))
     np.save(d / "depth_complex.npy", np.ones((64, 96), np.complex64))
     np.save(d / "depth_3d.npy", np.ones((64, 96, 3, 2), np.float32))
+    np.save(d / "depth_ramp.npy", np.linspace(1, 5, 64 * 96).reshape(64, 96).astype(np.float32))
+    np.save(d / "depth_um.npy", np.linspace(1e6, 5e6, 64 * 96).reshape(64, 96).astype(np.float32)[::-1].copy() * 1e-12)
     np.save(d / "depth_obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     (d / "depth.txt").write_text("1 2 3")
     Image.fromarray(np.full((64, 96), 7, np.uint16)).save(d / "disp_const.png")
@@ -128,6 +130,28 @@ def files(tmp_path_factory):
     cfg("cfg_res.yaml", resolution=100)
     (d / "cfg_bad.yaml").write_text("task: bokeh\nrank: [1, 2\n")
     (d / "cfg_list.yaml").write_text("- 1\n- 2\n")
+    # manifests with a bad record (no K; a missing target file) and a checkpoint holding a pickled payload
+    rec = {"aif": str(d / "ok.png"), "target": str(d / "ok.png"), "depth": str(d / "depth.npy"), "focus_disparity": 0.5}
+    (d / "m_nok.jsonl").write_text(json.dumps(rec) + "\n")
+    (d / "m_noimg.jsonl").write_text(json.dumps({**rec, "K": 10.0, "target": str(d / "gone.png")}) + "\n")
+    cfg("cfg_nok.yaml", data={"manifest": str(d / "m_nok.jsonl")})
+    cfg("cfg_noimg.yaml", data={"manifest": str(d / "m_noimg.jsonl")})
+    (d / "ck_pickle").mkdir()
+    (d / "ck_pickle" / "step.json").write_text('{"step": 5}')
+    (d / "ck_pickle" / "optimizer.bin").write_bytes(pickle.dumps(Path("/etc/passwd")))
+    cfg("cfg_resume_pickle.yaml", resume_from_checkpoint=str(d / "ck_pickle"))
+    # DP model folders: an unknown config key; a valid config beside a FLUX LoRA's weights
+    from genrefocus.pipelines.dual_pixel import DEFAULT_CHECKPOINT
+
+    for name in ("dp_unknown", "dp_foreign"):
+        shutil.copytree(DEFAULT_CHECKPOINT, d / name)
+    conf = json.loads((d / "dp_unknown" / "config.json").read_text())
+    (d / "dp_unknown" / "config.json").write_text(json.dumps({**conf, "nope": 1}))
+    save_file({"transformer.x_embedder.lora_A.weight": torch.zeros(4, 64)}, str(d / "dp_foreign" / "model.safetensors"))
+    # synthetic builds: two photos with one stem, and their depth
+    (d / "same_stem").mkdir()
+    img("same_stem/coffee.png")
+    img("same_stem/coffee.jpg")
     # a lock held by this (alive) process, for the genrefocus-data lock case
     (d / "locked").mkdir()
     import socket
@@ -171,6 +195,9 @@ CASES = [
     ("genrefocus", R + " --mask {d}/empty.png", "empty"),
     ("genrefocus", R + " --focus-disparity nan", "--focus-disparity"),
     ("genrefocus", R + " --focus-disparity inf", "--focus-disparity"),
+    ("genrefocus", R.replace("depth.npy", "depth_ramp.npy") + " --focus-disparity -5", "range"),
+    ("genrefocus", R.replace("depth.npy", "depth_ramp.npy") + " --focus-disparity 1e9", "range"),
+    ("genrefocus", "render {d}/ok.png --depth {d}/depth_um.npy -o {d}/out/r.png --focus 1,1 --K 20", "units"),
     ("genrefocus", R + " --K -1", "K"),
     ("genrefocus", R + " --K nan", "K"),
     ("genrefocus", R + " --K 1e9", "absurd"),
@@ -242,6 +269,10 @@ CASES = [
     ("genrefocus", F + " --k_value inf", "K"),
     ("genrefocus", F + " --point 10,10 --mask {d}/ok.png", "not allowed"),
     ("genrefocus", F + " --long_side abc", "--long_side"),
+    ("genrefocus", F.replace(" --depth {d}/depth.npy", ""), "depth"),
+    ("genrefocus", F + " --fast", "independent"),
+    ("genrefocus", F.replace("depth.npy", "depth_ramp.npy") + " --focus d=-5", "range"),
+    ("genrefocus", F.replace("f.png", "f.xyz"), "--output"),
     ("genrefocus", D.replace("{d}/flux", "{d}/flux_noweights"), "could not be loaded", None, True),
     ("genrefocus", D.replace("{d}/flux", "{d}/flux_trunc"), "could not be loaded", None, True),
     ("genrefocus", D.replace("{d}/flux", "{d}/flux_pickle"), "could not be loaded", None, True),
@@ -259,6 +290,9 @@ CASES = [
     ("genrefocus", P.replace("p.png", "p.xyz"), "--output"),
     ("genrefocus", P + " --disparity-output {d}/out/disp.xyz", "--disparity-output"),
     ("genrefocus", P + " --aif-output {d}/folder", "--aif-output"),
+    ("genrefocus", P + " --aif-output {d}/out/aif.xyz", "--aif-output"),
+    ("genrefocus", P + " --checkpoint {d}/dp_unknown", "unknown field", None, True),
+    ("genrefocus", P + " --checkpoint {d}/dp_foreign", "do not fit", None, True),
     ("genrefocus", P + " --checkpoint {d}/folder", "--checkpoint"),
     ("genrefocus", P.replace("--point 10,10", "--text cat") + " --text-model someone/owl-not-cached", "--text-model"),
     ("genrefocus", P.replace("--point 10,10", "--focus text:cat") + " --owlv2-model someone/owl-not-cached", "--text-model"),
@@ -316,6 +350,11 @@ CASES = [
     ("train_lora", "--config {d}/cfg_nomanifest.yaml", "does not exist"),
     ("train_lora", "--config {d}/cfg_nomodel.yaml", "does not exist"),
     ("train_lora", "--config {d}/cfg_resume.yaml", "resume_from_checkpoint"),
+    ("train_lora", "--config {d}/cfg_resume_pickle.yaml", "weights-only"),
+    ("train_lora", "--config {d}/cfg_nok.yaml", "K"),
+    ("train_lora", "--config {d}/cfg_noimg.yaml", "gone.png"),
+    ("train_uid", "--out {d}/out/dp --resume {d}/ck_pickle", "weights-only"),
+    ("train_jdrl", "--out {d}/out/jd --resume {d}/ck_pickle", "weights-only"),
     ("train_lora", "--config {d}/cfg_dropout.yaml", "text_dropout"),
     ("train_lora", "--config {d}/cfg_res.yaml", "resolution"),
     ("train_lora", "--config {d}/cfg_ok.yaml --set rank=x", "rank"),
@@ -392,6 +431,8 @@ CASES = [
     ("bench_data", "--n 0 --out {d}/out/bd", "--n"),
     ("bench_lora_routing", "--blocks 0", "--blocks"),
     ("bench_lora_routing", "--tile 0", "--tile"),
+    ("dp_capacity", "{d}/folder", "snapshots"),
+    ("dp_capacity", "{d}/folder --n 0", "--n"),
 ]
 
 
@@ -509,3 +550,43 @@ def test_at_least_120_cases_over_every_entry_point():
     assert set(by_entry) >= {"genrefocus", "genrefocus-data", "train_lora", "train_uid", "bench_deblur", "bench_lf",
                              "bench_pipeline", "bench_renderer", "dp_eval", "dp_complexity", "bench_data",
                              "bench_lora_routing"}
+
+
+#: commands on a base install (the extras' packages blocked): (entry, argv, the extra named, or None: it works)
+BASE = [("genrefocus", "render {d}/ok.png --focus 1,1 -o {d}/out/b1.png", "depth"),
+        ("genrefocus", "render {d}/ok.png --allow-download -o {d}/out/b2.png", "depth"),
+        ("genrefocus", "focus-pull {d}/ok.png --focus 1,1 --focus-end 9,9 -o {d}/out/b3.gif", "depth"),
+        ("genrefocus", "focus-pull {d}/ok.png --depth {d}/depth.npy --focus 1,1 --focus-end 9,9 -o {d}/out/b4.mp4",
+         "video"),
+        ("genrefocus", "deblur {d}/ok.png -o {d}/out/b5.png", "gpu"),
+        ("genrefocus", "bokeh {d}/ok.png --depth {d}/depth.npy -o {d}/out/b6.png", "gpu"),
+        ("genrefocus", "refocus --input {d}/ok.png --depth {d}/depth.npy --output {d}/out/b7.png", "gpu"),
+        ("genrefocus", "dp-refocus {d}/dp.gif --focus text:cat -o {d}/out/b8.png", "depth"),
+        ("genrefocus", "dp-refocus {d}/dp.gif --point 10,10 --sam-model someone/sam -o {d}/out/b9.png", "depth"),
+        ("genrefocus", "app", "app"),
+        ("genrefocus-data", "itw --input {d}/imgs --out {d}/out/bitw --flux {d}/flux --lora-dir {d}/loras", "gpu"),
+        ("train", "dp_deblur --steps 1 --output-dir {d}/out/btrain", "train"),
+        ("genrefocus", "render {d}/ok.png --depth {d}/depth.npy --focus 10,10 -o {d}/out/base_ok.png", None),
+        ("genrefocus", "dp-refocus {d}/dp.gif --focus 10,10 -o {d}/out/base_dp.png", None)]
+
+
+@pytest.mark.parametrize("case", BASE, ids=[f"{c[0]}:{c[1].split()[0]}:{c[2]}" for c in BASE])
+def test_a_base_install_names_the_missing_extra_in_one_line(files, case):
+    """Every command on a base install either works or stops in one line naming the extra to install —
+    never a ModuleNotFoundError traceback (the extras' modules are blocked by ``tests/_no_extras.py``)."""
+    import shlex
+    import subprocess
+    import sys
+
+    entry, argv_t, extra = case
+    argv = shlex.split(argv_t.format(d=files))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(ROOT / "tests" / "_no_extras.py"), entry, *argv], capture_output=True,
+                       text=True, timeout=300, env=env)
+    lines = [x for x in r.stderr.splitlines() if x.strip() and "warning:" not in x and "%|" not in x]
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    if extra is None:
+        assert r.returncode == 0, r.stderr[-2000:]
+        return
+    assert r.returncode == 2 and len(lines) == 1, r.stderr[-2000:]
+    assert f'pip install "genrefocus[{extra}]"' in lines[0], lines[0]

@@ -249,3 +249,21 @@ def test_itw_with_jdrl_for_the_aif_on_the_cpu(tmp_path):
     expect = model.deblur(photo)
     assert not torch.allclose(expect, photo, atol=1 / 255)
     assert (load_image(rec["aif"]) - expect).abs().max() <= 1 / 255 + 1e-6
+
+
+def test_photos_sharing_a_stem_get_their_own_records_and_find_their_depth(tmp_path):
+    """coffee.png and coffee.jpg: two ids, two targets, neither overwriting the other; both read coffee.npy."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "depth").mkdir()
+    a = photo("coffee", (48, 64))
+    save_image(a, tmp_path / "in" / "coffee.png")
+    save_image(1 - a, tmp_path / "in" / "coffee.jpg")
+    np.save(tmp_path / "depth" / "coffee.npy", np.linspace(1, 5, 48 * 64).reshape(48, 64).astype(np.float32))
+    assert main(["synthetic", "--input", str(tmp_path / "in"), "--depth-dir", str(tmp_path / "depth"),
+                 "--out", str(tmp_path / "o")]) == 0
+    recs = read_jsonl(tmp_path / "o" / "manifest.jsonl")
+    assert len(recs) == 2 and len({r["id"] for r in recs}) == 2 and len({r["target"] for r in recs}) == 2
+    assert {Path(r["aif"]).name for r in recs} == {"coffee.png", "coffee.jpg"}
+    assert all(Path(r["depth"]).name == "coffee.npy" for r in recs)
+    targets = [np.asarray(Image.open(r["target"])) for r in recs]
+    assert not np.array_equal(targets[0], targets[1])

@@ -24,9 +24,12 @@ def test_depth_of_other_size_is_resized_with_warning():
 def test_pipeline_focus_and_k_zero():
     img = photo("chelsea", (64, 64))
     disp = torch.rand(1, 1, 64, 64)
-    out = PhysicalRefocusPipeline()(img, disparity=disp, K=0, focus=(0, 0, 32, 32))
+    out = PhysicalRefocusPipeline(refine_edges=False)(img, disparity=disp, K=0, focus=(0, 0, 32, 32))
     assert torch.equal(out.image, img)
     assert out.focus_disparity == pytest.approx(float(np.median(disp[0, 0, :32, :32].numpy())))
+    # with the edge refinement (the default), the focus is read from the map that is rendered
+    out = PhysicalRefocusPipeline()(img, disparity=disp, K=0, focus=(0, 0, 32, 32))
+    assert out.focus_disparity == pytest.approx(float(np.median(out.disparity[0, 0, :32, :32].numpy())))
     assert PhysicalRefocusPipeline()(img, disparity=disp, K=5, focus="d=0.3").focus_disparity == pytest.approx(0.3)
     with pytest.raises(InputError, match="no depth"):
         PhysicalRefocusPipeline()(img, K=5)

@@ -34,19 +34,36 @@ def item_image(item: dict) -> str:
     raise SkipItem("record has no image path")
 
 
-def _find(folder: Optional[str], stem: str, exts: Sequence[str]) -> Optional[Path]:
+def _names(item: dict) -> list:
+    """The names a side file of ``item`` may have: its id, then its image's file stem (``coffee.png`` and
+    ``coffee.jpg`` get distinct ids — ``coffee-<hash>`` — but both find ``coffee.npy``)."""
+    names = [item["id"]]
+    try:
+        names.append(Path(item_image(item)).stem)
+    except SkipItem:
+        pass
+    return list(dict.fromkeys(names))
+
+
+def _find(folder: Optional[str], item: dict, exts: Sequence[str]) -> Optional[Path]:
     if not folder:
         return None
-    for e in exts:
-        p = Path(folder) / f"{stem}{e}"
-        if p.is_file():
-            return p
+    for name in _names(item):
+        for e in exts:
+            p = Path(folder) / f"{name}{e}"
+            if p.is_file():
+                return p
     return None
+
+
+def _wanted(item: dict, ext: str) -> str:
+    return " or ".join(f"{n}{ext}" for n in _names(item))
 
 
 @dataclass
 class Sources:
-    """Where depth, masks and AIF images come from: given folders (matched by file stem) first,
+    """Where depth, masks and AIF images come from: given folders (a file named by the item's id or its
+    image's file stem) first,
     then models (``depth_estimator(image) -> depth m``, ``segmenter(image) -> mask``,
     ``deblur(image) -> aif``), then the model-free fallback where one exists (sharpness mask)."""
 
@@ -58,39 +75,37 @@ class Sources:
     deblur: Optional[Callable] = None
     cache_dir: Optional[Path] = None
 
-    def depth(self, stem: str, image: torch.Tensor) -> tuple:
-        p = _find(self.depth_dir, stem, (".npy", ".pfm"))
+    def depth(self, item: dict, image: torch.Tensor) -> tuple:
+        p = _find(self.depth_dir, item, (".npy", ".pfm"))
         if p is not None:
             d = load_depth(p)
             if tuple(d.shape[-2:]) != tuple(image.shape[-2:]):
                 d = F.interpolate(d, size=image.shape[-2:], mode="bilinear", align_corners=False)
             return d, str(p)
         if self.depth_estimator is None:
-            raise SkipItem(f"no depth for {stem!r}: give --depth-dir with {stem}.npy or --depth-model")
+            raise SkipItem(f"no depth for {item['id']!r}: give --depth-dir with {_wanted(item, '.npy')} or "
+                           "--depth-model")
         d = self.depth_estimator(image)
-        path = atomic_save_npy(self.cache_dir / "depth" / f"{stem}.npy", d[0, 0].cpu().numpy().astype(np.float32))
+        path = atomic_save_npy(self.cache_dir / "depth" / f"{item['id']}.npy", d[0, 0].cpu().numpy().astype(np.float32))
         return d, str(path)
 
-    def mask(self, stem: str, image: torch.Tensor) -> torch.Tensor:
-        p = _find(self.mask_dir, stem, (".png", ".jpg"))
+    def mask(self, item: dict, image: torch.Tensor) -> torch.Tensor:
+        p = _find(self.mask_dir, item, (".png", ".jpg"))
         if p is not None:
             m = load_mask(p).float()
             return F.interpolate(m, size=image.shape[-2:], mode="nearest") > 0.5
         return self.segmenter(image) if self.segmenter is not None else sharpness_mask(image)
 
-    def aif(self, stem: str, photo: torch.Tensor) -> tuple:
-        p = _find(self.aif_dir, stem, (".png", ".jpg", ".jpeg", ".JPG"))
+    def aif(self, item: dict, photo: torch.Tensor) -> tuple:
+        p = _find(self.aif_dir, item, (".png", ".jpg", ".jpeg", ".JPG"))
         if p is not None:
             return load_image(p), str(p)
         if self.deblur is None:
-            raise SkipItem(f"no AIF for {stem!r}: give --aif-dir, --flux (DeblurNet) or --jdrl")
+            raise SkipItem(f"no AIF for {item['id']!r}: give --aif-dir (with {_wanted(item, '.png')}), --flux "
+                           "(DeblurNet) or --jdrl")
         a = self.deblur(photo)
-        path = save_image(a, self.cache_dir / "aif" / f"{stem}.png")
+        path = save_image(a, self.cache_dir / "aif" / f"{item['id']}.png")
         return a, str(path)
-
-
-def _stem(item) -> str:
-    return item["id"]
 
 
 def synthetic(out: Path, sources: Sources, k_range=(5.0, 40.0), apertures=("disk",), renderer: str = DEFAULT_MODE,
@@ -98,7 +113,7 @@ def synthetic(out: Path, sources: Sources, k_range=(5.0, 40.0), apertures=("disk
     """AIF + depth → random K, focus plane (a random pixel's disparity) and aperture → rendered target."""
     def process(item):
         image = load_image(item_image(item), name=item["id"])
-        depth, depth_path = sources.depth(_stem(item), image)
+        depth, depth_path = sources.depth(item, image)
         disp = depth_to_disparity(depth)
         rng = item_rng(seed, item["id"])
         recs = []
@@ -126,9 +141,9 @@ def itw(out: Path, sources: Sources):
         exif = read_exif(path)
         if "FNumber" not in exif or "FocalLength" not in exif:
             raise SkipItem(f"cannot estimate K: EXIF lacks {'FNumber' if 'FNumber' not in exif else 'FocalLength'}")
-        aif, aif_path = sources.aif(_stem(item), photo)
-        depth, depth_path = sources.depth(_stem(item), aif)
-        mask = sources.mask(_stem(item), photo)
+        aif, aif_path = sources.aif(item, photo)
+        depth, depth_path = sources.depth(item, aif)
+        mask = sources.mask(item, photo)
         d_focus = focus_distance_from_mask(depth[0, 0].cpu().numpy(), mask[0, 0].cpu().numpy())
         est = k_from_exif(exif, d_focus, working_long_edge_px=max(photo.shape[-2:]),
                           image_size_wh=(photo.shape[-1], photo.shape[-2]))
@@ -151,8 +166,8 @@ def calibrate(out: Path, sources: Sources, k_range=(0.0, 100.0), threshold: floa
         target = load_image(item["target"], name=f"{item['id']} target")
         if target.shape != aif.shape:
             target = F.interpolate(target, size=aif.shape[-2:], mode="bilinear", align_corners=False)
-        depth, depth_path = sources.depth(_stem(item), aif)
-        mask = sources.mask(_stem(item), target)
+        depth, depth_path = sources.depth(item, aif)
+        mask = sources.mask(item, target)
         d_focus = focus_distance_from_mask(depth[0, 0].cpu().numpy(), mask[0, 0].cpu().numpy())
         if d_focus is None:
             raise SkipItem("empty in-focus mask")

@@ -83,18 +83,14 @@ def _check_models(args) -> dict:
         value = getattr(args, name, None)
         if value:
             kw[name] = weights_source(value, f"--{name.replace('_', '-')}", args.allow_download, marker=marker)
-    if getattr(args, "flux", None):
-        from ..models.lora import precheck_lora_file
-        from ..models.tasks import LORA_FILES
-        from ..pipelines.options import default_lora_dir
+    if getattr(args, "flux", None):  # DeblurNet: the generative pipeline's own loading options, checked now
+        from ..errors import require
+        from ..pipelines.options import GenerativeLoadOptions
 
-        lora = Path(args.lora_dir or default_lora_dir()) / LORA_FILES["deblur"]
-        precheck_lora_file(lora, "deblur")
-        kw["lora"] = lora
-        if args.prompt_cache:
-            from ..models.tasks import load_prompt_cache
-
-            load_prompt_cache(args.prompt_cache)
+        require("diffusers", "gpu", "genrefocus-data itw --flux (DeblurNet on FLUX.1-dev)")
+        load = GenerativeLoadOptions(model=args.flux, lora_dir=args.lora_dir, adapters=("deblur",),
+                                     prompt_cache=args.prompt_cache, allow_download=args.allow_download)
+        kw["flux"] = (load, load.check())
     return kw
 
 
@@ -112,15 +108,9 @@ def _sources(args, out: Path, models: dict):
         segmenter = BiRefNetSegmenter.from_pretrained(args.birefnet, trust_remote_code=args.trust_remote_code)
     deblur = None
     if getattr(args, "flux", None):  # DeblurNet for photos without a given AIF image
-        import torch
-
         from ..pipelines.generative import GenRefocusPipeline
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        pipe = GenRefocusPipeline.from_pretrained(args.flux, deblur_lora=models["lora"], prompt_cache=args.prompt_cache,
-                                                  dtype=torch.bfloat16 if device == "cuda" else torch.float32,
-                                                  **models["flux"])
-        pipe.to(device)
+        pipe = GenRefocusPipeline.from_options(*models["flux"])
         pipe.set_progress_bar_config(disable=True)
         deblur = lambda photo: pipe.deblur(photo).image  # noqa: E731
     elif getattr(args, "jdrl", None):  # the JDRL model on the CPU, no FLUX

@@ -11,6 +11,8 @@ once with what to download (no network retries), and reports show "n/a".
 
 from __future__ import annotations
 
+from ..hub import download_command
+
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -35,7 +37,7 @@ class _ClipI:
             self.model = CLIPModel.from_pretrained(CLIP_ID, local_files_only=not allow_download).eval().to(device)
         except (OSError, ValueError) as exc:
             raise MetricUnavailable(f"clip_i: weights not cached ({CLIP_ID}: {type(exc).__name__}); run once "
-                                    "online or `huggingface-cli download openai/clip-vit-base-patch32`") from None
+                                    f"online or `{download_command(CLIP_ID)}`") from None
         self.device = device
 
     @torch.no_grad()

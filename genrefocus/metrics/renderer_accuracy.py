@@ -42,8 +42,7 @@ def renderer_table(cases: Sequence, cocs_px: Sequence[float], modes: Sequence[st
         aif, disp = case.scene.aif(), case.scene.disparity()
         for c in cocs_px:
             K = case.K(c)
-            exact = _exact(case, K, spacing_px, None if cache_dir is None else
-                           Path(cache_dir) / f"{case.name}_{'x'.join(map(str, case.scene.size))}_coc{c:g}_s{spacing_px:g}.pt")
+            exact = _exact(case, K, spacing_px, _cache_file(cache_dir, case, c, spacing_px))
             coc = signed_coc(disp, K, case.focus_disp)
             for m in modes:
                 t = time.perf_counter()
@@ -54,6 +53,53 @@ def renderer_table(cases: Sequence, cocs_px: Sequence[float], modes: Sequence[st
                 if progress:
                     progress(f"{case.name}, CoC {c:g} px, {m}: {rows[-1]['psnr']:.2f} dB")
     return rows
+
+
+def degraded_depth_table(cases: Sequence, cocs_px: Sequence[float], seeds: Sequence[int] = (0,), mode: str = "layered",
+                         spacing_px: float = 0.5, progress: Optional[Callable[[str], None]] = None,
+                         cache_dir: Optional[Path] = None) -> list:
+    """Robustness of ``mode`` to a monocular estimator's map: PSNR (dB) of the render from the exact map
+    and from :func:`~genrefocus.optics.scene_lab.degrade_disparity` maps (one per seed), each without and
+    with :func:`~genrefocus.optics.depth_refine.refine_disparity`, against the exact render from the true
+    map — over the whole image and in the band around depth edges
+    (:func:`~genrefocus.optics.scene_lab.edge_band`).
+
+    Returns rows ``{"case", "coc_px", "map", "refined", "psnr", "edge_psnr"}`` (``map``: ``"exact"`` or
+    ``"degraded"``; degraded rows average the seeds' PSNRs).
+    """
+    from ..optics.depth_refine import refine_disparity
+    from ..optics.scene_lab import degrade_disparity, edge_band
+
+    rows = []
+    for case in cases:
+        aif, disp = case.scene.aif(), case.scene.disparity()
+        band = edge_band(disp)
+        maps = {"exact": [disp], "degraded": [degrade_disparity(disp, seed=s) for s in seeds]}
+        for c in cocs_px:
+            K = case.K(c)
+            exact = _exact(case, K, spacing_px, _cache_file(cache_dir, case, c, spacing_px))
+            for name, ds in maps.items():
+                for refined in (False, True):
+                    full, edge = [], []
+                    for d in ds:
+                        d = refine_disparity(d, aif) if refined else d
+                        out = render_bokeh(aif, signed_coc(d, K, case.focus_disp), mode=mode)
+                        full.append(float(psnr(out, exact)[0]))
+                        mse = ((out - exact) ** 2).mean(1)[0][band].mean()
+                        edge.append(float(10.0 * torch.log10(1.0 / mse)))
+                    rows.append({"case": case.name, "coc_px": float(c), "map": name, "refined": refined,
+                                 "psnr": sum(full) / len(full), "edge_psnr": sum(edge) / len(edge)})
+                    if progress:
+                        progress(f"{case.name}, CoC {c:g} px, {name} map{', refined' if refined else ''}: "
+                                 f"{rows[-1]['psnr']:.2f} dB (edges {rows[-1]['edge_psnr']:.2f})")
+    return rows
+
+
+def _cache_file(cache_dir: Optional[Path], case, coc_px: float, spacing_px: float) -> Optional[Path]:
+    if cache_dir is None:
+        return None
+    size = "x".join(map(str, case.scene.size))
+    return Path(cache_dir) / f"{case.name}_{size}_coc{coc_px:g}_s{spacing_px:g}.pt"
 
 
 def _exact(case, K: float, spacing_px: float, path: Optional[Path]) -> torch.Tensor:

@@ -15,6 +15,7 @@ from typing import Union
 import torch
 
 from ..errors import InputError, MissingWeightsError
+from ..hub import download_command
 from .tasks import HF_LORA_REPO, LORA_FILES
 
 #: Module paths (relative to the transformer) that official LoRAs wrap.
@@ -34,7 +35,7 @@ def routed_module_names(transformer) -> list:
 def missing_lora_message(kind: str, path: Path) -> str:
     fname = LORA_FILES.get(kind, Path(path).name)
     return (f"LoRA file {str(path)!r} not found. Download {fname} from Hugging Face {HF_LORA_REPO} "
-            f"(`huggingface-cli download {HF_LORA_REPO} {fname} --local-dir {Path(path).parent}`) "
+            f"(`{download_command(HF_LORA_REPO, (fname,), Path(path).parent)}`) "
             f"and pass its path (or put it in the --lora-dir folder).")
 
 

@@ -408,3 +408,43 @@ def renderer_cases(size: Sequence[int] = (192, 192), seed: int = 0) -> list:
         RendererCase("portrait, backdrop in focus", portrait, portrait.planes[0].disparity),
         RendererCase("thin structures", thin, thin.planes[1].disparity),
     ]
+
+
+def degrade_disparity(disparity: torch.Tensor, seed: int = 0, factor: int = 4, blur_px: float = 1.5,
+                      max_shift_px: int = 3, outliers: float = 0.005) -> torch.Tensor:
+    """A model of a monocular estimator's map made from an exact one: area-downsampled by ``factor`` and
+    bilinearly upsampled back (blocky, soft), Gaussian-blurred (σ ``blur_px``), shifted by 1…``max_shift_px``
+    px in y and x (random signs: edges misaligned with the photo's), and a fraction ``outliers`` of pixels
+    replaced by uniform values over the map's range (speckles).
+
+    Args:
+        disparity: ``(1, 1, H, W)`` exact disparity (1/m).
+        seed: the random shift, signs and outliers.
+
+    Returns:
+        ``(1, 1, H, W)`` degraded disparity, same units.
+    """
+    import cv2
+
+    if not (torch.is_tensor(disparity) and disparity.shape[:2] == (1, 1) and disparity.dim() == 4):
+        raise ValueError(f"disparity must be (1, 1, H, W), got {tuple(disparity.shape)}")
+    rng = np.random.default_rng(seed)
+    H, W = disparity.shape[-2:]
+    small = F.interpolate(disparity.float(), size=(H // factor, W // factor), mode="area")
+    d = F.interpolate(small, size=(H, W), mode="bilinear", align_corners=False)[0, 0].numpy()
+    d = cv2.GaussianBlur(d, (0, 0), blur_px, borderType=cv2.BORDER_REPLICATE)
+    dy, dx = rng.integers(1, max_shift_px + 1, 2) * rng.choice([-1, 1], 2)
+    d = np.roll(d, (int(dy), int(dx)), (0, 1))
+    lo, hi = float(disparity.min()), float(disparity.max())
+    mask = rng.random((H, W)) < outliers
+    d = np.where(mask, rng.uniform(lo, hi, (H, W)), d).astype(np.float32)
+    return torch.from_numpy(d)[None, None]
+
+
+def edge_band(disparity: torch.Tensor, width: int = 4, rel: float = 0.05) -> torch.Tensor:
+    """``(H, W)`` bool: pixels within ``width`` px of a depth edge of an exact map (a 3×3 span above ``rel``
+    of the map's range) — where a degraded map's errors show."""
+    d = disparity.reshape(disparity.shape[-2:]).float()[None, None]
+    span = F.max_pool2d(d, 3, 1, 1) + F.max_pool2d(-d, 3, 1, 1)
+    edge = (span > rel * float(d.max() - d.min())).float()
+    return F.max_pool2d(edge, 2 * width + 1, 1, width)[0, 0] > 0.5

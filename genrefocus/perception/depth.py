@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import MissingWeightsError
+from ..hub import download_command
 
 DEPTH_PRO_ID = "apple/DepthPro-hf"
 DEPTH_ANYTHING_ID = "depth-anything/Depth-Anything-V2-Small-hf"
@@ -52,15 +53,16 @@ class DepthEstimate:
 
 
 def _load(cls_name: str, path, hub_id: str, what: str, kwargs):
-    import transformers
+    from ..errors import require
+
+    transformers = require("transformers", "depth", what)
 
     try:
         return getattr(transformers, cls_name).from_pretrained(str(path), **kwargs)
     except (OSError, ValueError) as exc:
         raise MissingWeightsError(
             f"{what} weights {str(path)!r} could not be loaded ({type(exc).__name__}). Download them with "
-            f"`huggingface-cli download {hub_id} --local-dir ./{hub_id.split('/')[-1]}` and pass that folder, "
-            "or give a depth/disparity map yourself.") from None
+            f"`{download_command(hub_id)}` and pass that folder, or give a depth/disparity map yourself.") from None
 
 
 class DepthAnything:
@@ -195,7 +197,7 @@ def load_depth_estimator(path: Union[str, Path], metric: bool = False, device=No
                 "local_files_only", False))).read_text())
     except Exception as exc:  # noqa: BLE001 - missing, not cached, unreadable: one message
         raise MissingWeightsError(f"depth model {s!r}: no readable config.json ({type(exc).__name__}); download "
-                                  f"{DEPTH_ANYTHING_ID} or {DEPTH_PRO_ID} with `huggingface-cli download ...` "
+                                  f"`{download_command(DEPTH_ANYTHING_ID)}` or `{download_command(DEPTH_PRO_ID)}`, "
                                   "or give a depth map yourself") from None
     kind = config.get("model_type")
     if kind == "depth_pro":

@@ -17,7 +17,8 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError, MissingWeightsError
+from ..errors import InputError, MissingWeightsError, require
+from ..hub import download_command
 
 SAM_ID = "facebook/sam-vit-base"
 OWLV2_ID = "google/owlv2-base-patch16-ensemble"
@@ -42,14 +43,14 @@ class SamPrompter:
 
     @classmethod
     def from_pretrained(cls, path: Union[str, Path] = SAM_ID, device=None, **kwargs):
-        from transformers import SamModel
+        SamModel = require("transformers", "depth", "SAM").SamModel
 
         try:
             model = SamModel.from_pretrained(str(path), **kwargs)
         except (OSError, ValueError) as exc:
             raise MissingWeightsError(
                 f"SAM weights {str(path)!r} could not be loaded ({type(exc).__name__}); download them with "
-                f"`huggingface-cli download {SAM_ID} --local-dir ./sam-vit-base`, or pass a mask yourself.") from None
+                f"`{download_command(SAM_ID)}`, or pass a mask yourself.") from None
         return cls(model, device)
 
     @torch.no_grad()
@@ -87,7 +88,8 @@ class TextBoxDetector:
 
     @classmethod
     def from_pretrained(cls, path: Union[str, Path] = OWLV2_ID, **kwargs):
-        from transformers import Owlv2ForObjectDetection, Owlv2Processor
+        transformers = require("transformers", "depth", "OWLv2 text boxes")
+        Owlv2ForObjectDetection, Owlv2Processor = transformers.Owlv2ForObjectDetection, transformers.Owlv2Processor
 
         try:
             return cls(Owlv2Processor.from_pretrained(str(path), **kwargs),
@@ -126,7 +128,7 @@ class BiRefNetSegmenter:
             raise InputError("BiRefNet", "its model code is downloaded from the Hub and executed; opt in with "
                                          "trust_remote_code=True (CLI: --trust-remote-code), or use the sharpness "
                                          "mask / a mask file instead")
-        from transformers import AutoModelForImageSegmentation
+        AutoModelForImageSegmentation = require("transformers", "depth", "BiRefNet").AutoModelForImageSegmentation
 
         try:
             model = AutoModelForImageSegmentation.from_pretrained(str(path), trust_remote_code=True)

@@ -308,6 +308,10 @@ class GenerativeRequest:
             if self.depth is None and not depth_model and K > 0:
                 raise InputError("--depth", "no depth source: give --depth (metres, .npy/.pfm) or --depth-model "
                                             "(a Depth Pro or Depth Anything folder)")
+            if self.depth is not None and getattr(self.focus, "kind", None) == "disparity":
+                from ..optics.defocus import depth_to_disparity
+
+                self.focus.focus_disparity(depth_to_disparity(self.depth), name="--focus")  # its range, now
         return self
 
     def adapters(self) -> tuple:

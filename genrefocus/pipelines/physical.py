@@ -23,11 +23,13 @@ from ..io import as_image
 from ..optics.apertures import Aperture, parse_aperture
 from ..optics.defocus import (DEFAULT_K, depth_to_disparity, disparity_range_problem, resize_map, signed_coc,
                               validate_disparity, validate_k)
-from ..optics.render import DEFAULT_MODE, Gamma, check_gamma, check_mode, render_bokeh
+from ..optics.render import DEFAULT_MODE, Gamma, cap_coc, check_gamma, check_mode, render_bokeh
 from ..optics.focus import Focus, prompt_focus
 from .result import FocusPullResult, RefocusResult
 
 EASES = ("smooth", "linear")
+#: renderers whose pipeline refines the map's edges unless told otherwise
+EDGE_REFINED_MODES = ("layered", "fast")
 
 
 class PhysicalRefocusPipeline:
@@ -43,12 +45,19 @@ class PhysicalRefocusPipeline:
         depth_model: a depth model folder or Hub id loaded on first use instead (checked by
             :meth:`check_depth_model`); ``allow_download`` lets a Hub id download.
         sam, text_detector: optional prompt models (:func:`~genrefocus.optics.focus.prompt_focus`).
+        refine_edges: clean the map's occlusion edges with the photo before rendering
+            (:func:`~genrefocus.optics.depth_refine.refine_disparity`: speckles removed, soft edges snapped
+            to the photo's); default on for the ``layered`` and ``fast`` renderers, off for ``bokehme`` and
+            ``scatter`` (kept comparable with their reference implementations).
     """
 
     def __init__(self, mode: str = DEFAULT_MODE, gamma: Gamma = 4.0, device: Union[str, torch.device, None] = None,
                  depth_estimator=None, depth_model: Optional[str] = None, allow_download: bool = False, sam=None,
-                 text_detector=None):
+                 text_detector=None, refine_edges: Optional[bool] = None):
         self.mode, self.gamma, self.device = check_mode(mode), check_gamma(gamma), device
+        if refine_edges is not None and not isinstance(refine_edges, bool):
+            raise InputError("refine_edges", f"must be True, False or None, got {refine_edges!r}")
+        self.refine_edges = self.mode in EDGE_REFINED_MODES if refine_edges is None else refine_edges
         self.depth_estimator, self.depth_model, self.allow_download = depth_estimator, depth_model, allow_download
         self.sam, self.text_detector = sam, text_detector
         self._lock = threading.Lock()
@@ -123,6 +132,17 @@ class PhysicalRefocusPipeline:
             warnings.warn(f"{what}: {problem}", stacklevel=3)
         return disp, units
 
+    def _render_map(self, x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
+        """The map the renderer uses: ``disp`` with its edges refined when :attr:`refine_edges` is on."""
+        if not self.refine_edges:
+            return disp
+        from ..optics.depth_refine import refine_disparity
+
+        d = disp.to(x.device, torch.float32)
+        if d.shape[0] != x.shape[0]:
+            d = d.expand(x.shape[0], -1, -1, -1)
+        return refine_disparity(d, x.float()).to(disp.dtype)
+
     # ------------------------------------------------------------------ rendering
     def __call__(self, image, *, depth=None, disparity=None, focus=None, K: float = DEFAULT_K,
                  aperture: Union[Aperture, str, None] = None, flip_front: Optional[bool] = None,
@@ -145,14 +165,15 @@ class PhysicalRefocusPipeline:
         aperture = parse_aperture(aperture)
         # 2. disparity (given or estimated), 3. focus plane (prompted when a text / SAM model is attached)
         disp, units = self.disparity_of(x, depth, disparity)
+        disp = self._render_map(x, disp)
         focus = prompt_focus(focus, x, self.sam, self.text_detector)
         d_f = focus.focus_disparity(disp)
         # 4. signed CoC (px) and 5. render
-        coc = signed_coc(disp, K, d_f).to(x.device)
+        coc = cap_coc(signed_coc(disp, K, d_f).to(x.device), x.shape[-2:])  # wrong units: refused before the render
         out = render_bokeh(x, coc, mode=self.mode, gamma=self.gamma, aperture=aperture, flip_front=flip_front,
                            progress=progress, **render_kwargs)
         meta = {"mode": self.mode, "gamma": self.gamma, "disparity_units": units, "focus": focus,
-                "aperture": aperture.name}
+                "aperture": aperture.name, "refine_edges": self.refine_edges}
         return RefocusResult(image=out, aif=x, disparity=disp, depth=None if depth is None else 1.0 / disp.clamp_min(1e-12),
                              coc=coc, focus_disparity=d_f, K=K, meta=meta)
 
@@ -180,6 +201,7 @@ class PhysicalRefocusPipeline:
         K1 = K0 if K_end is None else validate_k(K_end)
         aperture = parse_aperture(aperture)
         disp, _ = self.disparity_of(x, depth, disparity)
+        disp = self._render_map(x, disp)
         d0 = prompt_focus(start, x, self.sam, self.text_detector).focus_disparity(disp, name="focus")
         d1 = prompt_focus(end, x, self.sam, self.text_detector).focus_disparity(disp, name="focus_end")
         t = torch.linspace(0.0, 1.0, frames, dtype=torch.float64)
@@ -201,4 +223,4 @@ class PhysicalRefocusPipeline:
         return x.to(self.device) if self.device is not None else x
 
 
-__all__ = ["EASES", "PhysicalRefocusPipeline"]
+__all__ = ["EASES", "EDGE_REFINED_MODES", "PhysicalRefocusPipeline"]

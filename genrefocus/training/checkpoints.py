@@ -52,7 +52,23 @@ class Checkpoints:
         p = Path(spec)
         if not (p.is_dir() and (p / STEP_FILE).is_file()):
             raise InputError("resume_from_checkpoint", f"{spec!r} is not a complete checkpoint (no {STEP_FILE})")
+        self.check_files(p)
         return p
+
+    @staticmethod
+    def check_files(checkpoint: Path) -> None:
+        """Refuse (one line naming the file) a checkpoint whose pickled state files (``.bin``, ``.pt``,
+        ``.pkl``) do not load as weights only — accelerate reads some of them with ``weights_only=False``,
+        so a checkpoint from elsewhere is read here first, safely, before any model loads."""
+        from accelerate.utils import load
+
+        for f in sorted(Path(checkpoint).iterdir()):
+            if f.suffix in (".bin", ".pt", ".pkl") and f.is_file():
+                try:
+                    load(f, map_location="cpu")
+                except Exception as exc:  # UnpicklingError, EOFError, RuntimeError on a corrupt zip
+                    raise InputError("resume_from_checkpoint", f"{str(f)!r} is not a weights-only checkpoint file "
+                                     f"({type(exc).__name__}): refusing to unpickle it") from None
 
     @staticmethod
     def step_of(checkpoint: Path) -> int:
@@ -89,6 +105,20 @@ class Checkpoints:
         return final
 
 
+def resume_problems(resume, field: str = "resume_from_checkpoint") -> list:
+    """``[]`` for no resume, ``"latest"`` or a complete checkpoint folder whose files load safely; else one
+    message (checked with the config, before any model loads)."""
+    if not resume or resume == "latest":
+        return []
+    if not isinstance(resume, str) or not Path(resume).is_dir():
+        return [f"{field}: 'latest' or a checkpoint folder, got {resume!r}"]
+    try:
+        Checkpoints(Path(resume).parent).resolve(resume)
+    except InputError as exc:
+        return [f"{field}: {exc.problem}"]
+    return []
+
+
 def number_problems(cfg, ints: Optional[dict] = None, positive: tuple = (), nonnegative: tuple = (),
                     resume_field: str = "resume_from_checkpoint") -> list:
     """The usual checks of a trainer config, as one message per problem: ``ints`` ``{field: minimum}``
@@ -106,9 +136,7 @@ def number_problems(cfg, ints: Optional[dict] = None, positive: tuple = (), nonn
             v = getattr(cfg, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and ok(v)):
                 problems.append(f"{name}: must be a finite number {what}, got {v!r}")
-    resume = getattr(cfg, resume_field, None)
-    if resume and resume != "latest" and not Path(resume).is_dir():
-        problems.append(f"{resume_field}: 'latest' or a checkpoint folder, got {resume!r}")
+    problems += resume_problems(getattr(cfg, resume_field, None), resume_field)
     init = getattr(cfg, "init_from", None)
     if init and not (Path(init) / "model.safetensors").is_file():
         problems.append(f"init_from: a model folder with model.safetensors, got {init!r}")

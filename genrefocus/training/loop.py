@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.real_pairs import parse_spec
-from .checkpoints import Checkpoints, append_log, truncate_log
+from .checkpoints import Checkpoints, append_log, resume_problems, truncate_log
 from .config import Config, at_least, positive
 
 
@@ -61,9 +61,7 @@ class LoopConfig(Config):
         if self.data != "synthetic":
             problems += parse_spec(self.data, self.DATA_SOURCES) if self.DATA_SOURCES else \
                 [f"data: this trainer learns from synthetic data only, got {self.data!r}"]
-        resume = self.resume_from_checkpoint
-        if resume and resume != "latest" and not Path(resume).is_dir():
-            problems.append(f"resume_from_checkpoint: 'latest' or a checkpoint folder, got {resume!r}")
+        problems += resume_problems(self.resume_from_checkpoint)
         if self.init_from and not (Path(self.init_from) / "model.safetensors").is_file():
             problems.append(f"init_from: a model folder with model.safetensors, got {self.init_from!r}")
         return problems

@@ -31,7 +31,7 @@ from ..models.lora import routed_module_names, validate_lora_file
 from ..models.tasks import ADAPTERS, TASKS, Condition, encode_condition, flux_scheduler, get_task, load_prompt_cache
 from ..data.manifest_dataset import RefocusDataset, check_manifest
 from ..parsing import DEFAULT_RENDER_MODE, RENDER_MODES
-from .checkpoints import Checkpoints, append_log, truncate_log
+from .checkpoints import Checkpoints, append_log, resume_problems, truncate_log
 from .config import Config, at_least, fraction, nonnegative, one_of, positive
 
 LORA_FILE = "lora.safetensors"
@@ -155,9 +155,7 @@ def missing_files(cfg: LoRATrainConfig) -> list:
         v = getattr(cfg, name)
         if isinstance(v, str) and not Path(v).is_file():
             problems.append(f"{name}: {v!r} does not exist")
-    resume = cfg.resume_from_checkpoint
-    if isinstance(resume, str) and resume != "latest" and not Path(resume).is_dir():
-        problems.append(f"resume_from_checkpoint: 'latest' or a checkpoint folder, got {resume!r}")
+    problems += resume_problems(cfg.resume_from_checkpoint)
     out = Path(cfg.output_dir)
     if out.exists() and not out.is_dir():
         problems.append(f"output_dir: {cfg.output_dir!r} is a file")
