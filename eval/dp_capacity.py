@@ -2,7 +2,7 @@
 """Rank dual-pixel deblurring training runs by in-distribution gain per CPU-hour (issue 28).
 
 Every snapshot of every run (``RUN/snapshots/step-N``, written with ``--keep-snapshots true``, and
-``RUN/latest_model``) is scored on the same held-out synthetic one-plane pairs (photos no trainer uses,
+the finished model in ``RUN``) is scored on the same held-out synthetic one-plane pairs (photos no trainer uses,
 τ = 0.75, the real camera's relation) by CoC radius: the gain of its all-in-focus image over the mean of
 the two views, next to the Wiener deconvolution given the true kernel. The run's wall-clock time at
 that step comes from its ``loss.jsonl`` (runs use one thread each, so hours ≈ CPU-hours; the shipped model's
@@ -59,6 +59,11 @@ def _snapshots(run: Path) -> list:
     """``[(step, folder)]`` of a run's snapshots, by step."""
     snaps = sorted((int(p.name.split("-")[1]), p) for p in (run / "snapshots").glob("step-*")
                    if (p / "model.safetensors").is_file())
+    log = run / "train_log.json"
+    if (run / "model.safetensors").is_file() and log.is_file():   # the finished model
+        step = int(json.loads(log.read_text()).get("steps", 0))
+        if step and all(s != step for s, _ in snaps):
+            snaps.append((step, run))
     return snaps
 
 

@@ -2,7 +2,7 @@
 
     python tests/_no_extras.py ENTRY ARGS...     (ENTRY: genrefocus, genrefocus-data, train)
 
-An import hook refuses every module of the extras (depth, gpu, app, video, heif, train, distributed), as if
+An import hook refuses every module of the extras (depth, gpu, app, video, heif, train, cluster), as if
 they were not installed; everything the base install has (torch, numpy, scikit-image, OpenCV, …) imports
 as usual. Exits with the entry point's exit code."""
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 EXTRAS = ("diffusers", "transformers", "huggingface_hub", "gradio", "peft", "accelerate", "av", "pillow_heif",
-          "ray", "torchao", "tensorboard", "prodigyopt", "sentencepiece")
+          "ray", "datasets", "torchao", "tensorboard", "prodigyopt", "sentencepiece")
 
 
 class _NotInstalled(importlib.abc.MetaPathFinder):

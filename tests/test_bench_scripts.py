@@ -25,5 +25,12 @@ def test_bench_data_small(tmp_path):
                         "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
-    assert [(x["renderer"], x["workers"]) for x in rows] == [("fast", 1), ("fast", 2), ("layered", 1)]
-    assert all(x["samples_per_s"] > 0 for x in rows) and (tmp_path / "samples_per_s.png").is_file()
+    assert [(x["renderer"], x["where"]) for x in rows] == [("fast", "local, 1 worker"), ("fast", "local, 2 workers"),
+                                                            ("layered", "local, 1 worker"), ("fast", "Ray, 2 workers")]
+    assert all(x["items_per_s"] > 0 for x in rows) and (tmp_path / "items_per_s.png").is_file()
+    # the same pairs whichever way they were built
+    import hashlib
+
+    digests = [sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / d / "images").glob("*.png"))
+               for d in ("fast_local_1worker", "fast_local_2workers", "fast_Ray_2workers")]
+    assert digests[0] == digests[1] == digests[2] and len(digests[0]) == 2

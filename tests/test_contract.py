@@ -152,6 +152,9 @@ def files(tmp_path_factory):
     (d / "same_stem").mkdir()
     img("same_stem/coffee.png")
     img("same_stem/coffee.jpg")
+    # a build in progress with another shard size
+    (d / "planned" / "parts").mkdir(parents=True)
+    (d / "planned" / "parts" / "plan.json").write_text(json.dumps({"shard_size": 5, "items": 1, "ids_sha256": "x"}))
     # a lock held by this (alive) process, for the genrefocus-data lock case
     (d / "locked").mkdir()
     import socket
@@ -317,6 +320,9 @@ CASES = [
     ("genrefocus-data", S + " --k-range 1", "--k-range"),
     ("genrefocus-data", S + " --workers 0", "--workers"),
     ("genrefocus-data", S + " --shards -1", "--shards"),
+    ("genrefocus-data", S + " --shard-size 0", "--shard-size"),
+    ("genrefocus-data", S + " --distributor spark", "--distributor"),
+    ("genrefocus-data", S.replace("{d}/out/syn", "{d}/planned"), "--shard-size"),
     ("genrefocus-data", S.replace("--depth-dir {d}/folder", "--depth-dir {d}/missing"), "--depth-dir"),
     ("genrefocus-data", S.replace("{d}/out/syn", "{d}/afile"), "--out"),
     ("genrefocus-data", S + " --source dpdd --split nope", "--split"),
@@ -565,6 +571,8 @@ BASE = [("genrefocus", "render {d}/ok.png --focus 1,1 -o {d}/out/b1.png", "depth
         ("genrefocus", "dp-refocus {d}/dp.gif --point 10,10 --sam-model someone/sam -o {d}/out/b9.png", "depth"),
         ("genrefocus", "app", "app"),
         ("genrefocus-data", "itw --input {d}/imgs --out {d}/out/bitw --flux {d}/flux --lora-dir {d}/loras", "gpu"),
+        ("genrefocus-data", "synthetic --input {d}/imgs --out {d}/out/bray --depth-dir {d}/folder --distributor ray",
+         "cluster"),
         ("train", "dp_deblur --steps 1 --output-dir {d}/out/btrain", "train"),
         ("genrefocus", "render {d}/ok.png --depth {d}/depth.npy --focus 10,10 -o {d}/out/base_ok.png", None),
         ("genrefocus", "dp-refocus {d}/dp.gif --focus 10,10 -o {d}/out/base_dp.png", None)]

@@ -5,18 +5,23 @@
     genrefocus-data calibrate --source lfdof --input LFDOF/ --depth-dir depth/ --out data/lfdof
     genrefocus-data filter-sharp --source realbokeh --input RealBokeh_3MP/ --top 3000 --out data/sharp
     genrefocus-data pointlight --input night/ --out data/shape --apertures disk,heart,star
+    genrefocus-data synthetic --input photos/ --depth-dir depth/ --out /shared/syn --distributor ray --ray-address auto
+
+Items are processed in resumable shards (:mod:`genrefocus.data.distribute`), locally or on Ray.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 from ..entry import ArgumentParser, run_main
 from ..errors import InputError
 from ..parsing import DEFAULT_RENDER_MODE, RENDER_MODES, parse_floats
+from .distribute import DEFAULT_SHARD_SIZE, DISTRIBUTORS
 
 
 def _items(args) -> list:
@@ -37,6 +42,7 @@ def _check(args) -> dict:
 
     at_least("limit", args.limit, 1)
     at_least("workers", args.workers, 1)
+    at_least("shard_size", args.shard_size, 1)
     at_least("shards", args.shards, 0)
     for name in ("variants", "top", "min_lights", "max_side"):
         at_least(name, getattr(args, name, None), {"min_lights": 0, "max_side": 16}.get(name, 1))
@@ -122,10 +128,42 @@ def _sources(args, out: Path, models: dict):
                    deblur=deblur, cache_dir=out)
 
 
+@dataclass(frozen=True)
+class BuildSpec:
+    """Everything a worker needs to build the per-item function of a command (picklable: sent to Ray
+    workers, which load the models once each)."""
+
+    command: str
+    out: str
+    options: dict
+    parsed: dict
+    models: dict
+
+
+def make_process(spec: BuildSpec):
+    """The per-item function of ``spec``'s command, its models loaded (once per worker)."""
+    from . import builders
+
+    args, out, parsed = argparse.Namespace(**spec.options), Path(spec.out), spec.parsed
+    cmd = spec.command
+    if cmd == "synthetic":
+        return builders.synthetic(out, _sources(args, out, spec.models), parsed["k_range"], parsed["apertures"],
+                                  args.renderer, args.variants, args.seed)
+    if cmd == "itw":
+        return builders.itw(out, _sources(args, out, spec.models))
+    if cmd == "calibrate":
+        return builders.calibrate(out, _sources(args, out, spec.models), parsed["k_range"], args.threshold,
+                                  args.max_side)
+    if cmd == "filter-sharp":
+        return builders.sharpness_score()
+    return builders.pointlight(out, parsed["apertures"], parsed["k_range"], args.min_lights, args.variants, args.seed)
+
+
 def run(args) -> int:
+    import functools
     import sys
 
-    from . import builders
+    from .distribute import ShardedBuild, distributor
     from .manifest import ManifestBuilder, OutputLock, write_shards
 
     # 1. options, items and model sources, before any work
@@ -136,32 +174,33 @@ def run(args) -> int:
         raise InputError("--input", f"no items found for source {args.source!r} in {args.input!r}")
     models = _check_models(args)
     cmd = args.command
-    # 2. the build, one run per output folder at a time
+    dist = distributor(args.distributor, args.workers, args.ray_address,
+                       gpu_stage=bool(getattr(args, "flux", None) or getattr(args, "depth_model", None)))
+    if args.distributor == "ray":
+        from ..errors import require
+
+        require("ray", "cluster", "--distributor ray")
+    # 2. the build, one driver per output folder at a time
     with OutputLock(out):
-        if cmd == "synthetic":
-            proc = builders.synthetic(out, _sources(args, out, models), parsed["k_range"], parsed["apertures"],
-                                      args.renderer, args.variants, args.seed)
-        elif cmd == "itw":
-            proc = builders.itw(out, _sources(args, out, models))
-        elif cmd == "calibrate":
-            proc = builders.calibrate(out, _sources(args, out, models), parsed["k_range"], args.threshold,
-                                      args.max_side)
-        elif cmd == "filter-sharp":
-            proc = builders.sharpness_score()
-        else:
-            proc = builders.pointlight(out, parsed["apertures"], parsed["k_range"], args.min_lights, args.variants,
-                                       args.seed)
-        mb = ManifestBuilder(out, name="scores" if cmd == "filter-sharp" else "manifest")
-        counts = mb.run(items, proc, workers=args.workers, desc=cmd)
-        records = mb.records()
+        name = "scores" if cmd == "filter-sharp" else "manifest"
+        build = ShardedBuild(out, items, args.shard_size, name=name)
+        build.check_plan()
+        spec = BuildSpec(cmd, str(out), {k: v for k, v in vars(args).items() if k != "func"}, parsed, models)
+        counts = dist.run(build, functools.partial(make_process, spec), desc=cmd)
+        records = build.merge()
         if cmd == "filter-sharp":  # keep the top N by Laplacian variance
             records = sorted(records, key=lambda r: (-r["lv"], r["id"]))[: args.top]
             ManifestBuilder(out, name="manifest").finalize(sorted(records, key=lambda r: r["id"]))
         if args.shards:
             write_shards(records, out / "shards", per_shard=args.shards)
+    lost = counts.get("lost_shards", 0)
     print(f"{cmd}: {len(records)} records in {out / 'manifest.jsonl'} (new {counts['ok']}, already done "
           f"{counts['done_before']}, skipped {counts['skipped']}, failed {counts['failed']}; reasons in "
           f"{out / 'errors.jsonl'})")
+    if lost:
+        print(f"genrefocus-data: error: {lost} shard(s) lost with their workers; run the same command again to "
+              "finish them (finished items are kept)", file=sys.stderr)
+        return 1
     if not counts["ok"] and not counts["done_before"] and (counts["failed"] or counts["skipped"]):
         print(f"genrefocus-data: error: no item gave a record (failed {counts['failed']}, skipped "
               f"{counts['skipped']}); the reasons are in {out / 'errors.jsonl'}", file=sys.stderr)
@@ -184,7 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--input", required=True, help="dataset root or image folder")
         s.add_argument("--split", default=None, help="split for dpdd / realbokeh / ebb")
         s.add_argument("--out", required=True)
-        s.add_argument("--workers", type=int, default=1)
+        s.add_argument("--workers", type=int, default=None,
+                       help="parallel workers: threads (local, default 1) or Ray actors (default: one per CPU)")
+        s.add_argument("--distributor", default="local", choices=DISTRIBUTORS,
+                       help="where the shards run: this process, or a Ray cluster")
+        s.add_argument("--ray-address", default=None, help="Ray cluster: auto, HOST:PORT (default: a local instance)")
+        s.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE,
+                       help="items per shard (the unit of work and of resumption; fixed by a build's first run)")
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--limit", type=int, default=None, help="first N items only")
         s.add_argument("--shards", type=int, default=0, help="also write webdataset tar shards of N samples")

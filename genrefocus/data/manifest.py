@@ -113,13 +113,13 @@ def _alive(pid: int) -> bool:
 class ManifestBuilder:
     """Process items into ``out_dir`` with a resumable manifest (see module doc)."""
 
-    def __init__(self, out_dir, name: str = "manifest"):
+    def __init__(self, out_dir, name: str = "manifest", errors_name: str = "errors.jsonl"):
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.partial = self.out / f"{name}.partial.jsonl"
         self.final = self.out / f"{name}.jsonl"
-        self.errors = self.out / "errors.jsonl"
+        self.errors = self.out / errors_name
         self._lock = threading.Lock()
 
     def done_items(self) -> set:

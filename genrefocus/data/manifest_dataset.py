@@ -1,6 +1,7 @@
 """LoRA training samples: JSONL manifests or on-the-fly synthetic bokeh, cropped identically per sample.
 
-Manifest records (paths relative to the manifest's folder):
+Manifest records (paths relative to the manifest's folder; a manifest is read on demand, not held in
+memory — :class:`ManifestRecords` —, and may be a glob of several, e.g. the shards of a distributed build):
 
 * deblur / pre_deblur: ``{"input": blurry, "target": sharp, "pre_deblur": optional}``
 * bokeh / shape: ``{"aif": ..., "target": ..., "depth": metres .npy, "K": px·m,
@@ -17,6 +18,7 @@ with one random window of ``resolution`` px (multiples of 16).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -31,26 +33,56 @@ from ..optics.defocus import defocus_condition, depth_to_disparity, signed_coc
 from ..optics.render import DEFAULT_MODE, render_bokeh
 
 
-def read_manifest(path) -> list:
-    """Records of a JSONL manifest with paths made absolute."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("data.manifest", f"{str(p)!r} does not exist")
-    out = []
-    for n, line in enumerate(p.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(str(p), f"line {n} is not JSON ({exc})") from None
-        for k in ("input", "target", "pre_deblur", "aif", "depth"):
-            if isinstance(rec.get(k), str) and not Path(rec[k]).is_absolute():
-                rec[k] = str(p.parent / rec[k])
-        out.append(rec)
-    if not out:
-        raise InputError(str(p), "manifest has no records")
-    return out
+class ManifestRecords(Sequence):
+    """The records of a JSONL manifest, read on demand: one pass keeps each line's byte offset (8 bytes per
+    record, not the records), ``records[i]`` reads and parses line ``i``, relative paths made absolute
+    against the manifest's folder. ``path`` may be a glob (``parts/shard-*.jsonl``): the files in sorted
+    order, one after the other — a set built in shards trains as it lies."""
+
+    def __init__(self, path):
+        import glob
+        from array import array
+
+        pattern = str(path)
+        files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not files or not all(Path(f).is_file() for f in files):
+            raise InputError("data.manifest", f"{pattern!r} does not exist")
+        self.files, self._file, self._offset = [Path(f) for f in files], array("l"), array("q")
+        for k, f in enumerate(self.files):
+            with open(f, "rb") as fh:
+                pos = 0
+                for n, line in enumerate(fh, 1):
+                    if line.strip():
+                        try:
+                            json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            raise InputError(str(f), f"line {n} is not JSON ({exc})") from None
+                        self._file.append(k)
+                        self._offset.append(pos)
+                    pos += len(line)
+        if not len(self._offset):
+            raise InputError(pattern, "manifest has no records")
+
+    def __len__(self) -> int:
+        return len(self._offset)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        f = self.files[self._file[i]]
+        with open(f, "rb") as fh:
+            fh.seek(self._offset[i])
+            rec = json.loads(fh.readline())
+        if isinstance(rec, dict):
+            for k in ("input", "target", "pre_deblur", "aif", "depth"):
+                if isinstance(rec.get(k), str) and not Path(rec[k]).is_absolute():
+                    rec[k] = str(f.parent / rec[k])
+        return rec
+
+
+def read_manifest(path) -> ManifestRecords:
+    """Records of a JSONL manifest (or a glob of them) with paths made absolute, read on demand."""
+    return ManifestRecords(path)
 
 
 #: fields every record of a task's manifest needs (besides the optional ``pre_deblur`` and ``aperture``)

@@ -147,7 +147,9 @@ def missing_files(cfg: LoRATrainConfig) -> list:
     problems = []
     data = cfg.data.get("synthetic") or cfg.data
     manifest = data.get("manifest") if isinstance(data, dict) else None
-    if isinstance(manifest, str) and not Path(manifest).is_file():
+    import glob
+
+    if isinstance(manifest, str) and not (Path(manifest).is_file() or (glob.has_magic(manifest) and glob.glob(manifest))):
         problems.append(f"data manifest {manifest!r} does not exist")
     elif isinstance(manifest, str):
         problems += check_manifest(manifest, cfg.task, synthetic="synthetic" in cfg.data)
