@@ -5,8 +5,8 @@ Every snapshot of every run (``RUN/snapshots/step-N``, written with ``--keep-sna
 the finished model in ``RUN``) is scored on the same held-out synthetic one-plane pairs (photos no trainer uses,
 τ = 0.75, the real camera's relation) by CoC radius: the gain of its all-in-focus image over the mean of
 the two views, next to the Wiener deconvolution given the true kernel. The run's wall-clock time at
-that step comes from its ``loss.jsonl`` (runs use one thread each, so hours ≈ CPU-hours; the shipped model's
-CPU-hours are its train log's seconds × 2 threads). Writes
+that step comes from its ``loss.jsonl`` (runs use one thread each, so hours ≈ CPU-hours), plus the CPU-hours
+of its starting weights for a fine-tune (``init_from``: that folder's train log, seconds × torch threads). Writes
 ``capacity.png`` (mean gain against hours, one line per run, the Wiener oracle as a reference line;
 and the gain by CoC radius of each run's last snapshot) and the ``dp_capacity`` table in
 docs/benchmarks.md. Canon validation scenes are never used here: candidates are ranked on synthetic
@@ -16,6 +16,7 @@ pairs, the chosen one is scored once with ``eval/dp_eval.py``.
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -67,6 +68,21 @@ def _snapshots(run: Path) -> list:
     return snaps
 
 
+def _model_cpu_hours(folder: Path) -> float:
+    """CPU-hours that made a model folder, from its ``train_log.json``: its wall time (``total_seconds``
+    over all its fine-tunes where recorded) × the torch threads of the machine line."""
+    log = json.loads((folder / "train_log.json").read_text()) if (folder / "train_log.json").is_file() else {}
+    threads = re.search(r"(\d+) torch threads", log.get("machine", ""))
+    return log.get("total_seconds", log.get("seconds", float("nan"))) * (int(threads[1]) if threads else 1) / 3600
+
+
+def _start_hours(run: Path) -> float:
+    """CPU-hours already in a run's starting weights (``init_from`` of its config; 0 from scratch)."""
+    log = run / "train_log.json"
+    init = json.loads(log.read_text()).get("config", {}).get("init_from") if log.is_file() else None
+    return _model_cpu_hours(Path(init)) if init and Path(init).is_dir() else 0.0
+
+
 def _at(hours: dict, step: int) -> float:
     if not hours:
         return float("nan")
@@ -101,15 +117,14 @@ def run(args) -> int:
     if shipped.is_dir():
         log = json.loads((shipped / "train_log.json").read_text()) if (shipped / "train_log.json").is_file() else {}
         models["shipped"] = load_model(shipped, what="--shipped").eval()
-        cpu_hours = log.get("total_seconds", float("nan")) * 2 / 3600  # trained on 2 threads
-        where["shipped"] = ("shipped", log.get("total_steps", log.get("steps", 0)), cpu_hours,
+        where["shipped"] = ("shipped", log.get("total_steps", log.get("steps", 0)), _model_cpu_hours(shipped),
                             sum(p.numel() for p in models["shipped"].parameters()))
     for r in runs:
-        hours = _hours(r)
+        hours, start = _hours(r), _start_hours(r)
         for step, folder in _snapshots(r):
             key = f"{r.name}@{step}"
             models[key] = load_model(folder, what=str(folder)).eval()
-            where[key] = (r.name, step, _at(hours, step), sum(p.numel() for p in models[key].parameters()))
+            where[key] = (r.name, step, start + _at(hours, step), sum(p.numel() for p in models[key].parameters()))
     print(f"scoring {len(models)} snapshots on {args.n} held-out pairs × {len(COCS)} CoC radii", flush=True)
     rows = synthetic_gain_curve(models, held_out_pool(), cocs=COCS, n=args.n, size=args.size, softness=0.75)
     gain = {k: float(np.mean([row[k] - row["input"] for row in rows])) for k in models}

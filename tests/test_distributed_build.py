@@ -161,3 +161,43 @@ def test_a_killed_ray_worker_loses_only_its_shard_and_a_rerun_finishes(src, refe
     recs = read_jsonl(out / "manifest.jsonl")
     assert len(recs) == 2 * N_ITEMS and len({r["id"] for r in recs}) == 2 * N_ITEMS
     assert _digest(out) == _digest(reference)
+
+
+def test_one_bar_counts_items_inside_a_running_shard(tmp_path, monkeypatch):
+    """The bar moves per item, not per shard: with one shard of 6 slow items, it shows counts between 0 and 6
+    while the shard runs; a resumed shard's finished items are left out of the total."""
+    from genrefocus.data.distribute import ItemProgress, LocalDistributor, ShardedBuild, shard_name
+
+    items = [{"id": f"i{k}"} for k in range(6)]
+    build = ShardedBuild(tmp_path / "out", items, shard_size=6)
+    build.check_plan()
+    seen = []
+    update = ItemProgress.update
+
+    def spy(self, running=(), finished=None):
+        seen.append(update(self, running, finished))
+        return seen[-1]
+
+    monkeypatch.setattr(ItemProgress, "update", spy)
+    monkeypatch.setattr(ItemProgress, "poll_s", 0.05)
+
+    def factory():
+        def process(item):
+            time.sleep(0.15)
+            if item["id"] == "i3":
+                raise ValueError("bad item")      # a failed item counts as done too
+            return [{"id": item["id"]}]
+        return process
+
+    total = LocalDistributor(1).run(build, factory, progress=False)
+    assert total["ok"] == 5 and total["failed"] == 1
+    assert seen[-1] == 6 and len({n for n in seen if 0 < n < 6}) >= 3, seen
+    assert seen == sorted(seen)
+    # a half-done shard: 2 items already written, so the bar counts the 4 left
+    parts = tmp_path / "half" / "parts"
+    half = ShardedBuild(tmp_path / "half", items, shard_size=6)
+    half.check_plan()
+    (parts / f"{shard_name(0)}.partial.jsonl").write_text('{"id": "i0a", "item": "i0"}\n{"id": "i0b", "item": "i0"}\n'
+                                                         '{"id": "i1", "item": "i1"}\n{"id": "i2", "it')
+    assert half.items_written(0) == 2
+    assert ItemProgress(half, [0], "x", progress=False).total == 4

@@ -74,6 +74,10 @@ def test_dp_training_killed_while_checkpointing_resumes_exactly(tmp_path):
     log_full = untimed(json.loads((full / "train_log.json").read_text())["log"])
     log_run = untimed(json.loads((run / "train_log.json").read_text())["log"])
     assert [x["step"] for x in log_run] == list(range(6)) and log_run == log_full
+    segs = json.loads((run / "train_log.json").read_text())["segments"]  # the killed start, then the resume
+    assert [(s["from_step"], s["to_step"]) for s in segs] == [(0, 2), (2, 6)]
+    assert [(s["from_step"], s["to_step"]) for s in json.loads((full / "train_log.json").read_text())["segments"]] \
+        == [(0, 6)]
     assert not list(run.glob(".tmp-*"))
 
 

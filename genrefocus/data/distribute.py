@@ -8,7 +8,8 @@ items in a fixed order). Each shard is processed by one worker into ``<out>/part
 * ``shard-NNNNN.errors.jsonl`` — skipped / failed items with their reasons;
 * ``shard-NNNNN.done`` — written last, atomically: a re-run never redoes a finished shard.
 
-The driver then merges the finished shards into ``<out>/manifest.jsonl`` (records sorted by id, written
+One progress bar counts items across all workers: the driver reads the pending shards' part files twice a
+second (:class:`ItemProgress`). The driver then merges the finished shards into ``<out>/manifest.jsonl`` (records sorted by id, written
 atomically) and ``<out>/errors.jsonl``. The records of an item depend only on the inputs, the seed and
 the item's id (:func:`~genrefocus.data.manifest.item_rng`), so a build gives byte-identical files and
 manifest whether it runs locally, on Ray with one or many workers, or resumed after a kill. The plan
@@ -26,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -109,6 +111,13 @@ class ShardedBuild:
     def finished_items(self) -> int:
         return sum(len(self.shards[i]) for i in range(len(self.shards)) if self.done(i))
 
+    def items_written(self, index: int) -> int:
+        """Items of shard ``index`` finished so far (records or an error written), read from its part files."""
+        parts, name = self.out / PARTS, shard_name(index)
+        ids = {r.get("item", r.get("id")) for r in read_jsonl(parts / f"{name}.partial.jsonl")}
+        ids |= {e.get("id") for e in read_jsonl(parts / f"{name}.errors.jsonl")}
+        return min(len(ids), len(self.shards[index]))
+
     def merge(self) -> list:
         """Write ``manifest.jsonl`` (the finished shards' records, by id) and ``errors.jsonl``; returns
         the records."""
@@ -131,6 +140,34 @@ def _add(total: dict, counts: dict) -> None:
         total[k] = total.get(k, 0) + v
 
 
+class ItemProgress:
+    """One bar over the items of a build's pending shards, wherever they run: finished shards count whole,
+    running ones by the items their part files hold (the output folder is shared by every worker)."""
+
+    #: seconds between two reads of the running shards' part files
+    poll_s = 0.5
+
+    def __init__(self, build: ShardedBuild, todo: list, desc: str, progress: bool):
+        self.build, self.finished = build, set()
+        self.before = {i: build.items_written(i) for i in todo}
+        self.total = sum(len(build.shards[i]) - self.before[i] for i in todo)
+        self.bar = tqdm(total=self.total, desc=desc, unit="item", disable=not progress)
+
+    def update(self, running=(), finished: Optional[int] = None) -> int:
+        """Move the bar to the items done now (``finished``: a shard that just completed); returns that count."""
+        if finished is not None:
+            self.finished.add(finished)
+        b = self.build
+        n = sum(len(b.shards[i]) - self.before[i] for i in self.finished)
+        n += sum(max(0, b.items_written(i) - self.before[i]) for i in running if i not in self.finished)
+        self.bar.n = min(n, self.total)
+        self.bar.refresh()
+        return self.bar.n
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 class LocalDistributor:
     """Shards one after the other in this process, each on ``workers`` threads sharing one ``process``
     (torch and the image codecs release the GIL)."""
@@ -142,13 +179,25 @@ class LocalDistributor:
             progress: bool = True) -> dict:
         todo = build.pending()
         total = {"ok": 0, "skipped": 0, "failed": 0, "done_before": build.finished_items(), "lost_shards": 0}
-        bar = tqdm(total=sum(len(build.shards[i]) for i in todo), desc=desc, unit="item", disable=not progress)
+        bar = ItemProgress(build, todo, desc, progress)
         process = factory()
+        current, stop = [], threading.Event()
+
+        def poll():
+            while not stop.wait(bar.poll_s):
+                bar.update(list(current))
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
         try:
             for i in todo:
+                current[:] = [i]
                 _add(total, run_shard(build.out, i, build.shards[i], process, threads=self.workers))
-                bar.update(len(build.shards[i]))
+                current.clear()
+                bar.update(finished=i)
         finally:
+            stop.set()
+            poller.join()
             bar.close()
         return total
 
@@ -214,7 +263,7 @@ class RayDistributor:
         Worker = ray.remote(num_cpus=self.num_cpus, num_gpus=gpus, max_restarts=0)(_ShardWorker)
         n = min(n, len(todo))
         actors = [Worker.options(name=f"genrefocus-data-{os.getpid()}-{k}").remote(factory) for k in range(n)]
-        bar = tqdm(total=sum(len(build.shards[i]) for i in todo), desc=desc, unit="item", disable=not progress)
+        bar = ItemProgress(build, todo, desc, progress)
         queue = list(todo)
         running = {}
         alive = list(actors)
@@ -228,13 +277,16 @@ class RayDistributor:
             submit(a)
         try:
             while running:
-                ready, _ = ray.wait(list(running), num_returns=1)
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=bar.poll_s)
+                if not ready:
+                    bar.update([i for _, i in running.values()])
+                    continue
                 ref = ready[0]
                 actor, i = running.pop(ref)
                 try:
                     _, counts = ray.get(ref)
                     _add(total, counts)
-                    bar.update(len(build.shards[i]))
+                    bar.update(finished=i)
                     submit(actor)
                 except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError):
                     total["lost_shards"] += 1     # its finished items are kept in the shard's partial file
@@ -259,5 +311,5 @@ def distributor(kind: str, workers: Optional[int] = None, address: Optional[str]
     raise InputError("--distributor", f"{kind!r}: use one of {', '.join(DISTRIBUTORS)}")
 
 
-__all__ = ["DEFAULT_SHARD_SIZE", "DISTRIBUTORS", "LocalDistributor", "RayDistributor", "ShardedBuild", "distributor",
+__all__ = ["DEFAULT_SHARD_SIZE", "DISTRIBUTORS", "ItemProgress", "LocalDistributor", "RayDistributor", "ShardedBuild", "distributor",
            "run_shard", "shard_name"]

@@ -143,15 +143,15 @@ def number_problems(cfg, ints: Optional[dict] = None, positive: tuple = (), nonn
     return problems
 
 
-def truncate_log(path: Union[str, Path], step: int) -> None:
-    """Keep the JSONL log lines whose ``step`` is ≤ ``step`` (and drop a torn last line)."""
+def truncate_log(path: Union[str, Path], step: int, key: str = "step") -> None:
+    """Keep the JSONL log lines whose ``key`` field is ≤ ``step`` (and drop a torn last line)."""
     p = Path(path)
     if not p.is_file():
         return
     keep = []
     for line in p.read_text().splitlines():
         try:
-            if int(json.loads(line)["step"]) <= step:
+            if int(json.loads(line)[key]) <= step:
                 keep.append(line)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue

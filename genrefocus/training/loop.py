@@ -114,6 +114,8 @@ def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: C
         acc.print(f"resumed from {ck} at step {start}")
     elif acc.is_main_process:
         truncate_log(out / "loss.jsonl", -1)  # a fresh start: no steps of an earlier run in the log
+    if acc.is_main_process:
+        record_segment(out, start)
     t0 = time.time() - elapsed
 
     def write_checkpoint(folder: Path) -> None:
@@ -144,6 +146,30 @@ def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: C
     return [acc.unwrap_model(m) for m in modules], time.time() - t0, acc.is_main_process
 
 
+def record_segment(out: Path, start: int) -> None:
+    """Append this process's segment (command, machine, first step, start time) to ``segments.jsonl``;
+    segments that began at or after ``start`` are dropped first (their steps were discarded by resuming
+    from an earlier checkpoint), so the file lists the segments whose steps make up the run."""
+    import sys
+    from datetime import datetime, timezone
+
+    from ..benchmark import machine
+
+    path = out / "segments.jsonl"
+    truncate_log(path, start - 1, key="from_step")
+    append_log(path, {"from_step": start, "command": "python " + " ".join(sys.argv) if sys.argv else None,
+                      "machine": machine(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
+def segments(out: Path, steps: int) -> list:
+    """The run's segments from ``segments.jsonl`` with ``to_step`` (exclusive) filled in."""
+    path = out / "segments.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    for row, nxt in zip(rows, rows[1:] + [None]):
+        row["to_step"] = nxt["from_step"] if nxt else steps
+    return rows
+
+
 def init_weights(model: torch.nn.Module, folder) -> None:
     """Load ``folder/model.safetensors`` into ``model`` (strict: same architecture, e.g. the shipped model's
     ``config.json`` fields given to the trainer)."""
@@ -172,7 +198,8 @@ def save_result(cfg, model, seconds: float, is_main: bool) -> Path:
 def write_train_log(cfg, seconds: float, **extra) -> Path:
     """``output_dir/train_log.json``: the command line, machine, steps, batch, size, wall time, the mean
     of each logged loss term over the first and the last 10 % of the steps (from ``loss.jsonl``), the
-    full config, the log itself, and ``extra`` fields (e.g. a note)."""
+    full config, the log itself, the run's segments (one per start or resume: command, machine, steps) and
+    ``extra`` fields (e.g. a note)."""
     import sys
     from dataclasses import asdict
 
@@ -194,7 +221,7 @@ def write_train_log(cfg, seconds: float, **extra) -> Path:
               "machine": machine(), "steps": cfg.steps, "batch_size": cfg.batch_size, "size": cfg.size,
               "seconds": round(seconds, 1), f"loss_mean_steps_0_{span - 1}": means(0, span),
               f"loss_mean_steps_{cfg.steps - span}_{cfg.steps - 1}": means(cfg.steps - span, cfg.steps),
-              **extra, "config": asdict(cfg), "log": log}
+              "segments": segments(out, cfg.steps), **extra, "config": asdict(cfg), "log": log}
     text = json.dumps(record, indent=1, default=list)
     return atomic_write(out / "train_log.json", lambda tmp: Path(tmp).write_text(text))
 
