@@ -68,12 +68,20 @@ def _snapshots(run: Path) -> list:
     return snaps
 
 
-def _model_cpu_hours(folder: Path) -> float:
-    """CPU-hours that made a model folder, from its ``train_log.json``: its wall time (``total_seconds``
-    over all its fine-tunes where recorded) × the torch threads of the machine line."""
+def _model_cpu_hours(folder: Path, _seen=()) -> float:
+    """CPU-hours that made a model folder, from its ``train_log.json``: its wall time × the torch threads of
+    its machine line — ``total_seconds`` where the log sums all its fine-tunes, else its own ``seconds`` plus
+    the CPU-hours of the weights it started from (``config.init_from``, followed down the chain)."""
     log = json.loads((folder / "train_log.json").read_text()) if (folder / "train_log.json").is_file() else {}
     threads = re.search(r"(\d+) torch threads", log.get("machine", ""))
-    return log.get("total_seconds", log.get("seconds", float("nan"))) * (int(threads[1]) if threads else 1) / 3600
+    threads = int(threads[1]) if threads else 1
+    if "total_seconds" in log:
+        return log["total_seconds"] * threads / 3600
+    own = log.get("seconds", float("nan")) * threads / 3600
+    init = log.get("config", {}).get("init_from")
+    if init and Path(init).is_dir() and Path(init).resolve() not in _seen:
+        own += _model_cpu_hours(Path(init), (*_seen, folder.resolve()))
+    return own
 
 
 def _start_hours(run: Path) -> float:

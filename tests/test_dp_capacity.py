@@ -43,3 +43,16 @@ def test_capacity_scores_every_snapshot_and_counts_the_starting_weights(tmp_path
     assert set(report["gain"]) == set(hours) and len(report["rows"]) == len(dp_capacity.COCS)
     assert all(r["wiener"] != r["input"] for r in report["rows"])
     assert (out / "capacity.png").stat().st_size > 10_000
+
+
+def test_cpu_hours_follow_the_chain_of_fine_tunes(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for folder, log in ((a, {"machine": "m, 2 torch threads", "seconds": 900.0}),               # 0.5 h
+                        (b, {"machine": "m, 1 torch threads", "seconds": 1800.0, "config": {"init_from": str(a)}}),
+                        (c, {"machine": "m, 1 torch threads", "seconds": 360.0, "config": {"init_from": str(b)}})):
+        folder.mkdir()
+        (folder / "train_log.json").write_text(json.dumps(log))
+    assert round(dp_capacity._model_cpu_hours(c), 6) == 1.1
+    (a / "train_log.json").write_text(json.dumps({"machine": "m, 2 torch threads", "total_seconds": 3600.0,
+                                                  "config": {"init_from": str(a)}}))   # a log that sums its own chain
+    assert round(dp_capacity._model_cpu_hours(c), 6) == 2.6

@@ -148,21 +148,22 @@ class ItemProgress:
     poll_s = 0.5
 
     def __init__(self, build: ShardedBuild, todo: list, desc: str, progress: bool):
-        self.build, self.finished = build, set()
+        self.build, self.finished, self._lock = build, set(), threading.Lock()
         self.before = {i: build.items_written(i) for i in todo}
         self.total = sum(len(build.shards[i]) - self.before[i] for i in todo)
         self.bar = tqdm(total=self.total, desc=desc, unit="item", disable=not progress)
 
     def update(self, running=(), finished: Optional[int] = None) -> int:
         """Move the bar to the items done now (``finished``: a shard that just completed); returns that count."""
-        if finished is not None:
-            self.finished.add(finished)
-        b = self.build
-        n = sum(len(b.shards[i]) - self.before[i] for i in self.finished)
-        n += sum(max(0, b.items_written(i) - self.before[i]) for i in running if i not in self.finished)
-        self.bar.n = min(n, self.total)
-        self.bar.refresh()
-        return self.bar.n
+        with self._lock:   # called from the driver's loop and from the local poller thread
+            if finished is not None:
+                self.finished.add(finished)
+            b = self.build
+            n = sum(len(b.shards[i]) - self.before[i] for i in self.finished)
+            n += sum(max(0, b.items_written(i) - self.before[i]) for i in running if i not in self.finished)
+            self.bar.n = max(self.bar.n, min(n, self.total))
+            self.bar.refresh()
+            return self.bar.n
 
     def close(self) -> None:
         self.bar.close()
