@@ -370,6 +370,18 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
     return path
 
 
+def atomic_write_text(path: Path, text: str) -> Path:
+    """:func:`atomic_write` of ``text``, flushed to disk (fsync) before the rename: a marker or log written
+    this way is whole after a crash, or absent."""
+    def write(tmp):
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    return atomic_write(Path(path), write)
+
+
 def save_animation(frames: torch.Tensor, path: PathLike, fps: float = 24.0) -> Path:
     """Write ``frames`` ``(N, 3, H, W)`` in [0, 1] as a looping GIF (Pillow) or an H.264 MP4 (PyAV,
     yuv420p, even sides by padding one edge row/column), atomically."""

@@ -126,3 +126,12 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert (p.stat().st_mode & 0o777) == 0o644
+
+
+def test_atomic_write_text_replaces_whole_and_leaves_no_temporary(tmp_path):
+    from genrefocus.io import atomic_write_text
+
+    path = tmp_path / "sub" / "marker.json"
+    atomic_write_text(path, "old")
+    atomic_write_text(path, '{"ok": 1}')
+    assert path.read_text() == '{"ok": 1}' and [p.name for p in path.parent.iterdir()] == ["marker.json"]

@@ -35,6 +35,7 @@ from typing import Callable, Optional
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from ..io import atomic_write_text
 from .manifest import ManifestBuilder, read_jsonl
 
 PARTS = "parts"
@@ -47,15 +48,6 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}"
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def run_shard(out: Path, index: int, items: list, process: Callable[[dict], list], threads: int = 1) -> dict:
     """Process one shard's items (on ``threads`` threads) into ``<out>/parts``, resuming its finished
     items, and mark it done; returns its counts ``{"ok", "skipped", "failed", "done_before"}``."""
@@ -63,7 +55,7 @@ def run_shard(out: Path, index: int, items: list, process: Callable[[dict], list
     name = shard_name(index)
     counts = ManifestBuilder(parts, name=name, errors_name=f"{name}.errors.jsonl").run(
         items, process, workers=threads, progress=False)
-    _atomic_text(parts / f"{name}.done", json.dumps(counts, sort_keys=True))
+    atomic_write_text(parts / f"{name}.done", json.dumps(counts, sort_keys=True))
     return counts
 
 
@@ -100,7 +92,7 @@ class ShardedBuild:
                                        f"{mine['shard_size']}: use the same inputs and --shard-size, or another --out")
         else:
             parts.mkdir(parents=True, exist_ok=True)
-            _atomic_text(path, json.dumps(mine, sort_keys=True))
+            atomic_write_text(path, json.dumps(mine, sort_keys=True))
 
     def done(self, index: int) -> bool:
         return (self.out / PARTS / f"{shard_name(index)}.done").is_file()
@@ -131,7 +123,7 @@ class ShardedBuild:
             errors += read_jsonl(parts / f"{name}.errors.jsonl")
         records = [by_id[k] for k in sorted(by_id)]
         ManifestBuilder(self.out, name=self.name).finalize(records)
-        _atomic_text(self.out / "errors.jsonl", "".join(json.dumps(e, sort_keys=True) + "\n" for e in errors))
+        atomic_write_text(self.out / "errors.jsonl", "".join(json.dumps(e, sort_keys=True) + "\n" for e in errors))
         return records
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional, Union
 
 from ..errors import InputError
+from ..io import atomic_write_text
 
 STEP_FILE = "step.json"
 PREFIX = "checkpoint-"
@@ -92,7 +93,7 @@ class Checkpoints:
         write(tmp)
         barrier()
         if is_main:
-            _write_atomic(tmp / STEP_FILE, json.dumps({"step": int(step)}))
+            atomic_write_text(tmp / STEP_FILE, json.dumps({"step": int(step)}))
             _fsync_dir(tmp)
             if final.exists():
                 shutil.rmtree(final)
@@ -155,7 +156,7 @@ def truncate_log(path: Union[str, Path], step: int, key: str = "step") -> None:
                 keep.append(line)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
-    _write_atomic(p, "".join(x + "\n" for x in keep))
+    atomic_write_text(p, "".join(x + "\n" for x in keep))
 
 
 def append_log(path: Union[str, Path], record: dict) -> None:
@@ -164,15 +165,6 @@ def append_log(path: Union[str, Path], record: dict) -> None:
         fh.write(json.dumps(record) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _fsync_dir(path: Path) -> None:

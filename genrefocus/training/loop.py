@@ -146,18 +146,24 @@ def train_loop(cfg, modules: Sequence[torch.nn.Module], batch: Callable, loss: C
     return [acc.unwrap_model(m) for m in modules], time.time() - t0, acc.is_main_process
 
 
+def _command() -> Optional[str]:
+    """This process's command line (None when not run as a script)."""
+    import sys
+
+    return "python " + " ".join(sys.argv) if sys.argv and sys.argv[0] else None
+
+
 def record_segment(out: Path, start: int) -> None:
     """Append this process's segment (command, machine, first step, start time) to ``segments.jsonl``;
     segments that began at or after ``start`` are dropped first (their steps were discarded by resuming
     from an earlier checkpoint), so the file lists the segments whose steps make up the run."""
-    import sys
     from datetime import datetime, timezone
 
     from ..benchmark import machine
 
     path = out / "segments.jsonl"
     truncate_log(path, start - 1, key="from_step")
-    append_log(path, {"from_step": start, "command": "python " + " ".join(sys.argv) if sys.argv else None,
+    append_log(path, {"from_step": start, "command": _command(),
                       "machine": machine(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 
@@ -200,7 +206,6 @@ def write_train_log(cfg, seconds: float, **extra) -> Path:
     of each logged loss term over the first and the last 10 % of the steps (from ``loss.jsonl``), the
     full config, the log itself, the run's segments (one per start or resume: command, machine, steps) and
     ``extra`` fields (e.g. a note)."""
-    import sys
     from dataclasses import asdict
 
     from ..benchmark import machine
@@ -217,7 +222,7 @@ def write_train_log(cfg, seconds: float, **extra) -> Path:
         keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "lr", "seconds")]
         return {k: round(float(np.mean([r[k] for r in rows if k in r])), 5) for k in keys}
 
-    record = {"command": "python " + " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+    record = {"command": _command(),
               "machine": machine(), "steps": cfg.steps, "batch_size": cfg.batch_size, "size": cfg.size,
               "seconds": round(seconds, 1), f"loss_mean_steps_0_{span - 1}": means(0, span),
               f"loss_mean_steps_{cfg.steps - span}_{cfg.steps - 1}": means(cfg.steps - span, cfg.steps),
