@@ -14,7 +14,13 @@ Parts (``--parts``, default all):
   views swapped (it must flip); a PNG of the disparity maps.
 * ``relation`` — the real camera's DP disparity per blur radius: SGBM |d| against the disk radius that
   turns the f/22 ground truth into the capture, per 48-px block of the six Canon scenes, next to what
-  the synthesis assumes (PNG scatter plot).
+  the synthesis assumes (PNG scatter plot); and which PSF family (flat disk, soft-edged disk, Abuolaim et al.'s
+  rim-bright lens PSF, Gaussian) best explains the real blur.
+* ``resynthesis`` — where the learned model's gain on real captures is lost: each Canon scene's synthetic
+  twin (its f/22 truth through the training synthesis with the real capture's per-block blur radius and
+  disparity sign) next to the real pair; the model's gain over the mean of the views on both, and a Wiener
+  deconvolution given the per-block radius (an oracle: the radius comes from the ground truth) on both (PNG);
+  the same by blur radius, with the fine detail the views keep at each radius.
 * ``scene_lab`` — exact scene-lab DP pairs refocused to the foreground: the model's refocus (UiD:
   Eq. 13; DPDeblurNet: the capture itself where the target is blurrier, its AIF where sharper) vs the
   physical renderer driven by the model's own AIF and disparity; PNG of four pairs.
@@ -42,9 +48,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from genrefocus.entry import ArgumentParser, run_main  # noqa: E402
-from genrefocus.benchmark import crop_contact_sheet, machine, markdown_table, this_command, update_doc_table  # noqa: E402
+from genrefocus.benchmark import (crop_contact_sheet, machine, markdown_table, save_figure, this_command,  # noqa: E402
+                                  update_doc_table)
 
-PARTS = ("validation", "signs", "relation", "scene_lab", "synthetic", "memory")
+PARTS = ("validation", "signs", "relation", "resynthesis", "scene_lab", "synthetic", "memory")
 
 
 def build_parser():
@@ -170,17 +177,140 @@ def relation(args, out: Path) -> dict:
     ax.set_ylabel("SGBM |disparity| (px)")
     ax.set_title("real Canon DP: disparity per blur radius", fontsize=10)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "dp_relation.png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, out / "dp_relation.png")
     print("wrote", out / "dp_relation.png")
     update_doc_table("dp_relation", markdown_table(["", "value"], [
         [f"DP disparity per px of blur radius (least squares, {int(big.sum())} blocks with radius ≥ 3 px)",
          f"**{slope:.2f}** (median ratio {float(np.median(d[big] / r[big])):.2f})"],
         ["the synthesis, flat disk, τ = 0.15 / 0.5 / 0.75 / 1.0", " / ".join(
             f"{dp_disparity_factor(t):.2f}" for t in (0.15, 0.5, 0.75, 1.0))]]), this_command("relation"))
-    return {"blocks": len(d), "slope_r_ge_3": slope, "median_ratio_r_ge_3": float(np.median(d[big] / r[big]))}
+    shapes = kernel_shapes(args.data)
+    return {"blocks": len(d), "slope_r_ge_3": slope, "median_ratio_r_ge_3": float(np.median(d[big] / r[big])),
+            "kernel_shapes": shapes}
+
+
+def kernel_shapes(data) -> dict:
+    """Which PSF family explains the real Canon blur (per block, best radius of each)."""
+    from genrefocus.metrics.dual_pixel import kernel_shape_fit
+    from genrefocus.optics.dp_synthesis import LensPSF, dp_kernels
+
+    def full(psf):   # the combined capture's PSF: both halves
+        return lambda r: (lambda lr: (lr[0] + lr[1]) / (lr[0] + lr[1]).sum())(dp_kernels(r, 0.75, psf))
+
+    def gauss(r):
+        s = max(r / 2, 0.25)
+        t = torch.arange(-int(np.ceil(3 * s)) - 1, int(np.ceil(3 * s)) + 2, dtype=torch.float32)
+        k = torch.exp(-(t[:, None] ** 2 + t[None] ** 2) / (2 * s * s))
+        return k / k.sum()
+
+    kernels = {"flat disk": full(LensPSF()), "disk, soft edge (0.15 r)": full(LensPSF(edge=0.15)),
+               "disk, soft edge (0.3 r)": full(LensPSF(edge=0.3)),
+               "rim-bright lens PSF (Abuolaim et al.)": full(LensPSF(order=5, cutoff=0.9, floor=0.2, edge=0.05)),
+               "Gaussian, σ = r / 2": gauss}
+    fit = kernel_shape_fit(data, kernels)
+    for name in kernels:
+        print(f"  {name:40s} residual / flat disk's {fit[name]['mse_ratio']:.3f}, beats the disk on "
+              f"{fit[name]['wins']:.0%} of {fit['blocks']} blocks")
+    update_doc_table("dp_kernel_shape", markdown_table(
+        ["PSF family (best radius per block)", "residual / the flat disk's", "blocks where it beats the flat disk"],
+        [[name, f"{fit[name]['mse_ratio']:.3f}", f"{fit[name]['wins']:.0%}"] for name in kernels]) +
+        f"\n\n{fit['blocks']} textured 48-px blocks of the six Canon scenes with a best disk radius ≥ 2 px; residual: "
+        "mean squared difference between the capture and the f/22 truth blurred by that family's best radius.",
+        this_command("relation"))
+    return fit
+
+
+def resynthesis(args, pipe, out: Path) -> dict:
+    """The model and a radius-oracle Wiener on each real pair and on its synthetic twin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genrefocus.io import load_frames
+    from genrefocus.metrics import psnr
+    from genrefocus.metrics.dual_pixel import block_errors, fit_block_radii, resynthesize_capture
+    from genrefocus.optics.dp_classical import deconvolve_by_radius
+    from genrefocus.optics.render import from_linear, to_linear
+
+    def wiener(l, r, radius):
+        lin = to_linear((l + r) / 2, "srgb")
+        bins = np.arange(0.0, float(radius.max()) + 0.51, 0.5)
+        return [from_linear(deconvolve_by_radius(lin, radius, bins, nsr), "srgb") for nsr in (3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)]
+
+    rows, top, patch = [], 50, 48
+    bins = ((0, 1), (1, 3), (3, 5), (5, 8), (8, 13))
+    per_bin = {(name, b): [0.0, 0.0, 0] for name in ("real", "twin") for b in bins}   # Σ views-mean MSE, Σ model MSE, blocks
+    detail = {(name, b): [0.0, 0.0] for name in ("real", "twin") for b in bins}      # Σ fine-detail energy: views' mean, truth
+
+    def fine(x):   # per-block energy of the grey level minus its 3×3 mean: the finest detail
+        g = x.mean(1, keepdim=True)
+        return block_errors(g, torch.nn.functional.avg_pool2d(g, 3, 1, 1, count_include_pad=False), patch)
+
+    for i in range(6):
+        blurry, _, gt = (t[..., top:, :] for t in load_frames(Path(args.data) / f"canon_res_{i:02d}.gif", n=3))
+        left, right = (t[..., top:, :] for t in load_frames(Path(args.data) / f"canon_{i:02d}.gif", n=2))
+        twin = resynthesize_capture(left, right, blurry, gt, patch)
+        rad, _, _ = fit_block_radii(blurry, gt, patch)
+        radius = twin["coc"].abs()
+        row = {"scene": f"canon_{i:02d}"}
+        for name, (l, r) in (("real", (left, right)), ("twin", (twin["left"], twin["right"]))):
+            base, aif = float(psnr((l + r) / 2, gt)), pipe.all_in_focus(l, r).aif.clamp(0, 1)
+            ev, em = block_errors((l + r) / 2, gt, patch), block_errors(aif, gt, patch)
+            fv, fg = fine((l + r) / 2), fine(gt)
+            for b in bins:
+                sel = (rad >= b[0]) & (rad < b[1])
+                acc = per_bin[(name, b)]
+                acc[0], acc[1], acc[2] = acc[0] + float(ev[sel].sum()), acc[1] + float(em[sel].sum()), acc[2] + int(sel.sum())
+                detail[(name, b)][0] += float(fv[sel].sum())
+                detail[(name, b)][1] += float(fg[sel].sum())
+            row[name] = {"views_mean": base, "model": float(psnr(aif, gt)) - base,
+                         "wiener": max(float(psnr(w.clamp(0, 1), gt)) for w in wiener(l, r, radius)) - base}
+        row["median_radius"] = float(rad.median())
+        rows.append(row)
+        print(f"{row['scene']}: median block radius {row['median_radius']:.1f} px; gain over the mean of the views — real: "
+              f"model {row['real']['model']:+.2f}, Wiener (radius oracle) {row['real']['wiener']:+.2f}; twin: model "
+              f"{row['twin']['model']:+.2f}, Wiener {row['twin']['wiener']:+.2f}")
+    keys = [("real", "model"), ("twin", "model"), ("real", "wiener"), ("twin", "wiener")]
+    labels = {("real", "model"): "DPDeblurNet, real pair", ("twin", "model"): "DPDeblurNet, synthetic twin",
+              ("real", "wiener"): "Wiener, radius oracle, real pair", ("twin", "wiener"): "Wiener, radius oracle, synthetic twin"}
+    mean = {k: float(np.mean([r[k[0]][k[1]] for r in rows])) for k in keys}
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    x = np.arange(len(rows))
+    for j, k in enumerate(keys):
+        ax.bar(x + (j - 1.5) * 0.2, [r[k[0]][k[1]] for r in rows], 0.2, label=labels[k])
+    ax.set_xticks(x, [r["scene"] for r in rows])
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set(ylabel="gain over the mean of the views (dB)",
+           title="real Canon pairs and their synthetic twins (same content, same blur sizes)")
+    ax.legend(fontsize=7)
+    save_figure(fig, out / "dp_resynthesis.png")
+    update_doc_table("dp_resynthesis", markdown_table(
+        ["scene", "median block radius (px)", *[labels[k] for k in keys]],
+        [[r["scene"], f"{r['median_radius']:.1f}", *[f"{r[k[0]][k[1]]:+.2f}" for k in keys]] for r in rows] +
+        [["**mean**", "", *[f"**{mean[k]:+.2f}**" for k in keys]]]) +
+        "\n\nGain (dB) over the mean of the two views, against the f/22 truth; the twin: the truth through the training "
+        "synthesis (flat disk, τ = 0.75, sensor noise, GIF palette) with the capture's per-block radius and disparity sign; "
+        "the Wiener oracle: the mean of the views deconvolved with that per-block radius (best of six noise ratios, 0.003–1).",
+        this_command("resynthesis"))
+    gain = {k: 10 * np.log10(v[0] / v[1]) if v[2] else float("nan") for k, v in per_bin.items()}
+    for b in bins:
+        print(f"  blocks of radius {b[0]}–{b[1]} px ({per_bin[('real', b)][2]}): model gain real {gain[('real', b)]:+.2f} dB, "
+              f"twin {gain[('twin', b)]:+.2f} dB")
+    update_doc_table("dp_resynthesis_by_radius", markdown_table(
+        ["blur radius of the block (px)", *[f"{lo}–{hi}" for lo, hi in bins]],
+        [["blocks (48 px, six scenes)", *[str(per_bin[("real", b)][2]) for b in bins]],
+         ["DPDeblurNet, real pair (dB)", *[f"{gain[('real', b)]:+.2f}" for b in bins]],
+         ["DPDeblurNet, synthetic twin (dB)", *[f"{gain[('twin', b)]:+.2f}" for b in bins]],
+         *[[f"fine detail of the views' mean / the truth's, {label}",
+            *[f"{np.sqrt(detail[(name, b)][0] / detail[(name, b)][1]):.2f}" for b in bins]]
+           for name, label in (("real", "real pair"), ("twin", "twin"))]]) +
+        "\n\nGain over the mean of the views, pooled over the blocks of each radius (fitted against the f/22 truth); fine "
+        "detail: RMS of the grey level minus its 3×3 mean, pooled over the same blocks.",
+        this_command("resynthesis"))
+    return {"rows": rows, "mean": {f"{a}_{b}": v for (a, b), v in mean.items()},
+            "by_radius": {f"{name}_{b[0]}-{b[1]}": g for (name, b), g in gain.items()},
+            "fine_detail_ratio": {f"{name}_{b[0]}-{b[1]}": float(np.sqrt(v[0] / v[1])) for (name, b), v in detail.items()}}
 
 
 def scene_lab(args, model, out: Path) -> dict:
@@ -233,10 +363,7 @@ def _image_sheet(rows, cols, path: Path, labels=None, cell=(2.4, 2.4), dpi: int 
             row[0].set_ylabel(labels[r], fontsize=8)
     for ax, c in zip(axes[0], cols):
         ax.set_title(c, fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, path, dpi)
     print("wrote", path)
 
 
@@ -262,10 +389,7 @@ def synthetic(args, model, out: Path) -> dict:
     ax.set(xlabel="CoC radius (px)", ylabel="gain over the mean of the views (dB)",
            title="in distribution: one-plane synthetic pairs, held-out photos")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "dp_synthetic.png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, out / "dp_synthetic.png")
     update_doc_table("dp_synthetic", markdown_table(
         ["CoC radius (px)", *[str(c) for c in cocs], "mean"],
         [[label, *[f"{r[key] - r['input']:+.2f}" for r in rows], f"{np.mean([r[key] - r['input'] for r in rows]):+.2f}"]
@@ -360,6 +484,8 @@ def run(args) -> int:
         report["signs"] = signs(args, pipe, out)
     if "relation" in parts:
         report["relation"] = relation(args, out)
+    if "resynthesis" in parts:
+        report["resynthesis"] = resynthesis(args, pipe, out)
     if "scene_lab" in parts:
         report["scene_lab"] = scene_lab(args, pipe.model, out)
     if "synthetic" in parts:

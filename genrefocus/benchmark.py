@@ -127,6 +127,18 @@ def timed(fn: Callable, device: torch.device | str = "cpu", repeats: int = 1, wa
     return out, best
 
 
+def save_figure(fig, path, dpi: int = 90) -> Path:
+    """Lay out, write (its folder made) and close a matplotlib figure; returns ``path``."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def bar_chart(path, labels, values, axis_label: str, figsize=(6, 3.5), horizontal: bool = False,
               log: bool = False, title: str | None = None):
     """Write a bar chart PNG (matplotlib, Agg) of ``values`` per label; returns ``path``."""
@@ -146,10 +158,7 @@ def bar_chart(path, labels, values, axis_label: str, figsize=(6, 3.5), horizonta
         (ax.set_xscale if horizontal else ax.set_yscale)("log")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def crop_contact_sheet(images, names, path, title: str, size: int = 180, top: int = 50) -> None:

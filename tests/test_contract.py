@@ -462,7 +462,7 @@ def _main(entry: str):
 HEAVY_IN_SCRIPTS = {"bench_lf": ("scene_lab_light_fields", "hci_light_fields"),
                     "bench_deblur": ("evaluate_deblur", "canon"), "jdrl_ablation": ("_figure",),
                     "bench_pipeline": ("random_pipeline",), "bench_lora_routing": ("random_pipeline",),
-                    "bench_renderer": ("render_bokeh",), "dp_eval": ("validation", "signs", "relation", "scene_lab", "synthetic", "memory"),
+                    "bench_renderer": ("render_bokeh",), "dp_eval": ("validation", "signs", "relation", "resynthesis", "scene_lab", "synthetic", "memory"),
                     "dp_complexity": ("FlopCounterMode",), "bench_data": ("make_inputs",)}
 _ARMED = []
 

@@ -230,3 +230,31 @@ def test_trainer_logs_the_frequency_term(tmp_path):
                                         model={"width": 4, "scales": 2}, log_every=1), progress=False)
     rows = [json.loads(line) for line in (tmp_path / "f" / "loss.jsonl").read_text().splitlines()]
     assert all(r["fft"] > 0 and abs(r["loss"] - r["aif"] - 0.05 * r["disparity"] - 0.01 * r["fft"]) < 1e-4 for r in rows)
+
+
+def test_lens_softness_blurs_the_views_in_linear_light_and_never_the_target():
+    """``soften`` is a Gaussian in linear light (against scikit-image's on the linearised image); with
+    ``lens_softness`` the views lose fine detail, the all-in-focus target and the disparity target stay as
+    they were (same draws up to the views), and the trainer's flag reaches the synthesis (negative refused)."""
+    from skimage.filters import gaussian
+
+    from genrefocus.data.dp_samples import DPSynthesis, soften, synthetic_dp_sample
+    from genrefocus.data.photos import PhotoPool
+    from genrefocus.errors import InputError
+    from genrefocus.optics.render import from_linear, to_linear
+    from genrefocus.training.dp_deblur import DPDeblurTrainConfig
+
+    x = torch.from_numpy(np.random.default_rng(1).random((1, 3, 40, 40)).astype(np.float32))
+    ref = gaussian(to_linear(x, "srgb")[0].permute(1, 2, 0).numpy(), sigma=1.3, mode="reflect", truncate=4.0, channel_axis=-1)
+    got = soften(x, 1.3)
+    assert torch.allclose(got, from_linear(torch.from_numpy(ref).permute(2, 0, 1)[None].float(), "srgb"), atol=2e-3)
+    assert soften(x, 0.0) is x
+
+    pool, lap = PhotoPool(("astronaut",)), lambda t: float(torch.diff(t, dim=-1).pow(2).mean())
+    a = synthetic_dp_sample(pool, np.random.default_rng(3), 64, DPSynthesis(coc_max=2.0, palette=0.0))
+    b = synthetic_dp_sample(pool, np.random.default_rng(3), 64, DPSynthesis(coc_max=2.0, palette=0.0, lens_softness=2.0))
+    assert torch.equal(a["aif"], b["aif"]) and torch.equal(a["disparity"], b["disparity"])
+    assert lap(b["left"]) < 0.8 * lap(a["left"]) and lap(b["right"]) < 0.8 * lap(a["right"])
+    assert DPDeblurTrainConfig(lens_softness=0.7).synthesis().lens_softness == 0.7
+    with pytest.raises(InputError, match="lens_softness"):
+        DPDeblurTrainConfig(lens_softness=-1.0)

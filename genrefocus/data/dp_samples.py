@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..optics.dp_disparity import HALF_DISK_DISPARITY, dp_disparity_factor
-from ..optics.dp_synthesis import LensPSF, green_only, sensor_noise, synthesize_dp, view_falloff
-from ..optics.render import render_bokeh
+from ..optics.dp_synthesis import LensPSF, gif_palette, green_only, sensor_noise, synthesize_dp, view_falloff
+from ..optics.render import from_linear, render_bokeh, to_linear
 from ..optics.scene_lab import make_scene
 from .photos import PhotoPool
 
@@ -61,7 +61,9 @@ class DPSynthesis:
     small); ``softness``: the photodiode split τ range (DP disparity per CoC radius 0.76 at τ 0.15, 0.43 at
     0.5, 0.34 — what a real Canon DSLR measures — at 0.75, 0.24 at 1.0); fractions of the pairs with a real
     lens's PSF shape (``lens_psf``), green-only views (``green``), a GIF palette (``palette``), camera JPEG
-    compression at quality 75–95 (``jpeg``), a Bayer mosaic demosaiced by OpenCV (``demosaic``)."""
+    compression at quality 75–95 (``jpeg``), a Bayer mosaic demosaiced by OpenCV (``demosaic``);
+    ``lens_softness``: the largest Gaussian σ (px, drawn uniformly from 0) of a lens's softness wide open — a
+    blur every view has even in focus, which the target does not (0: a perfect lens)."""
 
     coc_max: float = 12.0
     softness: tuple = (0.15, 1.0)
@@ -70,6 +72,7 @@ class DPSynthesis:
     palette: float = 0.5
     jpeg: float = 0.0
     demosaic: float = 0.0
+    lens_softness: float = 0.0
 
 
 def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96,
@@ -95,6 +98,9 @@ def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 9
     tau = float(rng.uniform(*s.softness))
     psf = random_lens_psf(rng) if rng.random() < s.lens_psf else LensPSF()
     left, right = synthesize_dp(aif[None], coc[None], softness=tau, gamma="srgb", psf=psf)
+    if s.lens_softness > 0:
+        sigma = float(rng.uniform(0, s.lens_softness))
+        left, right = soften(left, sigma), soften(right, sigma)
     if rng.random() < 0.5:
         left, right = view_falloff(left, right, float(rng.uniform(-0.15, 0.15)), float(rng.uniform(-0.1, 0.1)))
     g = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
@@ -106,11 +112,22 @@ def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 9
         q = int(rng.integers(75, 96))
         left, right = jpeg(left, q), jpeg(right, q)
     if rng.random() < s.palette:
-        left, right = _palette(left), _palette(right)
+        left, right = gif_palette(left), gif_palette(right)
     if rng.random() < s.green:
         left, right, aif = green_only(left), green_only(right), green_only(aif[None])[0]
     return {"left": left, "right": right, "aif": aif[None], "disparity": (psf.disparity_factor(tau) * coc)[None],
             "disparity_known": torch.ones(1, 1, 1, 1)}
+
+
+def soften(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x`` ``(1, 3, H, W)`` sRGB blurred in linear light by a Gaussian of ``sigma`` px (scipy, reflected
+    borders): a lens's softness in focus."""
+    from scipy.ndimage import gaussian_filter
+
+    if sigma <= 0:
+        return x
+    lin = to_linear(x, "srgb")[0].numpy()
+    return from_linear(torch.from_numpy(gaussian_filter(lin, (0, sigma, sigma), mode="reflect"))[None], "srgb")
 
 
 def _u8(x: torch.Tensor) -> np.ndarray:
@@ -146,15 +163,6 @@ def demosaic(x: torch.Tensor) -> torch.Tensor:
     raw[1::2, 0::2] = rgb[1::2, 0::2, 1]
     raw[1::2, 1::2] = rgb[1::2, 1::2, 2]
     return _f32(cv2.cvtColor(raw, cv2.COLOR_BayerBG2RGB_VNG))
-
-
-def _palette(x: torch.Tensor) -> torch.Tensor:
-    """A 256-colour palette with dithering, as a GIF frame."""
-    from PIL import Image
-
-    arr = (x[0].permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
-    q = np.asarray(Image.fromarray(arr).quantize(256).convert("RGB"), np.float32) / 255.0
-    return torch.from_numpy(q).permute(2, 0, 1)[None]
 
 
 def _batch(items: list) -> dict:
@@ -319,5 +327,5 @@ class DPBatches:
         return _batch([dpdd_dp_sample(pick(), rng, self.size) for _ in range(n)])
 
 
-__all__ = ["DPBatches", "DPSynthesis", "demosaic", "jpeg", "aif_depth_dp_sample", "dp_from_aif", "dpdd_dp_sample", "flip_dp_sample", "half_disk_apertures",
+__all__ = ["DPBatches", "DPSynthesis", "demosaic", "jpeg", "soften", "aif_depth_dp_sample", "dp_from_aif", "dpdd_dp_sample", "flip_dp_sample", "half_disk_apertures",
            "random_lens_psf", "scene_lab_dp_batch", "scene_lab_dp_sample", "synthetic_dp_sample"]

@@ -8,6 +8,8 @@
   ``canon_res_XX.gif``: blurry input, DPDNet's result, all-in-focus ground truth): PSNR / SSIM of
   each method's all-in-focus image, the top 50 label rows left out; ``single=True`` scores
   single-image deblurring (JDRL) on the same scenes, optionally with the warped protocol.
+* :func:`fit_block_radii`, :func:`relation_blocks`, :func:`kernel_shape_fit` — the real capture's blur per block
+  (radius, disparity per radius, which PSF family fits); :func:`resynthesize_capture` — its synthetic twin;
 * :func:`dp_sign_consistency` — on a real DP capture: the model's disparity against OpenCV SGBM
   (model-free), sign agreement where ``|SGBM| ≥ 1 px``, and ``|d|`` in the sharpest / blurriest 20 %.
 """
@@ -136,35 +138,128 @@ def relation_slope(disparity_px, radius_px, min_radius: float = 0.0) -> float:
     return float((d[keep] * r[keep]).sum() / (r[keep] ** 2).sum())
 
 
-def relation_blocks(left, right, blurry, sharp, patch: int = 48, min_texture: float = 2e-4,
-                    radii=tuple(np.arange(0.0, 12.01, 0.5))) -> tuple:
-    """Per ``patch``-px block of a DP pair ``left``, ``right`` ``(1, 3, H, W)`` with its combined capture
-    ``blurry`` and an all-in-focus ``sharp`` of the same scene: the SGBM ``|d|`` (median over valid
-    pixels) and the disk radius ``r`` (px, from ``radii``) that best turns ``sharp`` into ``blurry`` (least
-    squares in linear light). Blocks without texture in ``sharp`` (mean squared gradient < ``min_texture``)
-    or with < 50 % valid matches are left out. Returns ``(list of |d|, list of r)``."""
+def _blocks(t: torch.Tensor, patch: int) -> torch.Tensor:
+    """``(H, W)`` → ``(H // patch, W // patch, patch²)``: the whole blocks of ``t``, flattened."""
+    nby, nbx = t.shape[-2] // patch, t.shape[-1] // patch
+    return t[:nby * patch, :nbx * patch].reshape(nby, patch, nbx, patch).permute(0, 2, 1, 3).reshape(nby, nbx, -1)
+
+
+def block_errors(image: torch.Tensor, truth: torch.Tensor, patch: int = 48) -> torch.Tensor:
+    """Mean squared error of ``image`` against ``truth`` (both ``(1, C, H, W)``) per whole ``patch``-px block:
+    ``(H // patch, W // patch)`` — the blocks of :func:`fit_block_radii`, to score by blur size."""
+    return _blocks(((image.float() - truth.float()) ** 2).mean(1)[0], patch).mean(-1)
+
+
+def fit_block_radii(blurry: torch.Tensor, sharp: torch.Tensor, patch: int = 48,
+                    radii=tuple(np.arange(0.0, 12.01, 0.5)), kernel=None) -> tuple:
+    """Per ``patch``-px block, the blur radius ``r`` (px, from ``radii``) that best turns ``sharp`` into
+    ``blurry`` (both ``(1, 3, H, W)`` sRGB, least squares on the grey level in linear light, where blur is a
+    convolution). ``kernel(r) → (k, k)`` tensor (sum 1) is the PSF family tried — default the flat disk
+    (:class:`~genrefocus.optics.apertures.Disk`). Returns ``(radius (nby, nbx), error (nby, nbx), base (nby,
+    nbx))``: the best radius, its mean squared error and the error of ``sharp`` itself."""
     from ..optics.apertures import Disk
     from ..optics.fftconv import fft_convolve
     from ..optics.render import to_linear
 
-    d, valid = sgbm_disparity(left, right, max_disp=16)
+    kernel = kernel or (lambda r: Disk().kernel(r))
     b, g = to_linear(blurry, "srgb").mean(1, keepdim=True), to_linear(sharp, "srgb").mean(1, keepdim=True)
-    H, W = g.shape[-2:]
-    nby, nbx = H // patch, W // patch
-    blocks = lambda t: t[:nby * patch, :nbx * patch].reshape(nby, patch, nbx, patch).permute(0, 2, 1, 3).reshape(nby, nbx, -1)  # noqa: E731
-    err = torch.stack([blocks(((fft_convolve(g, Disk().kernel(float(r)), padding="replicate") if r >= 0.5 else g)
-                               - b)[0, 0] ** 2).mean(-1) for r in radii])
-    gy, gx = torch.gradient(g[0, 0])
-    texture = blocks(gx ** 2 + gy ** 2).mean(-1)
-    dv, vv = blocks(d[0, 0]), blocks(valid[0, 0].float())
-    disp, rad = [], []
-    for y in range(nby):
-        for x in range(nbx):
-            if texture[y, x] < min_texture or vv[y, x].mean() < 0.5:
-                continue
-            disp.append(float(dv[y, x][vv[y, x] > 0].abs().median()))
-            rad.append(float(radii[int(err[:, y, x].argmin())]))
-    return disp, rad
+    err = torch.stack([_blocks(((fft_convolve(g, kernel(float(r)), padding="replicate") if r >= 0.5 else g)
+                                - b)[0, 0] ** 2, patch).mean(-1) for r in radii])
+    best, idx = err.min(0)
+    return torch.tensor(np.asarray(radii, np.float32))[idx], best, _blocks(((g - b)[0, 0]) ** 2, patch).mean(-1)
+
+
+def relation_blocks(left, right, blurry, sharp, patch: int = 48, min_texture: float = 2e-4,
+                    radii=tuple(np.arange(0.0, 12.01, 0.5))) -> tuple:
+    """Per ``patch``-px block of a DP pair ``left``, ``right`` ``(1, 3, H, W)`` with its combined capture
+    ``blurry`` and an all-in-focus ``sharp`` of the same scene: the SGBM ``|d|`` (median over valid
+    pixels) and the disk radius ``r`` of :func:`fit_block_radii`. Blocks without texture in ``sharp`` (mean
+    squared gradient < ``min_texture``) or with < 50 % valid matches are left out. Returns ``(list of |d|,
+    list of r)``."""
+    from ..optics.render import to_linear
+
+    d, valid = sgbm_disparity(left, right, max_disp=16)
+    rad, _, _ = fit_block_radii(blurry, sharp, patch, radii)
+    texture, dv, vv = _texture(to_linear(sharp, "srgb"), patch), _blocks(d[0, 0], patch), _blocks(valid[0, 0].float(), patch)
+    disp, out_r = [], []
+    for y, x in zip(*np.nonzero(((texture >= min_texture) & (vv.mean(-1) >= 0.5)).numpy())):
+        disp.append(float(dv[y, x][vv[y, x] > 0].abs().median()))
+        out_r.append(float(rad[y, x]))
+    return disp, out_r
+
+
+def _texture(linear: torch.Tensor, patch: int) -> torch.Tensor:
+    """Mean squared gradient of the grey level per block ``(nby, nbx)``."""
+    gy, gx = torch.gradient(linear.mean(1)[0])
+    return _blocks(gx ** 2 + gy ** 2, patch).mean(-1)
+
+
+def kernel_shape_fit(data_dir, kernels: dict, scenes=range(6), patch: int = 48, top: int = 50,
+                     min_texture: float = 2e-4, min_radius: float = 2.0) -> dict:
+    """Which PSF family explains the real Canon blur best: for each ``{name: kernel(r)}`` and each textured
+    block of the validation captures whose best disk radius is ≥ ``min_radius`` px,
+    :func:`fit_block_radii`'s residual. Returns ``{name: {"mse_ratio": Σ residual / Σ residual of the
+    first kernel, "wins": fraction of blocks where it beats the first kernel}}`` and ``"blocks"``."""
+    from pathlib import Path
+
+    from ..io import load_frames
+    from ..optics.render import to_linear
+
+    errs, ref_r = {k: [] for k in kernels}, []
+    for i in scenes:
+        blurry, _, gt = (t[..., top:, :] for t in load_frames(Path(data_dir) / f"canon_res_{i:02d}.gif", n=3))
+        keep = _texture(to_linear(gt, "srgb"), patch) >= min_texture
+        for name, k in kernels.items():
+            r, e, base = fit_block_radii(blurry, gt, patch, kernel=k)
+            errs[name].append(torch.minimum(e, base)[keep].numpy())
+            if name == next(iter(kernels)):
+                ref_r.append(r[keep].numpy())
+    sel = np.concatenate(ref_r) >= min_radius
+    e = {k: np.concatenate(v)[sel] for k, v in errs.items()}
+    first = e[next(iter(kernels))]
+    return {"blocks": int(sel.sum()),
+            **{k: {"mse_ratio": float(v.sum() / first.sum()), "wins": float(np.mean(v < first))} for k, v in e.items()}}
+
+
+def _block_signs(left, right, patch: int) -> torch.Tensor:
+    """Per block ``(nby, nbx)``, ±1: the sign of SGBM's median disparity over its matched pixels; blocks
+    with fewer than 20 % matched pixels (image borders, flat areas) take the sign of the nearest block that has them."""
+    from scipy import ndimage
+
+    d, valid = sgbm_disparity(left, right, max_disp=16)
+    dv, vv = _blocks(d[0, 0], patch), _blocks(valid[0, 0], patch)
+    med = torch.tensor([[float(dv[y, x][vv[y, x]].median()) if vv[y, x].float().mean() >= 0.2 else float("nan")
+                         for x in range(dv.shape[1])] for y in range(dv.shape[0])])
+    known = ~torch.isnan(med)
+    if not bool(known.any()):
+        return torch.ones_like(med)
+    iy, ix = ndimage.distance_transform_edt(~known.numpy(), return_distances=False, return_indices=True)
+    return torch.where(med[torch.from_numpy(iy), torch.from_numpy(ix)] < 0, -1.0, 1.0)
+
+
+def resynthesize_capture(left, right, blurry, sharp, patch: int = 48, softness: float = 0.75, seed: int = 0) -> dict:
+    """A synthetic twin of a real DP capture: the all-in-focus ``sharp`` ``(1, 3, H, W)`` of the scene
+    blurred by :func:`~genrefocus.optics.dp_synthesis.synthesize_dp` with the real capture's blur — per
+    ``patch``-px block the disk radius of :func:`fit_block_radii` (``blurry`` against ``sharp``), its sign
+    from SGBM's disparity of the real ``left``, ``right``, bilinear between block centres —, split
+    ``softness`` (0.75: the real Canon's 0.34 px of disparity per px of radius), mild sensor noise and a
+    GIF palette as the real views. Real content and real blur sizes through the synthesis: a model that
+    deblurs this twin better than the real pair is limited by the synthesis gap, one that does equally
+    badly by its own strength. Returns ``{"left", "right", "coc"}`` (``coc`` ``(1, 1, H, W)`` px)."""
+    import torch.nn.functional as F
+
+    from ..optics.dp_synthesis import gif_palette, sensor_noise, synthesize_dp
+
+    H, W = sharp.shape[-2:]
+    rad, _, _ = fit_block_radii(blurry, sharp, patch)
+    coc = (rad * _block_signs(left, right, patch))[None, None]
+    nby, nbx = rad.shape
+    coc = F.interpolate(coc, size=(nby * patch, nbx * patch), mode="bilinear", align_corners=False)
+    coc = F.pad(coc, (0, W - nbx * patch, 0, H - nby * patch), mode="replicate")
+    sl, sr = synthesize_dp(sharp, coc, softness=softness, gamma="srgb")
+    g = torch.Generator().manual_seed(seed)
+    sl, sr = sensor_noise(sl, 1e-3, 0.003, g), sensor_noise(sr, 1e-3, 0.003, g)
+    return {"left": gif_palette(sl), "right": gif_palette(sr), "coc": coc}
 
 
 def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None, with_ssim: bool = True) -> dict:

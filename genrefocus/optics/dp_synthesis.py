@@ -156,6 +156,17 @@ def balance_views(left: torch.Tensor, right: torch.Tensor, sigma_frac: float = 0
     return (left * (mid / ll)).clamp(0, 1), (right * (mid / lr)).clamp(0, 1)
 
 
+def gif_palette(x: torch.Tensor) -> torch.Tensor:
+    """``x`` ``(1, 3, H, W)`` in [0, 1] as a GIF frame stores it: 8 bits, a 256-colour palette (PIL's
+    median-cut ``quantize``) — how the shared real DP pairs are delivered."""
+    import numpy as np
+    from PIL import Image
+
+    arr = (x[0].permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    q = np.asarray(Image.fromarray(arr).quantize(256).convert("RGB"), np.float32) / 255.0
+    return torch.from_numpy(q).permute(2, 0, 1)[None]
+
+
 def sensor_noise(x: torch.Tensor, shot: float, read: float, generator=None) -> torch.Tensor:
     """Heteroscedastic sensor noise on an image in [0, 1]: variance ``shot·x + read²`` (in linear-ish
     display values, as the noise model of Punnappurath et al.)."""
@@ -163,4 +174,4 @@ def sensor_noise(x: torch.Tensor, shot: float, read: float, generator=None) -> t
     return (x + std * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp(0, 1)
 
 
-__all__ = ["LensPSF", "balance_views", "dp_kernels", "green_only", "sensor_noise", "synthesize_dp", "view_falloff"]
+__all__ = ["LensPSF", "balance_views", "dp_kernels", "gif_palette", "green_only", "sensor_noise", "synthesize_dp", "view_falloff"]
