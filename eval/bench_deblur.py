@@ -4,8 +4,9 @@
 DPDD / RealDOF: 8-bit, full frame, PSNR / SSIM (own, skimage-exact) and, with --perceptual, LPIPS /
 DISTS / CLIP-IQA / MANIQA / MUSIQ (paper Table 2). ``--dataset canon`` (``../shared/data/dp_pairs``,
 ``canon_res_XX.gif``: frame 0 input, frame 1 DPDNet, frame 2 f/22 ground truth, top 50 rows left out):
-input, unsharp masking, JDRL (the shipped checkpoint or ``--checkpoint``; more with ``--also``) and
-DPDNet, aligned and with JDRL's warped protocol (the ground truth moved onto each output by DIS flow,
+input, unsharp masking, a mild Gaussian smoothing (σ 0.4 px: the best of σ 0.4–1.0 on these scenes, the control
+that tells deblurring from denoising the GIF palette), JDRL (the shipped checkpoint or ``--checkpoint``; more with
+``--also``) and DPDNet, aligned and with JDRL's warped protocol (the ground truth moved onto each output by DIS flow,
 paper 004 §4), a table, a JSON report and a contact sheet of crops.
 
     python eval/bench_deblur.py --dataset canon
@@ -124,7 +125,7 @@ def _jdrl_checkpoints(args) -> dict:
     folders = {"jdrl": (args.checkpoint or str(DEFAULT_CHECKPOINT), "--checkpoint")}
     for item in args.also:
         name, sep, folder = item.partition("=")
-        if not sep or not name or not folder or name in folders or name in ("input", "unsharp", "dpdnet", "gt"):
+        if not sep or not name or not folder or name in folders or name in ("input", "unsharp", "smoothing", "dpdnet", "gt"):
             raise InputError("--also", f"NAME=FOLDER with a new name, got {item!r}")
         folders[name] = (folder, "--also")
     for folder, flag in folders.values():
@@ -139,14 +140,16 @@ def canon(args, models: dict, out: Path) -> int:
 
     from genrefocus.benchmark import crop_contact_sheet
     from genrefocus.metrics.dual_pixel import dp_validation
+    from genrefocus.models.residual import highpass_residual
     from genrefocus.optics.dp_classical import unsharp_mask
     from genrefocus.perception.flow import OpenCVFlow, warp
 
     flow = OpenCVFlow("dis")
-    methods = {"unsharp": unsharp_mask, **{n: m.deblur for n, (_, m) in models.items()}}
+    methods = {"unsharp": unsharp_mask, "smoothing": lambda b: b - highpass_residual(b, 0.4),
+               **{n: m.deblur for n, (_, m) in models.items()}}
     rows, images = dp_validation(args.root, methods, scenes=range(args.limit or 6), single=True,
                                  align=lambda pred, gt: warp(gt, flow(pred, gt)))
-    names = ["input", "unsharp", *models, "dpdnet"]
+    names = ["input", "unsharp", "smoothing", *models, "dpdnet"]
     print(f"machine: {machine()}")
     report = {"machine": machine(), "checkpoints": {n: str(folder) for n, (folder, _) in models.items()}}
     for key, label in (("psnr", "aligned"), ("psnr_w", "warped protocol: ground truth moved onto each output")):
@@ -168,7 +171,8 @@ def canon(args, models: dict, out: Path) -> int:
     print("wrote", out / "canon_deblur.json")
     from genrefocus.benchmark import markdown_table, this_command, update_doc_table
 
-    heads = {"input": "input", "unsharp": "unsharp", "jdrl": "**JDRL**", "dpdnet": "DPDNet (real data)"}
+    heads = {"input": "input", "unsharp": "unsharp", "smoothing": "Gaussian σ 0.4", "jdrl": "**JDRL**",
+             "dpdnet": "DPDNet (real data)"}
     cell = lambda d, n: f"{d[n]['psnr']:.2f} / {d[n]['ssim']:.3f} / {d[n]['detail']:.2f}"  # noqa: E731
     table = markdown_table(
         ["scene", *[heads.get(n, n) for n in names], "warped: input", "warped: **JDRL**"],
