@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from ..optics.dp_classical import unsharp_mask
 from ..optics.dp_disparity import HALF_DISK_DISPARITY, dp_disparity_factor
 from ..optics.dp_synthesis import LensPSF, gif_palette, green_only, sensor_noise, synthesize_dp, view_falloff
 from ..optics.render import from_linear, render_bokeh, to_linear
@@ -63,7 +64,9 @@ class DPSynthesis:
     lens's PSF shape (``lens_psf``), green-only views (``green``), a GIF palette (``palette``), camera JPEG
     compression at quality 75–95 (``jpeg``), a Bayer mosaic demosaiced by OpenCV (``demosaic``);
     ``lens_softness``: the largest Gaussian σ (px, drawn uniformly from 0) of a lens's softness wide open — a
-    blur every view has even in focus, which the target does not (0: a perfect lens)."""
+    blur every view has even in focus, which the target does not (0: a perfect lens); ``sharpen``: fraction of
+    the pairs through a camera's sharpening (unsharp mask, σ 0.5–1.5 px, amount 0.3–1.0, after the demosaic,
+    before the JPEG)."""
 
     coc_max: float = 12.0
     softness: tuple = (0.15, 1.0)
@@ -73,6 +76,7 @@ class DPSynthesis:
     jpeg: float = 0.0
     demosaic: float = 0.0
     lens_softness: float = 0.0
+    sharpen: float = 0.0
 
 
 def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 96,
@@ -108,6 +112,9 @@ def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 9
     left, right = sensor_noise(left, shot, read, g), sensor_noise(right, shot, read, g)
     if s.demosaic > 0 and rng.random() < s.demosaic:  # before the JPEG / palette, as in a camera
         left, right = demosaic(left), demosaic(right)
+    if s.sharpen > 0 and rng.random() < s.sharpen:  # in-camera sharpening, before the JPEG
+        sigma, amount = float(rng.uniform(0.5, 1.5)), float(rng.uniform(0.3, 1.0))
+        left, right = unsharp_mask(left, sigma, amount), unsharp_mask(right, sigma, amount)
     if s.jpeg > 0 and rng.random() < s.jpeg:
         q = int(rng.integers(75, 96))
         left, right = jpeg(left, q), jpeg(right, q)

@@ -11,7 +11,7 @@ samples a real lens's PSF shape (:func:`random_lens_psf`: rim-bright and soft-ed
 et al. 2021 fitted to a Canon DSLR) instead of a flat disk, in a fraction ``green`` a green-only capture
 (grey views, as Pixel phones deliver them), uncorrected per-view fall-off, sensor noise and, half the
 time, a 256-colour palette (the validation GIFs are palette-quantised), optionally a lens's in-focus softness
-(``lens_softness``: a Gaussian on both views, never on the target). Targets: the clean all-in-focus image and the disparity ``f(τ)·c`` (``f`` of that PSF shape).
+(``lens_softness``: a Gaussian on both views, never on the target) and in-camera sharpening (``sharpen``). Targets: the clean all-in-focus image and the disparity ``f(τ)·c`` (``f`` of that PSF shape).
 
 Loss: Charbonnier (ε = 1e-3) on the AIF + ``lam_disp``·L1 on the disparity (+ ``lam_fft``·L1 of the AIF's
 Fourier coefficients, MIMO-UNet's frequency loss, when set; 0.01 makes it about as large as the
@@ -60,13 +60,14 @@ class DPDeblurTrainConfig(LoopConfig):
     demosaic: float = 0.0             # fraction of pairs through a Bayer mosaic + demosaic
     lam_fft: float = 0.0              # weight of an L1 on the AIF's Fourier coefficients (MIMO-UNet's frequency loss)
     lens_softness: float = 0.0        # largest Gaussian σ (px) of the lens's in-focus softness on the views (0: none)
+    sharpen: float = 0.0              # fraction of pairs through in-camera sharpening (unsharp mask) before the JPEG
     keep_snapshots: bool = False      # keep the model of every checkpoint in snapshots/ (a learning curve)
 
     WHAT = "DP deblur training config"
     MODEL_CONFIG = DPDeblurConfig
     DATA_SOURCES = DUAL_PIXEL_SOURCES
     RULES = {**LoopConfig.RULES, "coc_max": positive(), "lam_disp": nonnegative(), "lam_fft": nonnegative(),
-             "lens_psf": fraction(), "green": fraction(), "lens_softness": nonnegative(), "jpeg": fraction(), "demosaic": fraction(),
+             "lens_psf": fraction(), "green": fraction(), "lens_softness": nonnegative(), "sharpen": fraction(), "jpeg": fraction(), "demosaic": fraction(),
              "softness_min": (lambda v: 0.05 <= v <= 5.0, "in [0.05, 5]"),
              "softness_max": (lambda v: 0.05 < v <= 5.0, "in (0.05, 5]")}
     HELP = {**LoopConfig.HELP, "coc_max": "largest CoC radius of the synthetic pairs (px)",
@@ -78,6 +79,8 @@ class DPDeblurTrainConfig(LoopConfig):
             "at τ 0.15, 0.43 at 0.5, 0.24 at 1.0; a real Canon DSLR measures 0.34)",
             "softness_min": "smallest split softness τ", "keep_snapshots": "keep each checkpoint's model in snapshots/", "jpeg": "fraction of pairs through JPEG compression (75–95)",
             "demosaic": "fraction of pairs through a Bayer mosaic + demosaic",
+            "sharpen": "fraction of pairs through a camera's sharpening (unsharp mask σ 0.5–1.5 px, amount 0.3–1.0) "
+            "before the JPEG",
             "lens_softness": "largest Gaussian σ (px, σ ~ U(0, max)) of a lens's softness wide open: both views "
             "blurred by it even in focus, the target sharp (0: a perfect lens)",
             "data": "synthetic, or dpdd:ROOT (real dual-pixel captures)"}
@@ -91,7 +94,7 @@ class DPDeblurTrainConfig(LoopConfig):
     def synthesis(self) -> DPSynthesis:
         return DPSynthesis(coc_max=self.coc_max, softness=(self.softness_min, self.softness_max), lens_psf=self.lens_psf,
                            green=self.green, jpeg=self.jpeg, demosaic=self.demosaic,
-                           lens_softness=self.lens_softness)
+                           lens_softness=self.lens_softness, sharpen=self.sharpen)
 
 
 def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float, lam_fft: float = 0.0) -> tuple:
