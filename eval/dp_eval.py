@@ -191,17 +191,20 @@ def relation(args, out: Path) -> dict:
 
 def kernel_shapes(data) -> dict:
     """Which PSF family explains the real Canon blur (per block, best radius of each)."""
+    from functools import partial
+
+    import cv2
+
     from genrefocus.metrics.dual_pixel import kernel_shape_fit
-    from genrefocus.optics.dp_synthesis import LensPSF, dp_kernels
+    from genrefocus.optics.dp_synthesis import LensPSF, lens_kernel
 
     def full(psf):   # the combined capture's PSF: both halves
-        return lambda r: (lambda lr: (lr[0] + lr[1]) / (lr[0] + lr[1]).sum())(dp_kernels(r, 0.75, psf))
+        return partial(lens_kernel, psf=psf)
 
-    def gauss(r):
+    def gauss(r):    # OpenCV's Gaussian, σ = r / 2, out to 3σ + 1 px
         s = max(r / 2, 0.25)
-        t = torch.arange(-int(np.ceil(3 * s)) - 1, int(np.ceil(3 * s)) + 2, dtype=torch.float32)
-        k = torch.exp(-(t[:, None] ** 2 + t[None] ** 2) / (2 * s * s))
-        return k / k.sum()
+        k = cv2.getGaussianKernel(2 * int(np.ceil(3 * s)) + 3, s)
+        return torch.from_numpy(k @ k.T).float()
 
     kernels = {"flat disk": full(LensPSF()), "disk, soft edge (0.15 r)": full(LensPSF(edge=0.15)),
                "disk, soft edge (0.3 r)": full(LensPSF(edge=0.3)),
@@ -229,7 +232,7 @@ def resynthesis(args, pipe, out: Path) -> dict:
 
     from genrefocus.io import load_frames
     from genrefocus.metrics import psnr
-    from genrefocus.metrics.dual_pixel import block_errors, fit_block_radii, resynthesize_capture
+    from genrefocus.metrics.dual_pixel import block_errors, resynthesize_capture
     from genrefocus.optics.dp_classical import deconvolve_by_radius
     from genrefocus.optics.render import from_linear, to_linear
 
@@ -251,13 +254,12 @@ def resynthesis(args, pipe, out: Path) -> dict:
         blurry, _, gt = (t[..., top:, :] for t in load_frames(Path(args.data) / f"canon_res_{i:02d}.gif", n=3))
         left, right = (t[..., top:, :] for t in load_frames(Path(args.data) / f"canon_{i:02d}.gif", n=2))
         twin = resynthesize_capture(left, right, blurry, gt, patch)
-        rad, _, _ = fit_block_radii(blurry, gt, patch)
-        radius = twin["coc"].abs()
+        rad, radius, fg = twin["block_radius"], twin["coc"].abs(), fine(gt)
         row = {"scene": f"canon_{i:02d}"}
         for name, (l, r) in (("real", (left, right)), ("twin", (twin["left"], twin["right"]))):
             base, aif = float(psnr((l + r) / 2, gt)), pipe.all_in_focus(l, r).aif.clamp(0, 1)
             ev, em = block_errors((l + r) / 2, gt, patch), block_errors(aif, gt, patch)
-            fv, fg = fine((l + r) / 2), fine(gt)
+            fv = fine((l + r) / 2)
             for b in bins:
                 sel = (rad >= b[0]) & (rad < b[1])
                 acc = per_bin[(name, b)]

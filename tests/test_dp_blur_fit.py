@@ -52,6 +52,8 @@ def test_synthetic_twin_of_a_synthetic_capture_is_that_capture():
     twin = resynthesize_capture(left, right, blurry, sharp, patch=32)
     c = twin["coc"][0, 0]
     assert float(c[16:240, 16:80].median()) == -4.0 and float(c[16:240, 176:240].median()) == 6.0
+    assert twin["block_radius"].shape == (8, 8)
+    assert float(twin["block_radius"][:, :3].median()) == 4.0 and float(twin["block_radius"][:, 5:].median()) == 6.0
     cols = list(range(16, 96)) + list(range(160, 240))    # away from the image border and the seam
     for mine, theirs in ((twin["left"], left), (twin["right"], right)):
         assert mine.shape == theirs.shape
@@ -64,19 +66,18 @@ def test_the_flat_disk_explains_the_real_canon_blur_best(shared_data):
     """Measured on the six Canon validation scenes (not trained on): per block, the flat disk the synthesis
     draws fits the real blur at least as well as a Gaussian or the rim-bright lens PSF of Abuolaim et al. —
     the kernel shape is not where synthetic training misses the real camera."""
+    import cv2
+
     from genrefocus.metrics.dual_pixel import kernel_shape_fit
     from genrefocus.optics.apertures import Disk
-    from genrefocus.optics.dp_synthesis import LensPSF, dp_kernels
+    from genrefocus.optics.dp_synthesis import LensPSF, lens_kernel
 
     def lens(r):
-        a, b = dp_kernels(r, 0.75, LensPSF(order=5, cutoff=0.9, floor=0.2, edge=0.05))
-        return (a + b) / (a + b).sum()
+        return lens_kernel(r, LensPSF(order=5, cutoff=0.9, floor=0.2, edge=0.05))
 
-    def gauss(r):
-        s = r / 2
-        t = torch.arange(-int(3 * s) - 1, int(3 * s) + 2, dtype=torch.float32)
-        k = torch.exp(-(t[:, None] ** 2 + t[None] ** 2) / (2 * s * s))
-        return k / k.sum()
+    def gauss(r):    # OpenCV's Gaussian, σ = r / 2
+        k = cv2.getGaussianKernel(2 * int(1.5 * r) + 3, r / 2)
+        return torch.from_numpy(k @ k.T).float()
 
     fit = kernel_shape_fit(shared_data / "dp_pairs", {"disk": lambda r: Disk().kernel(r), "lens": lens, "gauss": gauss})
     print(fit)

@@ -59,19 +59,38 @@ def test_lens_psf_disparity_factor_is_the_closed_form_of_its_radial_profile(orde
 def test_lens_psf_kernel_is_rim_bright_radially_symmetric_and_sums_to_one():
     """Abuolaim et al.'s calibrated shape: centre ≈ ``floor`` × rim; the two views still make one
     radially symmetric PSF; the Gaussian edge spreads light past the disk (wider support)."""
-    from genrefocus.optics.dp_synthesis import LensPSF
+    from genrefocus.optics.dp_synthesis import LensPSF, lens_kernel
 
     r = 10.0
     sharp, soft = LensPSF(order=6, cutoff=0.85, floor=0.15), LensPSF(order=6, cutoff=0.85, floor=0.15, edge=0.08)
     left, right = dp_kernels(r, 0.4, sharp)
     assert float(left.sum()) == pytest.approx(1.0, abs=1e-5) and float(right.sum()) == pytest.approx(1.0, abs=1e-5)
     full = (left + right) / 2
+    assert torch.allclose(lens_kernel(r, sharp), full, atol=1e-6)   # the capture's PSF: both views together
     c = full.shape[-1] // 2
     assert torch.allclose(full, full.flip(-1), atol=1e-7) and torch.allclose(full, full.transpose(0, 1), atol=1e-7)
     assert 0.15 <= float(full[c, c] / full[c].max()) < 0.25      # dim centre, bright rim
     l2, r2 = dp_kernels(r, 0.4, soft)
     assert l2.shape[-1] > left.shape[-1]                          # light past the disk's edge
     assert float(((l2 + r2) / 2).max()) < 0.95 * float(full.max())   # the rim is smoothed
+
+
+@pytest.mark.parametrize("r", [3.5, 6.0, 10.0])
+def test_flat_lens_kernel_is_the_pixel_coverage_of_the_disk(r):
+    """Against the disk's area in each pixel, measured on a 16× supersampled grid (scikit-image's block
+    mean): the anti-aliased flat PSF is within 5 % of its peak everywhere and sums to 1."""
+    from skimage.transform import downscale_local_mean
+
+    from genrefocus.optics.dp_synthesis import lens_kernel
+
+    k = lens_kernel(r).numpy()
+    R, s = k.shape[0] // 2, 16
+    t = (np.arange((2 * R + 1) * s) + 0.5) / s - (R + 0.5)
+    inside = ((t[:, None] ** 2 + t[None] ** 2) <= r * r).astype(np.float64)
+    ref = downscale_local_mean(inside, (s, s))
+    ref /= ref.sum()
+    assert abs(float(k.sum()) - 1) < 1e-5
+    assert np.abs(k - ref).max() < 0.05 * ref.max()
 
 
 def test_synthesis_matches_the_scene_lab_exact_dual_pixel_pair():

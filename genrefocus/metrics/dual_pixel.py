@@ -245,7 +245,8 @@ def resynthesize_capture(left, right, blurry, sharp, patch: int = 48, softness: 
     ``softness`` (0.75: the real Canon's 0.34 px of disparity per px of radius), mild sensor noise and a
     GIF palette as the real views. Real content and real blur sizes through the synthesis: a model that
     deblurs this twin better than the real pair is limited by the synthesis gap, one that does equally
-    badly by its own strength. Returns ``{"left", "right", "coc"}`` (``coc`` ``(1, 1, H, W)`` px)."""
+    badly by its own strength. Returns ``{"left", "right", "coc", "block_radius"}``: ``coc`` ``(1, 1, H, W)``
+    signed px, ``block_radius`` ``(nby, nbx)`` the fitted radius of each block."""
     import torch.nn.functional as F
 
     from ..optics.dp_synthesis import gif_palette, sensor_noise, synthesize_dp
@@ -259,7 +260,7 @@ def resynthesize_capture(left, right, blurry, sharp, patch: int = 48, softness: 
     sl, sr = synthesize_dp(sharp, coc, softness=softness, gamma="srgb")
     g = torch.Generator().manual_seed(seed)
     sl, sr = sensor_noise(sl, 1e-3, 0.003, g), sensor_noise(sr, 1e-3, 0.003, g)
-    return {"left": gif_palette(sl), "right": gif_palette(sr), "coc": coc}
+    return {"left": gif_palette(sl), "right": gif_palette(sr), "coc": coc, "block_radius": rad}
 
 
 def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None, with_ssim: bool = True) -> dict:

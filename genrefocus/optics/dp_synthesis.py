@@ -61,26 +61,43 @@ class LensPSF:
         return dp_disparity_factor(softness, radial_weight=self.radial_weight)
 
 
-def dp_kernels(coc: float, softness: float = 0.3, psf: LensPSF = LensPSF()) -> tuple:
-    """``(left, right)`` PSFs ``(2R+1, 2R+1)`` (each sums to 1) of a point at signed CoC radius ``coc``
-    px: an anti-aliased disk weighted by the lens ``psf`` shape (default: flat), times the smooth split
-    ``σ(±sign(c)·x / (τ·|c|))``."""
-    r = abs(float(coc))
+def _lens_disk(r: float, psf: LensPSF) -> tuple:
+    """``(weights, x)`` ``(2R+1, 2R+1)`` float64: the anti-aliased disk of radius ``r`` ≥ 0.5 px weighted by
+    the lens ``psf`` shape (unnormalised), and each sample's x offset in px."""
     pad = int(math.ceil(3 * psf.edge * r)) if psf.edge > 0 else 0
     R = int(math.ceil(r)) + 1 + pad
     t = torch.arange(-R, R + 1, dtype=torch.float64)
     yy, xx = torch.meshgrid(t, t, indexing="ij")
     rho = torch.sqrt(yy ** 2 + xx ** 2)
-    disk = (r + 0.5 - rho).clamp(0, 1)
-    if r < 0.5:
-        delta = torch.zeros_like(disk)
-        delta[R, R] = 1.0
-        return delta.float(), delta.float()
-    disk = disk * psf.radial_weight(rho / r)
+    disk = (r + 0.5 - rho).clamp(0, 1) * psf.radial_weight(rho / r)
     if pad:
         from scipy.ndimage import gaussian_filter
 
         disk = torch.from_numpy(gaussian_filter(disk.numpy(), psf.edge * r, mode="constant"))
+    return disk, xx
+
+
+def lens_kernel(radius: float, psf: LensPSF = LensPSF()) -> torch.Tensor:
+    """The full-aperture PSF ``(2R+1, 2R+1)`` (sums to 1) of CoC radius ``radius`` px for the lens ``psf``
+    shape: what the two DP views of :func:`dp_kernels` add up to, i.e. the blur of the combined capture."""
+    r = abs(float(radius))
+    if r < 0.5:
+        return torch.ones(1, 1)
+    disk, _ = _lens_disk(r, psf)
+    return (disk / disk.sum()).float()
+
+
+def dp_kernels(coc: float, softness: float = 0.3, psf: LensPSF = LensPSF()) -> tuple:
+    """``(left, right)`` PSFs ``(2R+1, 2R+1)`` (each sums to 1) of a point at signed CoC radius ``coc``
+    px: an anti-aliased disk weighted by the lens ``psf`` shape (default: flat), times the smooth split
+    ``σ(±sign(c)·x / (τ·|c|))``."""
+    r = abs(float(coc))
+    if r < 0.5:
+        R = int(math.ceil(r)) + 1 + (int(math.ceil(3 * psf.edge * r)) if psf.edge > 0 else 0)
+        delta = torch.zeros(2 * R + 1, 2 * R + 1)
+        delta[R, R] = 1.0
+        return delta, delta.clone()
+    disk, xx = _lens_disk(r, psf)
     s = math.copysign(1.0, coc)
     tau = max(float(softness), 1e-3)
     w_left = torch.sigmoid(s * xx / (tau * r))
