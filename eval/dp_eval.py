@@ -201,6 +201,13 @@ def kernel_shapes(data) -> dict:
     def full(psf):   # the combined capture's PSF: both halves
         return partial(lens_kernel, psf=psf)
 
+    def cored(a):    # a flat disk with a sharp core: a fraction a of the light unblurred (an aberrated lens)
+        def kernel(r):
+            k = lens_kernel(r) * (1 - a)
+            k[k.shape[0] // 2, k.shape[1] // 2] += a
+            return k
+        return kernel
+
     def gauss(r):    # OpenCV's Gaussian, σ = r / 2, out to 3σ + 1 px
         s = max(r / 2, 0.25)
         k = cv2.getGaussianKernel(2 * int(np.ceil(3 * s)) + 3, s)
@@ -209,10 +216,11 @@ def kernel_shapes(data) -> dict:
     kernels = {"flat disk": full(LensPSF()), "disk, soft edge (0.15 r)": full(LensPSF(edge=0.15)),
                "disk, soft edge (0.3 r)": full(LensPSF(edge=0.3)),
                "rim-bright lens PSF (Abuolaim et al.)": full(LensPSF(order=5, cutoff=0.9, floor=0.2, edge=0.05)),
-               "Gaussian, σ = r / 2": gauss}
+               "Gaussian, σ = r / 2": gauss, **{f"flat disk + sharp core ({a:.0%} of the light)": cored(a)
+                                                for a in (0.05, 0.1, 0.2)}}
     fit = kernel_shape_fit(data, kernels)
     for name in kernels:
-        print(f"  {name:40s} residual / flat disk's {fit[name]['mse_ratio']:.3f}, beats the disk on "
+        print(f"  {name:44s} residual / flat disk's {fit[name]['mse_ratio']:.3f}, beats the disk on "
               f"{fit[name]['wins']:.0%} of {fit['blocks']} blocks")
     update_doc_table("dp_kernel_shape", markdown_table(
         ["PSF family (best radius per block)", "residual / the flat disk's", "blocks where it beats the flat disk"],
@@ -235,6 +243,7 @@ def resynthesis(args, pipe, out: Path) -> dict:
     from genrefocus.metrics.dual_pixel import block_errors, resynthesize_capture
     from genrefocus.optics.dp_classical import deconvolve_by_radius
     from genrefocus.optics.render import from_linear, to_linear
+    from skimage.restoration import estimate_sigma   # needs PyWavelets (the test extra)
 
     def wiener(l, r, radius):
         lin = to_linear((l + r) / 2, "srgb")
@@ -245,6 +254,9 @@ def resynthesis(args, pipe, out: Path) -> dict:
     bins = ((0, 1), (1, 3), (3, 5), (5, 8), (8, 13))
     per_bin = {(name, b): [0.0, 0.0, 0] for name in ("real", "twin") for b in bins}   # Σ views-mean MSE, Σ model MSE, blocks
     detail = {(name, b): [0.0, 0.0] for name in ("real", "twin") for b in bins}      # Σ fine-detail energy: views' mean, truth
+
+    def noise_sigma(x):   # scikit-image's wavelet (MAD) estimate of the noise σ, 8-bit levels, mean over RGB
+        return 255 * float(np.mean(estimate_sigma(x[0].permute(1, 2, 0).numpy(), channel_axis=-1)))
 
     def fine(x):   # per-block energy of the grey level minus its 3×3 mean: the finest detail
         g = x.mean(1, keepdim=True)
@@ -257,6 +269,7 @@ def resynthesis(args, pipe, out: Path) -> dict:
         rad, radius, fg = twin["block_radius"], twin["coc"].abs(), fine(gt)
         row = {"scene": f"canon_{i:02d}"}
         for name, (l, r) in (("real", (left, right)), ("twin", (twin["left"], twin["right"]))):
+            row[f"noise_{name}"] = (noise_sigma(l) + noise_sigma(r)) / 2
             base, aif = float(psnr((l + r) / 2, gt)), pipe.all_in_focus(l, r).aif.clamp(0, 1)
             ev, em = block_errors((l + r) / 2, gt, patch), block_errors(aif, gt, patch)
             fv = fine((l + r) / 2)
@@ -272,7 +285,8 @@ def resynthesis(args, pipe, out: Path) -> dict:
         rows.append(row)
         print(f"{row['scene']}: median block radius {row['median_radius']:.1f} px; gain over the mean of the views — real: "
               f"model {row['real']['model']:+.2f}, Wiener (radius oracle) {row['real']['wiener']:+.2f}; twin: model "
-              f"{row['twin']['model']:+.2f}, Wiener {row['twin']['wiener']:+.2f}")
+              f"{row['twin']['model']:+.2f}, Wiener {row['twin']['wiener']:+.2f}; noise σ real {row['noise_real']:.1f}, "
+              f"twin {row['noise_twin']:.1f} (8-bit)")
     keys = [("real", "model"), ("twin", "model"), ("real", "wiener"), ("twin", "wiener")]
     labels = {("real", "model"): "DPDeblurNet, real pair", ("twin", "model"): "DPDeblurNet, synthetic twin",
               ("real", "wiener"): "Wiener, radius oracle, real pair", ("twin", "wiener"): "Wiener, radius oracle, synthetic twin"}
@@ -288,12 +302,14 @@ def resynthesis(args, pipe, out: Path) -> dict:
     ax.legend(fontsize=7)
     save_figure(fig, out / "dp_resynthesis.png")
     update_doc_table("dp_resynthesis", markdown_table(
-        ["scene", "median block radius (px)", *[labels[k] for k in keys]],
-        [[r["scene"], f"{r['median_radius']:.1f}", *[f"{r[k[0]][k[1]]:+.2f}" for k in keys]] for r in rows] +
-        [["**mean**", "", *[f"**{mean[k]:+.2f}**" for k in keys]]]) +
+        ["scene", "median block radius (px)", *[labels[k] for k in keys], "noise σ, real / twin (8-bit)"],
+        [[r["scene"], f"{r['median_radius']:.1f}", *[f"{r[k[0]][k[1]]:+.2f}" for k in keys],
+          f"{r['noise_real']:.1f} / {r['noise_twin']:.1f}"] for r in rows] +
+        [["**mean**", "", *[f"**{mean[k]:+.2f}**" for k in keys], ""]]) +
         "\n\nGain (dB) over the mean of the two views, against the f/22 truth; the twin: the truth through the training "
         "synthesis (flat disk, τ = 0.75, sensor noise, GIF palette) with the capture's per-block radius and disparity sign; "
-        "the Wiener oracle: the mean of the views deconvolved with that per-block radius (best of six noise ratios, 0.003–1).",
+        "the Wiener oracle: the mean of the views deconvolved with that per-block radius (best of six noise ratios, 0.003–1); "
+        "noise σ: scikit-image's wavelet estimate on the views (their dithering included).",
         this_command("resynthesis"))
     gain = {k: 10 * np.log10(v[0] / v[1]) if v[2] else float("nan") for k, v in per_bin.items()}
     for b in bins:

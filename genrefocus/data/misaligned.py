@@ -28,7 +28,8 @@ def _smooth_field(rng: np.random.Generator, size: int, amplitude: float) -> torc
 def misaligned_pair(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 8.0,
                     shift_max: float = 2.0) -> dict:
     """``blurry``, ``target`` (misaligned sharp), ``aligned`` (the exact sharp image, for evaluation),
-    each ``(1, 3, size, size)``."""
+    each ``(1, 3, size, size)``, and ``coc`` ``(1, 1, size, size)``: the CoC radius (px) that blurred
+    ``aligned`` into ``blurry`` (layered renderer, gamma 4) — the true kernel, for oracle baselines."""
     m = 8
     big = pool.crop(rng, size + 2 * m)[None]
     # defocus: a smooth CoC field ≥ 0 (single image: no sign), skewed to small radii
@@ -51,7 +52,7 @@ def misaligned_pair(pool: PhotoPool, rng: np.random.Generator, size: int = 96, c
     gain = torch.from_numpy(rng.uniform(0.95, 1.05, 3).astype(np.float32)).view(1, 3, 1, 1)
     target = (target * gain + float(rng.uniform(-0.02, 0.02))).clamp(0, 1)
     crop = lambda t: t[..., m:m + size, m:m + size]  # noqa: E731
-    return {"blurry": crop(blurry), "target": crop(target), "aligned": crop(big)}
+    return {"blurry": crop(blurry), "target": crop(target), "aligned": crop(big), "coc": crop(coc)}
 
 
 __all__ = ["misaligned_pair"]
