@@ -191,4 +191,5 @@ def sensor_noise(x: torch.Tensor, shot: float, read: float, generator=None) -> t
     return (x + std * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp(0, 1)
 
 
-__all__ = ["LensPSF", "balance_views", "dp_kernels", "gif_palette", "green_only", "sensor_noise", "synthesize_dp", "view_falloff"]
+__all__ = ["LensPSF", "balance_views", "dp_kernels", "gif_palette", "green_only", "lens_kernel", "sensor_noise", "synthesize_dp",
+           "view_falloff"]
