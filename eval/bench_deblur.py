@@ -119,15 +119,13 @@ def run(args) -> int:
 
 def _jdrl_checkpoints(args) -> dict:
     """``{name: (folder, JDRLDeblur)}`` for --checkpoint (``"jdrl"``) and each --also, every folder checked first."""
-    from genrefocus.errors import InputError, MissingWeightsError
+    from genrefocus.errors import MissingWeightsError
     from genrefocus.models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
+    from genrefocus.parsing import parse_named
 
     folders = {"jdrl": (args.checkpoint or str(DEFAULT_CHECKPOINT), "--checkpoint")}
-    for item in args.also:
-        name, sep, folder = item.partition("=")
-        if not sep or not name or not folder or name in folders or name in ("input", "unsharp", "smoothing", "dpdnet", "gt"):
-            raise InputError("--also", f"NAME=FOLDER with a new name, got {item!r}")
-        folders[name] = (folder, "--also")
+    also = parse_named(args.also, "--also", taken=("jdrl", "input", "unsharp", "smoothing", "dpdnet", "gt"))
+    folders.update({name: (folder, "--also") for name, folder in also.items()})
     for folder, flag in folders.values():
         if not (Path(folder) / "config.json").is_file():
             raise MissingWeightsError(f"{flag}: {folder!r} is not a JDRL checkpoint folder (no config.json)")

@@ -13,7 +13,7 @@ gamma-4 light or in sRGB-linear light — the latter wins: the gamma-4 inverse a
 per-pair difference by how blurred the input is, a per-pair scatter and a picture of crops with error
 maps.
 
-    python eval/jdrl_ablation.py --l1 runs/jdrl_l1 [--jdrl runs/jdrl] [--n 48]
+    python eval/jdrl_ablation.py --l1 runs/jdrl_l1 [--jdrl runs/jdrl] [--also c2=runs/jdrl_c2] [--n 48]
 """
 
 import json
@@ -39,8 +39,43 @@ def build_parser():
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--coc-max", type=float, default=8.0)
     ap.add_argument("--shift-max", type=float, default=2.0)
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=FOLDER",
+                    help="more JDRL-loss checkpoints scored beside (e.g. continuations: a curve by training steps)")
     ap.add_argument("--out", default="out/jdrl_ablation")
     return ap
+
+
+def _steps(folder) -> int | None:
+    """Total training steps of a checkpoint folder (its train_log.json), None if it does not say."""
+    log = Path(folder) / "train_log.json"
+    if not log.is_file():
+        return None
+    d = json.loads(log.read_text())
+    return d.get("total_steps", d.get("steps"))
+
+
+def _curve(mean, folders, out: Path) -> None:
+    """Held-out gain over the input against training steps, the Wiener oracle and plain L1 as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genrefocus.benchmark import save_figure
+
+    pts = sorted((_steps(f), mean[n]["psnr"] - mean["blurry"]["psnr"], n) for n, f in folders.items()
+                 if n != "l1" and _steps(f) is not None)
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label="JDRL losses (each checkpoint)")
+    for x, y, n in pts:
+        ax.annotate(n, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    for n, style, label in (("wiener", "k--", "Wiener, true CoC field (oracle)"), ("l1", "r:", "plain L1")):
+        ax.axhline(mean[n]["psnr"] - mean["blurry"]["psnr"], color=style[0], ls=style[1:], label=label)
+    ax.axhline(0, color="0.6", lw=0.6)
+    ax.set(xlabel="training steps (batch 4, 96 px)", ylabel="gain over the input (dB, mean over pairs)",
+           title="JDRL on held-out misaligned pairs, by training length")
+    ax.legend(fontsize=7)
+    print("wrote", save_figure(fig, out / "jdrl_steps.png"))
 
 
 def _figure(samples, rows, out: Path) -> None:
@@ -88,7 +123,7 @@ def run(args) -> int:
     from genrefocus.io import check_output_dir, load_frames
     from genrefocus.metrics.fidelity import psnr, ssim
     from genrefocus.models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
-    from genrefocus.parsing import check_float, check_int
+    from genrefocus.parsing import check_float, check_int, parse_named
     from genrefocus.data.photos import PhotoPool
     from genrefocus.data.misaligned import misaligned_pair
     from genrefocus.optics.dp_classical import deconvolve_by_radius
@@ -104,14 +139,17 @@ def run(args) -> int:
     check_float("--coc-max", args.coc_max, 0.0, 32.0)
     check_float("--shift-max", args.shift_max, 0.0, 16.0)
     args.jdrl = args.jdrl or str(DEFAULT_CHECKPOINT)
-    for flag, folder in (("--jdrl", args.jdrl), ("--l1", args.l1)):
+    also = parse_named(args.also, "--also", taken=("blurry", "l1", "jdrl", "wiener", "aligned"))
+    folders = {"l1": args.l1, "jdrl": args.jdrl, **also}
+    for name, folder in folders.items():
         if not (Path(folder) / "config.json").is_file():
+            flag = f"--{name}" if name in ("l1", "jdrl") else "--also"
             raise MissingWeightsError(f"{flag}: {folder!r} is not a JDRL checkpoint folder (no config.json)")
     files = [Path(args.data) / f"canon_res_{i:02d}.gif" for i in range(6)]
     if not all(f.is_file() for f in files):
         raise InputError("--data", f"{args.data!r} lacks canon_res_00..05.gif (../shared/data/dp_pairs)")
     out = check_output_dir(args.out, "--out")
-    models = {"l1": JDRLDeblur.from_pretrained(args.l1), "jdrl": JDRLDeblur.from_pretrained(args.jdrl)}
+    models = {name: JDRLDeblur.from_pretrained(folder) for name, folder in folders.items()}
     pool = PhotoPool(images=[load_frames(f, n=3)[2][0, :, 50:] for f in files])
     rng = np.random.default_rng(args.seed)
     rows, samples = [], []
@@ -133,7 +171,7 @@ def run(args) -> int:
     print(f"machine: {machine()}\n{args.n} held-out misaligned pairs ({args.size} px, CoC ≤ {args.coc_max} px, "
           f"shift ≤ {args.shift_max} px); vs the aligned truth:")
     print(f"{'':8s} {'PSNR mean':>9s} {'pooled':>7s} {'SSIM':>6s} {'PSNR vs misaligned':>19s}")
-    for n in ("blurry", "l1", "jdrl", "wiener"):
+    for n in ("blurry", "l1", "jdrl", *also, "wiener"):
         m = mean[n]
         print(f"{n:8s} {m['psnr']:9.2f} {m['psnr_pooled']:7.2f} {m['ssim']:6.3f} "
               f"{m['psnr_vs_misaligned_target']:19.2f}")
@@ -154,8 +192,11 @@ def run(args) -> int:
     wins = int((diff > 0).sum())
     order = np.argsort(diff)  # the picture: the 3 pairs where JDRL leads most, the 2 where L1 leads most
     _figure([samples[i] for i in list(order[::-1][:3]) + list(order[:2])], rows, out)
+    if also:
+        _curve(mean, folders, out)
     (out / "jdrl_ablation.json").write_text(json.dumps(
         {"machine": machine(), "args": {k: v for k, v in vars(args).items() if k != "func"}, "mean": mean,
+         "steps": {n: _steps(f) for n, f in folders.items()},
          "jdrl_better_pairs": wins, "median_difference_db": float(np.median(diff)), "by_input_blur": bands,
          "rows": rows}, indent=2, default=str))
     print("wrote", out / "jdrl_ablation.json")
@@ -163,10 +204,13 @@ def run(args) -> int:
 
     best = {k: max(("l1", "jdrl"), key=lambda n: mean[n][k]) for k in ("psnr", "psnr_pooled", "ssim")}
     fmt = lambda n, k, f: (f"**{mean[n][k]:{f}}**" if best.get(k) == n else f"{mean[n][k]:{f}}")  # noqa: E731
+    steps = lambda n: f" ({_steps(folders[n])} steps)" if _steps(folders[n]) else ""  # noqa: E731
     update_doc_table("jdrl_ablation", markdown_table(
         ["", "PSNR (mean over pairs)", "PSNR (pooled error)", "SSIM"],
         [[label, fmt(n, "psnr", ".2f"), fmt(n, "psnr_pooled", ".2f"), fmt(n, "ssim", ".3f")]
-         for n, label in (("blurry", "blurry input"), ("l1", "plain L1"), ("jdrl", "JDRL losses"),
+         for n, label in (("blurry", "blurry input"), ("l1", f"plain L1{steps('l1')}"),
+                          ("jdrl", f"JDRL losses{steps('jdrl')}"),
+                          *((n, f"JDRL losses, {n}{steps(n)}") for n in also),
                           ("wiener", "Wiener, true CoC field (oracle)"))]) +
         f"\n\nJDRL − L1: mean {diff.mean():+.2f} dB, median {np.median(diff):+.2f} dB; JDRL better on {wins}/{args.n} "
         "pairs.", this_command())

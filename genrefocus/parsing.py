@@ -69,6 +69,18 @@ def check_dir(path, name: str):
     return p
 
 
+def parse_named(items, name: str, taken=()) -> dict:
+    """``NAME=VALUE`` items (a repeated option such as ``--also``) → ``{NAME: VALUE}`` in order; a missing
+    ``=``, an empty side, or a name already used or in ``taken`` is an error naming the option."""
+    out = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key or not value or key in out or key in taken:
+            raise InputError(name, f"NAME=VALUE with a new name, got {item!r}")
+        out[key] = value
+    return out
+
+
 class TaggedValue(argparse.Action):
     """An argparse action storing ``(tag, value, option)``: several flags filling one destination, each with
     its own meaning (``--focus SPEC``, ``--point x,y``, ``--mask FILE`` → one focus), and the option the
