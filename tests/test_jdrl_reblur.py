@@ -2,6 +2,7 @@
 per-element loop, their symmetry, sum and support; reblurring a point light; Eq. 6 on a constructed
 flow; Eq. 13's shape and weighting."""
 
+import json
 import math
 
 import numpy as np
@@ -177,6 +178,14 @@ def test_trainer_starts_from_a_model_folder_and_refuses_one_that_does_not_fit(tm
                progress=False)
     got, want = load_file(str(tmp_path / "ft" / "model.safetensors")), start.state_dict()
     assert all(torch.allclose(got[k], want[k]) for k in want)
+    assert "initialised_from" not in json.loads((tmp_path / "ft" / "train_log.json").read_text())  # no log there
+    # a continuation of a trained run: its train log carries the chain and the totals
+    train_jdrl(JDRLTrainConfig(output_dir=str(tmp_path / "ft2"), model=small, **{**kw, "steps": 2,
+                                                                                  "init_from": str(tmp_path / "ft")}),
+               progress=False)
+    first, second = (json.loads((tmp_path / d / "train_log.json").read_text()) for d in ("ft", "ft2"))
+    assert second["initialised_from"] == first
+    assert second["total_steps"] == 3 and second["total_seconds"] == pytest.approx(first["seconds"] + second["seconds"], abs=0.11)
     with pytest.raises(InputError, match="init_from.*does not fit"):
         train_jdrl(JDRLTrainConfig(output_dir=str(tmp_path / "bad"), model={**small, "width": 8}, **kw),
                    progress=False)

@@ -201,11 +201,23 @@ def save_result(cfg, model, seconds: float, is_main: bool) -> Path:
     return out
 
 
+def lineage(init_from, steps: int, seconds: float) -> dict:
+    """What a run started from another model folder owes to it: ``initialised_from`` (that folder's
+    ``train_log.json``), ``total_steps`` and ``total_seconds`` (its totals — or own steps and seconds — plus
+    this run's). Empty without ``init_from`` or when that folder has no train log."""
+    log = Path(init_from) / "train_log.json" if init_from else None
+    if log is None or not log.is_file():
+        return {}
+    prev = json.loads(log.read_text())
+    return {"initialised_from": prev, "total_steps": int(prev.get("total_steps", prev.get("steps", 0))) + int(steps),
+            "total_seconds": round(float(prev.get("total_seconds", prev.get("seconds", 0.0))) + float(seconds), 1)}
+
+
 def write_train_log(cfg, seconds: float, **extra) -> Path:
     """``output_dir/train_log.json``: the command line, machine, steps, batch, size, wall time, the mean
     of each logged loss term over the first and the last 10 % of the steps (from ``loss.jsonl``), the
-    full config, the log itself, the run's segments (one per start or resume: command, machine, steps) and
-    ``extra`` fields (e.g. a note)."""
+    full config, the log itself, the run's segments (one per start or resume: command, machine, steps), its
+    :func:`lineage` when it started from a model folder, and ``extra`` fields (e.g. a note)."""
     from dataclasses import asdict
 
     from ..benchmark import machine
@@ -226,9 +238,10 @@ def write_train_log(cfg, seconds: float, **extra) -> Path:
               "machine": machine(), "steps": cfg.steps, "batch_size": cfg.batch_size, "size": cfg.size,
               "seconds": round(seconds, 1), f"loss_mean_steps_0_{span - 1}": means(0, span),
               f"loss_mean_steps_{cfg.steps - span}_{cfg.steps - 1}": means(cfg.steps - span, cfg.steps),
-              "segments": segments(out, cfg.steps), **extra, "config": asdict(cfg), "log": log}
+              "segments": segments(out, cfg.steps),
+              **lineage(getattr(cfg, "init_from", None), cfg.steps, seconds), **extra, "config": asdict(cfg), "log": log}
     text = json.dumps(record, indent=1, default=list)
     return atomic_write(out / "train_log.json", lambda tmp: Path(tmp).write_text(text))
 
 
-__all__ = ["LoopConfig", "init_weights", "save_result", "train_loop", "warmup_cosine", "write_train_log"]
+__all__ = ["LoopConfig", "init_weights", "lineage", "save_result", "train_loop", "warmup_cosine", "write_train_log"]
