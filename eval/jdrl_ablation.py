@@ -7,11 +7,12 @@ validation scenes (``canon_res_XX.gif`` frame 2, rows 50:; measuring only) — m
 exactly as the trainer makes its own (``training.jdrl.misaligned_pair``: layered defocus + noise for the
 input; a small homography + smooth flow + exposure/colour shift for the ground truth). Reports PSNR /
 SSIM against the aligned truth (and, for reference, against the misaligned target the L1 model was
-fitted to) next to an oracle that no blind method can beat on its own terms — Wiener deconvolution given
-each pair's true CoC field (spatially varying; per pair the best of five noise ratios, in the renderer's
-gamma-4 light or in sRGB-linear light — the latter wins: the gamma-4 inverse amplifies the noise of bright areas): how much the data allows. Reported: the mean over pairs, the PSNR of the pooled error (less dominated by the easy pairs), the
-per-pair difference by how blurred the input is, a per-pair scatter and a picture of crops with error
-maps.
+fitted to) next to an oracle of how much the data allows: Wiener deconvolution given each pair's true CoC
+field (spatially varying; per pair the best of five noise ratios, in the renderer's gamma-4 light or in
+sRGB-linear light — the latter wins: the gamma-4 inverse amplifies the noise of bright areas). Reported: the
+mean over pairs, the PSNR of the pooled error (less dominated by the easy pairs), the per-pair difference by
+how blurred the input is, a per-pair scatter and a picture of crops with error maps; with ``--also`` (more
+JDRL checkpoints, e.g. continuations) a curve of the gain by training steps (``jdrl_steps.png``).
 
     python eval/jdrl_ablation.py --l1 runs/jdrl_l1 [--jdrl runs/jdrl] [--also c2=runs/jdrl_c2] [--n 48]
 """
