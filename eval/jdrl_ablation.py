@@ -73,6 +73,7 @@ def _curve(mean, folders, out: Path) -> None:
     for n, style, label in (("wiener", "k--", "Wiener, true CoC field (oracle)"), ("l1", "r:", "plain L1")):
         ax.axhline(mean[n]["psnr"] - mean["blurry"]["psnr"], color=style[0], ls=style[1:], label=label)
     ax.axhline(0, color="0.6", lw=0.6)
+    ax.margins(x=0.12)
     ax.set(xlabel="training steps (batch 4, 96 px)", ylabel="gain over the input (dB, mean over pairs)",
            title="JDRL on held-out misaligned pairs, by training length")
     ax.legend(fontsize=7)
