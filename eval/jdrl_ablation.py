@@ -55,7 +55,7 @@ def _steps(folder) -> int | None:
     return d.get("total_steps", d.get("steps"))
 
 
-def _curve(mean, folders, out: Path) -> None:
+def _curve(mean, steps: dict, out: Path) -> None:
     """Held-out gain over the input against training steps, the Wiener oracle and plain L1 as lines."""
     import matplotlib
 
@@ -64,8 +64,8 @@ def _curve(mean, folders, out: Path) -> None:
 
     from genrefocus.benchmark import save_figure
 
-    pts = sorted((_steps(f), mean[n]["psnr"] - mean["blurry"]["psnr"], n) for n, f in folders.items()
-                 if n != "l1" and _steps(f) is not None)
+    pts = sorted((k, mean[n]["psnr"] - mean["blurry"]["psnr"], n) for n, k in steps.items()
+                 if n != "l1" and k is not None)
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label="JDRL losses (each checkpoint)")
     for x, y, n in pts:
@@ -152,6 +152,7 @@ def run(args) -> int:
         raise InputError("--data", f"{args.data!r} lacks canon_res_00..05.gif (../shared/data/dp_pairs)")
     out = check_output_dir(args.out, "--out")
     models = {name: JDRLDeblur.from_pretrained(folder) for name, folder in folders.items()}
+    steps = {name: _steps(folder) for name, folder in folders.items()}
     pool = PhotoPool(images=[load_frames(f, n=3)[2][0, :, 50:] for f in files])
     rng = np.random.default_rng(args.seed)
     rows, samples = [], []
@@ -195,10 +196,10 @@ def run(args) -> int:
     order = np.argsort(diff)  # the picture: the 3 pairs where JDRL leads most, the 2 where L1 leads most
     _figure([samples[i] for i in list(order[::-1][:3]) + list(order[:2])], rows, out)
     if also:
-        _curve(mean, folders, out)
+        _curve(mean, steps, out)
     (out / "jdrl_ablation.json").write_text(json.dumps(
         {"machine": machine(), "args": {k: v for k, v in vars(args).items() if k != "func"}, "mean": mean,
-         "steps": {n: _steps(f) for n, f in folders.items()},
+         "steps": steps,
          "jdrl_better_pairs": wins, "median_difference_db": float(np.median(diff)), "by_input_blur": bands,
          "rows": rows}, indent=2, default=str))
     print("wrote", out / "jdrl_ablation.json")
@@ -206,13 +207,13 @@ def run(args) -> int:
 
     best = {k: max(("l1", "jdrl"), key=lambda n: mean[n][k]) for k in ("psnr", "psnr_pooled", "ssim")}
     fmt = lambda n, k, f: (f"**{mean[n][k]:{f}}**" if best.get(k) == n else f"{mean[n][k]:{f}}")  # noqa: E731
-    steps = lambda n: f" ({_steps(folders[n])} steps)" if _steps(folders[n]) else ""  # noqa: E731
+    with_steps = lambda n: f" ({steps[n]} steps)" if steps[n] else ""  # noqa: E731
     update_doc_table("jdrl_ablation", markdown_table(
         ["", "PSNR (mean over pairs)", "PSNR (pooled error)", "SSIM"],
         [[label, fmt(n, "psnr", ".2f"), fmt(n, "psnr_pooled", ".2f"), fmt(n, "ssim", ".3f")]
-         for n, label in (("blurry", "blurry input"), ("l1", f"plain L1{steps('l1')}"),
-                          ("jdrl", f"JDRL losses{steps('jdrl')}"),
-                          *((n, f"JDRL losses, {n}{steps(n)}") for n in also),
+         for n, label in (("blurry", "blurry input"), ("l1", f"plain L1{with_steps('l1')}"),
+                          ("jdrl", f"JDRL losses{with_steps('jdrl')}"),
+                          *((n, f"JDRL losses, {n}{with_steps(n)}") for n in also),
                           ("wiener", "Wiener, true CoC field (oracle)"))]) +
         f"\n\nJDRL − L1: mean {diff.mean():+.2f} dB, median {np.median(diff):+.2f} dB; JDRL better on {wins}/{args.n} "
         "pairs.", this_command())

@@ -61,10 +61,15 @@ class LensPSF:
         return dp_disparity_factor(softness, radial_weight=self.radial_weight)
 
 
+def _edge_pad(r: float, psf: LensPSF) -> int:
+    """Extra half-width (px) the Gaussian edge of ``psf`` spreads a disk of radius ``r`` by."""
+    return int(math.ceil(3 * psf.edge * r)) if psf.edge > 0 else 0
+
+
 def _lens_disk(r: float, psf: LensPSF) -> tuple:
     """``(weights, x)`` ``(2R+1, 2R+1)`` float64: the anti-aliased disk of radius ``r`` ≥ 0.5 px weighted by
     the lens ``psf`` shape (unnormalised), and each sample's x offset in px."""
-    pad = int(math.ceil(3 * psf.edge * r)) if psf.edge > 0 else 0
+    pad = _edge_pad(r, psf)
     R = int(math.ceil(r)) + 1 + pad
     t = torch.arange(-R, R + 1, dtype=torch.float64)
     yy, xx = torch.meshgrid(t, t, indexing="ij")
@@ -93,7 +98,7 @@ def dp_kernels(coc: float, softness: float = 0.3, psf: LensPSF = LensPSF()) -> t
     ``σ(±sign(c)·x / (τ·|c|))``."""
     r = abs(float(coc))
     if r < 0.5:
-        R = int(math.ceil(r)) + 1 + (int(math.ceil(3 * psf.edge * r)) if psf.edge > 0 else 0)
+        R = int(math.ceil(r)) + 1 + _edge_pad(r, psf)
         delta = torch.zeros(2 * R + 1, 2 * R + 1)
         delta[R, R] = 1.0
         return delta, delta.clone()
