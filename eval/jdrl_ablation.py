@@ -2,10 +2,10 @@
 """JDRL's ablation (paper 004, Table 5 #1 vs full): the same network trained on misaligned pairs with plain
 L1 vs with the JDRL losses, scored against the exact **aligned** ground truth that neither saw.
 
-Held-out pairs: crops of photos never used in training — the f/22 ground-truth frames of the Canon
-validation scenes (``canon_res_XX.gif`` frame 2, rows 50:; measuring only) — made into misaligned pairs
-exactly as the trainer makes its own (``training.jdrl.misaligned_pair``: layered defocus + noise for the
-input; a small homography + smooth flow + exposure/colour shift for the ground truth). Reports PSNR /
+Held-out pairs: crops of photos no trainer uses and no validation scene shows
+(:func:`genrefocus.data.photos.held_out_pool`: scikit-image's Hubble deep field, immunohistochemistry and
+retina, the pool the DP in-distribution curves use) — made into misaligned pairs exactly as the trainer
+makes its own (``data.misaligned.misaligned_pair``: layered defocus + noise for the input; a small homography + smooth flow + exposure/colour shift for the ground truth). Reports PSNR /
 SSIM against the aligned truth (and, for reference, against the misaligned target the L1 model was
 fitted to) next to an oracle of how much the data allows: Wiener deconvolution given each pair's true CoC
 field (spatially varying; per pair the best of five noise ratios, in the renderer's gamma-4 light or in
@@ -34,12 +34,13 @@ def build_parser():
     ap = ArgumentParser(prog="jdrl_ablation", description=__doc__.splitlines()[0])
     ap.add_argument("--jdrl", default=None, help="JDRL-loss checkpoint (default: the one genrefocus ships)")
     ap.add_argument("--l1", required=True, help="the same network trained with plain L1 (train_jdrl.py --loss l1)")
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "dp_pairs"))
     ap.add_argument("--n", type=int, default=48, help="held-out pairs")
     ap.add_argument("--size", type=int, default=128, help="pair side (px)")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--coc-max", type=float, default=8.0)
     ap.add_argument("--shift-max", type=float, default=2.0)
+    ap.add_argument("--palette", type=float, default=0.0,
+                    help="fraction of held-out inputs through a GIF palette (as train.py jdrl --palette)")
     ap.add_argument("--also", action="append", default=[], metavar="NAME=FOLDER",
                     help="more JDRL-loss checkpoints scored beside (e.g. continuations: a curve by training steps)")
     ap.add_argument("--out", default="out/jdrl_ablation")
@@ -121,12 +122,12 @@ def _figure(samples, rows, out: Path) -> None:
 
 @torch.no_grad()
 def run(args) -> int:
-    from genrefocus.errors import InputError, MissingWeightsError
-    from genrefocus.io import check_output_dir, load_frames
+    from genrefocus.errors import MissingWeightsError
+    from genrefocus.io import check_output_dir
     from genrefocus.metrics.fidelity import psnr, ssim
     from genrefocus.models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
     from genrefocus.parsing import check_float, check_int, parse_named
-    from genrefocus.data.photos import PhotoPool
+    from genrefocus.data.photos import held_out_pool
     from genrefocus.data.misaligned import misaligned_pair
     from genrefocus.optics.dp_classical import deconvolve_by_radius
     from genrefocus.optics.render import from_linear, to_linear
@@ -140,6 +141,7 @@ def run(args) -> int:
     check_int("--size", args.size, 32, 1024)
     check_float("--coc-max", args.coc_max, 0.0, 32.0)
     check_float("--shift-max", args.shift_max, 0.0, 16.0)
+    check_float("--palette", args.palette, 0.0, 1.0)
     args.jdrl = args.jdrl or str(DEFAULT_CHECKPOINT)
     also = parse_named(args.also, "--also", taken=("blurry", "l1", "jdrl", "wiener", "aligned"))
     folders = {"l1": args.l1, "jdrl": args.jdrl, **also}
@@ -147,17 +149,14 @@ def run(args) -> int:
         if not (Path(folder) / "config.json").is_file():
             flag = f"--{name}" if name in ("l1", "jdrl") else "--also"
             raise MissingWeightsError(f"{flag}: {folder!r} is not a JDRL checkpoint folder (no config.json)")
-    files = [Path(args.data) / f"canon_res_{i:02d}.gif" for i in range(6)]
-    if not all(f.is_file() for f in files):
-        raise InputError("--data", f"{args.data!r} lacks canon_res_00..05.gif (../shared/data/dp_pairs)")
     out = check_output_dir(args.out, "--out")
     models = {name: JDRLDeblur.from_pretrained(folder) for name, folder in folders.items()}
     steps = {name: _steps(folder) for name, folder in folders.items()}
-    pool = PhotoPool(images=[load_frames(f, n=3)[2][0, :, 50:] for f in files])
+    pool = held_out_pool()
     rng = np.random.default_rng(args.seed)
     rows, samples = [], []
     for _ in range(args.n):
-        p = misaligned_pair(pool, rng, args.size, args.coc_max, args.shift_max)
+        p = misaligned_pair(pool, rng, args.size, args.coc_max, args.shift_max, args.palette)
         outs = {"blurry": p["blurry"], **{n: m.deblur(p["blurry"]) for n, m in models.items()},
                 "wiener": max(wiener(p["blurry"], p["coc"]), key=lambda w: float(psnr(w, p["aligned"])[0]))}
         row = {}
@@ -172,7 +171,7 @@ def run(args) -> int:
     diff = np.array([r["jdrl"]["psnr"] - r["l1"]["psnr"] for r in rows])
     base = np.array([r["blurry"]["psnr"] for r in rows])
     print(f"machine: {machine()}\n{args.n} held-out misaligned pairs ({args.size} px, CoC ≤ {args.coc_max} px, "
-          f"shift ≤ {args.shift_max} px); vs the aligned truth:")
+          f"shift ≤ {args.shift_max} px, GIF palette on {args.palette:.0%}); vs the aligned truth:")
     print(f"{'':8s} {'PSNR mean':>9s} {'pooled':>7s} {'SSIM':>6s} {'PSNR vs misaligned':>19s}")
     for n in ("blurry", "l1", "jdrl", *also, "wiener"):
         m = mean[n]

@@ -129,6 +129,87 @@ def test_flow_and_warp_undo_a_known_misalignment():
         assert float(psnr(back[..., 8:-8, 8:-8], img[..., 8:-8, 8:-8])[0]) > float(psnr(moved, img)[0]) + 8
 
 
+def test_warp_modes_against_an_exact_subpixel_shift():
+    """A sub-pixel shift of a real photo against scipy's Fourier shift (exact for the periodic image; the
+    border strip left out): every mode lands near it, Lanczos-4 closest, then bicubic, then bilinear, and
+    they keep the photo's fine detail in that order; an integer shift is exact in every mode; 'lanczos'
+    refuses a tensor that needs a gradient, 'bicubic' passes one."""
+    import numpy as np
+    from scipy import ndimage
+    from skimage import data
+
+    from genrefocus.metrics.fidelity import psnr
+    from genrefocus.perception.flow import warp
+
+    grey = data.camera()[128:256, 200:328].astype(np.float64) / 255
+    dx, dy = 0.5, -0.3                                  # moved(p) = img(p + (dx, dy))
+    exact = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(grey), (-dy, -dx))).real
+    img = torch.from_numpy(grey).float()[None, None]
+    flow = torch.zeros(1, 2, 128, 128)
+    flow[:, 0], flow[:, 1] = dx, dy
+    ref = torch.from_numpy(exact).float()[None, None]
+    inner = (Ellipsis, slice(12, -12), slice(12, -12))
+    scores = {m: float(psnr(warp(img, flow, m)[inner].clamp(0, 1), ref[inner].clamp(0, 1))[0])
+              for m in ("bilinear", "bicubic", "lanczos")}
+    print(scores)
+    assert scores["lanczos"] > scores["bicubic"] > scores["bilinear"] > 25
+    assert scores["lanczos"] > 35
+
+    def detail(x):
+        return float(np.var(ndimage.laplace(x[0, 0].numpy())[12:-12, 12:-12]))
+
+    d = {m: detail(warp(img, flow, m)) for m in ("bilinear", "bicubic", "lanczos")}
+    assert d["lanczos"] > d["bicubic"] > d["bilinear"] and d["bilinear"] < 0.8 * detail(ref)
+    whole = torch.zeros(1, 2, 128, 128)
+    whole[:, 0] = 2.0
+    for m in ("bilinear", "bicubic", "lanczos"):
+        assert torch.allclose(warp(img, whole, m)[..., :, :-2], img[..., :, 2:], atol=1e-5)
+    with pytest.raises(ValueError, match="lanczos"):
+        warp(img.clone().requires_grad_(), flow, "lanczos")
+    x = img.clone().requires_grad_()
+    warp(x, flow, "bicubic").sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="mode"):
+        warp(img, flow, "nearest")
+    with pytest.raises(ValueError, match="flow"):
+        warp(img, flow[..., :64], "bilinear")
+
+
+def test_sharp_loss_warps_do_not_hold_a_perfect_output_to_a_smoothed_truth():
+    """L_D for an output equal to the aligned truth, the ground truth a known sub-pixel move of it and the
+    flow exact: with the official bilinear warps the loss is far from its floor (the warped truth has lost
+    detail the output has, so a smoother output would score better); with ``warp="sharp"`` its excess over
+    the floor is less than half."""
+    import numpy as np
+    from skimage import data
+
+    from genrefocus.models.jdrl_reblur import Reblur
+    from genrefocus.perception.flow import warp
+    from genrefocus.training.jdrl import JDRLTrainConfig, jdrl_loss
+
+    truth = torch.from_numpy(data.astronaut()[160:256, 180:276].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    t = torch.zeros(1, 2, 96, 96)
+    t[:, 0], t[:, 1] = 0.5, 0.4                              # target(p) = truth(p + t)
+    target = warp(truth, t, "lanczos").clamp(0, 1)
+
+    class Perfect(torch.nn.Module):                          # the ideal deblurring model's output
+        def forward(self, x):
+            return {"sharp": truth.clone().requires_grad_(), "defocus": torch.zeros(1, 35, 96, 96)}
+
+    def exact_flow(a, b):                                    # b(p + f) ≈ a(p)
+        return -t if b is target else t
+
+    batch = {"blurry": truth, "target": target}
+    got = {}
+    for mode in ("bilinear", "sharp"):
+        torch.manual_seed(0)
+        cfg = JDRLTrainConfig(warp=mode, lam=10.0, flow_warmup_steps=0)
+        got[mode] = jdrl_loss(Perfect(), Reblur(nf=4, blocks=1), batch, exact_flow, cfg, step=1)[1]["l_d"]
+    floor = 2e-3                                             # two Charbonnier terms of a zero difference
+    print(got)
+    assert 0 < got["sharp"] - floor < (got["bilinear"] - floor) / 2
+
+
 def test_jdrl_model_trainer_and_cli(tmp_path, capsys):
     """Both losses train a step and resume; the CLI backend runs a checkpoint on the CPU and says what
     to do when none is there."""
@@ -257,3 +338,26 @@ def test_misaligned_pair_reports_the_coc_that_blurred_it():
         # small CoCs: integer disks are coarse; near-flat crops (unblurred within 40 dB): nothing to tell
         assert fit > 30 and (fit > wrong + 3 or c.max() < 2 or wrong > 40)
         assert float(psnr(p["target"], p["aligned"])[0]) < fit
+
+
+def test_misaligned_pair_palette_changes_only_the_input():
+    """``palette=1``: the same pair (target, truth, CoC field) with the input stored through a 256-colour
+    palette — at most 256 distinct colours, within a few levels of the unpaletted input; ``palette=0`` keeps
+    the random stream, so the next pair is the same as before the option existed."""
+    from genrefocus.data.misaligned import misaligned_pair
+    from genrefocus.data.photos import PhotoPool
+    from genrefocus.metrics.fidelity import psnr
+
+    pool = PhotoPool(("astronaut", "coffee"))
+    plain_rng, pal_rng, old_rng = (np.random.default_rng(5) for _ in range(3))
+    plain = misaligned_pair(pool, plain_rng, 64, palette=0.0)
+    pal = misaligned_pair(pool, pal_rng, 64, palette=1.0)
+    old = misaligned_pair(pool, old_rng, 64)
+    for k in ("target", "aligned", "coc"):
+        assert torch.equal(plain[k], pal[k]) and torch.equal(plain[k], old[k])
+    assert torch.equal(plain["blurry"], old["blurry"])
+    colours = np.unique((pal["blurry"][0].permute(1, 2, 0).reshape(-1, 3).numpy() * 255).round(), axis=0)
+    assert len(colours) <= 256 < len(np.unique((plain["blurry"][0].permute(1, 2, 0).reshape(-1, 3).numpy() * 255).round(), axis=0))
+    assert 30 < float(psnr(pal["blurry"], plain["blurry"])[0]) < 60
+    nxt_plain, nxt_old = misaligned_pair(pool, plain_rng, 64), misaligned_pair(pool, old_rng, 64)
+    assert torch.equal(nxt_plain["blurry"], nxt_old["blurry"])

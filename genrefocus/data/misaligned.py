@@ -1,7 +1,9 @@
 """Misaligned training pairs, as real deblurring pairs are (JDRL, paper 004): a sharp crop defocused by the
 layered renderer with a smooth random CoC field plus sensor noise → the blurry input; the ground truth is
-the sharp crop **moved** by a small random homography and a smooth flow field, with an exposure/colour
-shift. The aligned sharp crop is kept for evaluation only."""
+the sharp crop **moved** by a small random homography and a smooth flow field (Lanczos-4 resampling: a
+bilinear one would keep only half of the truth's fine detail, and a model learns that smoothing), with an
+exposure/colour shift. The aligned sharp crop is kept for evaluation only. Optionally the input goes through a GIF palette,
+as the shared real frames are delivered."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from ..optics.dp_synthesis import sensor_noise
+from ..optics.dp_synthesis import gif_palette, sensor_noise
 from ..optics.render import render_bokeh
 from ..perception.flow import warp
 from .photos import PhotoPool
@@ -26,10 +28,13 @@ def _smooth_field(rng: np.random.Generator, size: int, amplitude: float) -> torc
 
 
 def misaligned_pair(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 8.0,
-                    shift_max: float = 2.0) -> dict:
+                    shift_max: float = 2.0, palette: float = 0.0) -> dict:
     """``blurry``, ``target`` (misaligned sharp), ``aligned`` (the exact sharp image, for evaluation),
     each ``(1, 3, size, size)``, and ``coc`` ``(1, 1, size, size)``: the CoC radius (px) that blurred
-    ``aligned`` into ``blurry`` (layered renderer, gamma 4) — the true kernel, for oracle baselines."""
+    ``aligned`` into ``blurry`` (layered renderer, gamma 4) — the true kernel, for oracle baselines.
+    ``palette``: the fraction of inputs stored through a 256-colour GIF palette after the noise
+    (:func:`~genrefocus.optics.dp_synthesis.gif_palette`; its dithering is noise a photo file can carry);
+    at 0 the random stream is that of earlier versions (the same pairs for the same seed)."""
     m = 8
     big = pool.crop(rng, size + 2 * m)[None]
     # defocus: a smooth CoC field ≥ 0 (single image: no sign), skewed to small radii
@@ -48,11 +53,14 @@ def misaligned_pair(pool: PhotoPool, rng: np.random.Generator, size: int = 96, c
     xs = s * (math.cos(ang) * (xx - cx) - math.sin(ang) * (yy - cy)) + cx + tx
     ys = s * (math.sin(ang) * (xx - cx) + math.cos(ang) * (yy - cy)) + cy + ty
     flow = torch.stack([xs - xx, ys - yy])[None] + _smooth_field(rng, n, float(rng.uniform(0, 1.0)))
-    target = warp(big, flow)
+    target = warp(big, flow, mode="lanczos").clamp(0, 1)  # a capture is sharp: no bilinear low-pass
     gain = torch.from_numpy(rng.uniform(0.95, 1.05, 3).astype(np.float32)).view(1, 3, 1, 1)
     target = (target * gain + float(rng.uniform(-0.02, 0.02))).clamp(0, 1)
     crop = lambda t: t[..., m:m + size, m:m + size]  # noqa: E731
-    return {"blurry": crop(blurry), "target": crop(target), "aligned": crop(big), "coc": crop(coc)}
+    blurry = crop(blurry)
+    if palette > 0 and rng.random() < palette:
+        blurry = gif_palette(blurry)
+    return {"blurry": blurry, "target": crop(target), "aligned": crop(big), "coc": crop(coc)}
 
 
 __all__ = ["misaligned_pair"]

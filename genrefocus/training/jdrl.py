@@ -1,13 +1,16 @@
 """Training JDRL's deblurring model from misaligned pairs (paper 004; ``training/train_jdrl.py``).
 
 * Data (:func:`misaligned_pair`): a sharp crop (scikit-image photos, as the DP trainer), defocused by
-  the layered renderer with a smooth random CoC field (radius up to ``coc_max`` px) plus sensor noise →
-  the blurry input; the ground truth is the sharp crop **moved** by a small random homography and a
-  smooth flow field, with an exposure/colour shift — the misalignment of real pairs. The aligned sharp
-  crop is kept for evaluation only (the ablation measures against it).
+  the layered renderer with a smooth random CoC field (radius up to ``coc_max`` px) plus sensor noise
+  (and, for a ``palette`` fraction, a GIF palette) → the blurry input; the ground truth is the sharp crop
+  **moved** (Lanczos-4) by a small random homography and a smooth flow field, with an exposure/colour
+  shift — the misalignment of real pairs. The aligned sharp crop is kept for evaluation only (the
+  ablation measures against it).
 * Losses (:func:`jdrl_loss`): ``L_D`` — Charbonnier between Î and the ground truth warped onto it
   (flow ``I_S → Î``) and between the ground truth and Î warped onto it (the reverse flow: cycle
-  deformation), each under its calibration mask (Eq. 6, λ = 0.35); for the first
+  deformation), each under its calibration mask (Eq. 6, λ = 0.35), the warps bilinear as in the official
+  code or, with ``warp="sharp"``, Lanczos-4 for the ground truth and bicubic for Î (a bilinear warp is a
+  low-pass the model would learn to reproduce); for the first
   ``flow_warmup_steps`` the flow is computed against the blurry input (Î is uninformative then, as
   the paper's first T epochs); ``L_R`` — Charbonnier between the input and the reblurred Î; ``L_P`` —
   Charbonnier between ``B̂`` and the pseudo map ``B_P`` (held fixed); total ``L_D + α·L_R + β·L_P``,
@@ -35,7 +38,7 @@ from ..models.jdrl import JDRLConfig, JDRLDeblur
 from ..models.jdrl_reblur import Reblur, calibration_mask, pseudo_defocus_map
 from ..models.losses import charbonnier
 from ..perception.flow import OpenCVFlow, warp
-from .config import at_least, nonnegative, one_of, positive
+from .config import at_least, fraction, nonnegative, one_of, positive
 from .loop import LoopConfig, save_result, train_loop
 
 
@@ -49,11 +52,13 @@ class JDRLTrainConfig(LoopConfig):
     loss: str = "jdrl"            # "jdrl" (Eq. 2) or "l1" (the ablation's plain L1)
     coc_max: float = 8.0
     shift_max: float = 2.0        # px of misalignment (homography translation; the smooth field adds ≤ 1 px)
+    palette: float = 0.0          # fraction of inputs through a GIF palette (misaligned_pair)
     flow: str = "dis"
     flow_warmup_steps: int = 200
     alpha: float = 0.5
     beta: float = 0.5
     lam: float = 0.35
+    warp: str = "bilinear"        # the loss's warps: "bilinear" (the official code's) or "sharp"
 
     model: dict = field(default_factory=lambda: {"width": 16, "backbone": "unet", "blocks": 1})
 
@@ -61,14 +66,17 @@ class JDRLTrainConfig(LoopConfig):
     MODEL_CONFIG = JDRLConfig
     DATA_SOURCES = DEBLUR_SOURCES
     RULES = {**LoopConfig.RULES, "flow_warmup_steps": at_least(0), "coc_max": positive(),
-             "shift_max": nonnegative(), "alpha": nonnegative(), "beta": nonnegative(), "lam": nonnegative(),
-             "loss": one_of("jdrl", "l1"), "flow": one_of("dis", "farneback")}
+             "shift_max": nonnegative(), "palette": fraction(), "alpha": nonnegative(), "beta": nonnegative(), "lam": nonnegative(),
+             "loss": one_of("jdrl", "l1"), "warp": one_of("bilinear", "sharp"), "flow": one_of("dis", "farneback")}
     HELP = {**LoopConfig.HELP, "loss": "jdrl (Eq. 2) or l1 (the ablation's plain L1)",
             "coc_max": "largest CoC radius of the synthetic pairs (px)",
-            "shift_max": "misalignment of the synthetic pairs (px)", "flow": "optical flow: dis or farneback",
+            "shift_max": "misalignment of the synthetic pairs (px)",
+            "palette": "fraction of synthetic inputs stored through a 256-colour GIF palette", "flow": "optical flow: dis or farneback",
             "flow_warmup_steps": "steps with the flow computed against the blurry input",
             "alpha": "weight of the reblurring loss L_R", "beta": "weight of the defocus-map loss L_P",
             "lam": "calibration mask tolerance λ (Eq. 6)",
+            "warp": "the loss's warps: bilinear (the official code's) or sharp (the ground truth moved with "
+                    "Lanczos-4, the output bicubically: less low-pass on what the model is held to)",
             "data": "synthetic, or real pairs dpdd:ROOT, realdof:ROOT, sdd:ROOT"}
 
 
@@ -82,9 +90,10 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
         return loss, {"l1": float(loss.detach())}
     ref = batch["blurry"] if step < cfg.flow_warmup_steps else sharp.detach()
     f1 = flow(ref, target)                      # target(p + f1) ≈ Î: the ground truth moved onto Î
-    target_w, m1 = warp(target, f1), calibration_mask(f1, cfg.lam)
+    sharp_warp = cfg.warp == "sharp"
+    target_w, m1 = warp(target, f1, "lanczos" if sharp_warp else "bilinear"), calibration_mask(f1, cfg.lam)
     f2 = flow(target, ref)                      # Î(p + f2) ≈ target: Î moved onto the ground truth
-    sharp_w, m2 = warp(sharp, f2), calibration_mask(f2, cfg.lam)
+    sharp_w, m2 = warp(sharp, f2, "bicubic" if sharp_warp else "bilinear"), calibration_mask(f2, cfg.lam)
     l_d = charbonnier(m1 * sharp, m1 * target_w) + charbonnier(m2 * target, m2 * sharp_w)
     l_d = l_d + sum(charbonnier(m1 * s, m1 * target_w) for s in earlier)   # each earlier stage vs the moved truth
     r = reblur(sharp, batch["blurry"])
@@ -105,7 +114,7 @@ def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
 
     def batch(rng):
         items = [real.sample(rng, cfg.size) if real else
-                 misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max) for _ in range(cfg.batch_size)]
+                 misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max, cfg.palette) for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in ("blurry", "target")}
 
     def loss(mods, data, step):
