@@ -5,8 +5,8 @@ L1 vs with the JDRL losses, scored against the exact **aligned** ground truth th
 Held-out pairs: crops of photos no trainer uses and no validation scene shows
 (:func:`genrefocus.data.photos.held_out_pool`: scikit-image's Hubble deep field, immunohistochemistry and
 retina, the pool the DP in-distribution curves use) — made into misaligned pairs exactly as the trainer
-makes its own (``data.misaligned.misaligned_pair``: layered defocus + noise for the input; a small homography + smooth flow + exposure/colour shift for the ground truth). Reports PSNR /
-SSIM against the aligned truth (and, for reference, against the misaligned target the L1 model was
+makes its own (``data.misaligned.misaligned_pair``: layered defocus + noise for the input; a small
+homography + smooth flow + exposure/colour shift for the ground truth). Reports PSNR / SSIM against the aligned truth (and, for reference, against the misaligned target the L1 model was
 fitted to) next to an oracle of how much the data allows: Wiener deconvolution given each pair's true CoC
 field (spatially varying; per pair the best of five noise ratios, in the renderer's gamma-4 light or in
 sRGB-linear light — the latter wins: the gamma-4 inverse amplifies the noise of bright areas). Reported: the

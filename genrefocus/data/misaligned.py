@@ -2,8 +2,8 @@
 layered renderer with a smooth random CoC field plus sensor noise → the blurry input; the ground truth is
 the sharp crop **moved** by a small random homography and a smooth flow field (Lanczos-4 resampling: a
 bilinear one would keep only half of the truth's fine detail, and a model learns that smoothing), with an
-exposure/colour shift. The aligned sharp crop is kept for evaluation only. Optionally the input goes through a GIF palette,
-as the shared real frames are delivered."""
+exposure/colour shift. The aligned sharp crop is kept for evaluation only. Optionally the input goes
+through a GIF palette, as the shared real frames are delivered."""
 
 from __future__ import annotations
 

@@ -65,8 +65,8 @@ def warp(source: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> to
         xx, yy = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
         src = source.detach().float().cpu().permute(0, 2, 3, 1).numpy()
         fl = flow.detach().float().cpu().numpy()
-        out = [cv2.remap(np.ascontiguousarray(s), xx + f[0], yy + f[1], cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
-               for s, f in zip(src, fl)]
+        out = [cv2.remap(np.ascontiguousarray(s), xx + f[0], yy + f[1], cv2.INTER_LANCZOS4,
+                         borderMode=cv2.BORDER_REPLICATE) for s, f in zip(src, fl)]
         out = np.stack([o if o.ndim == 3 else o[..., None] for o in out])
         return torch.from_numpy(out).permute(0, 3, 1, 2).to(source.device, source.dtype)
     yy, xx = torch.meshgrid(torch.arange(H, device=source.device, dtype=source.dtype),

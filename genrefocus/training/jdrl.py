@@ -41,6 +41,9 @@ from ..perception.flow import OpenCVFlow, warp
 from .config import at_least, fraction, nonnegative, one_of, positive
 from .loop import LoopConfig, save_result, train_loop
 
+#: the loss's two warps per ``JDRLTrainConfig.warp``: (the ground truth onto Î, Î onto the ground truth)
+LOSS_WARPS = {"bilinear": ("bilinear", "bilinear"), "sharp": ("lanczos", "bicubic")}
+
 
 @dataclass
 class JDRLTrainConfig(LoopConfig):
@@ -66,12 +69,14 @@ class JDRLTrainConfig(LoopConfig):
     MODEL_CONFIG = JDRLConfig
     DATA_SOURCES = DEBLUR_SOURCES
     RULES = {**LoopConfig.RULES, "flow_warmup_steps": at_least(0), "coc_max": positive(),
-             "shift_max": nonnegative(), "palette": fraction(), "alpha": nonnegative(), "beta": nonnegative(), "lam": nonnegative(),
-             "loss": one_of("jdrl", "l1"), "warp": one_of("bilinear", "sharp"), "flow": one_of("dis", "farneback")}
+             "shift_max": nonnegative(), "palette": fraction(), "alpha": nonnegative(), "beta": nonnegative(),
+             "lam": nonnegative(), "loss": one_of("jdrl", "l1"), "warp": one_of(*LOSS_WARPS),
+             "flow": one_of("dis", "farneback")}
     HELP = {**LoopConfig.HELP, "loss": "jdrl (Eq. 2) or l1 (the ablation's plain L1)",
             "coc_max": "largest CoC radius of the synthetic pairs (px)",
             "shift_max": "misalignment of the synthetic pairs (px)",
-            "palette": "fraction of synthetic inputs stored through a 256-colour GIF palette", "flow": "optical flow: dis or farneback",
+            "palette": "fraction of synthetic inputs stored through a 256-colour GIF palette",
+            "flow": "optical flow: dis or farneback",
             "flow_warmup_steps": "steps with the flow computed against the blurry input",
             "alpha": "weight of the reblurring loss L_R", "beta": "weight of the defocus-map loss L_P",
             "lam": "calibration mask tolerance λ (Eq. 6)",
@@ -90,10 +95,10 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
         return loss, {"l1": float(loss.detach())}
     ref = batch["blurry"] if step < cfg.flow_warmup_steps else sharp.detach()
     f1 = flow(ref, target)                      # target(p + f1) ≈ Î: the ground truth moved onto Î
-    sharp_warp = cfg.warp == "sharp"
-    target_w, m1 = warp(target, f1, "lanczos" if sharp_warp else "bilinear"), calibration_mask(f1, cfg.lam)
+    truth_mode, output_mode = LOSS_WARPS[cfg.warp]
+    target_w, m1 = warp(target, f1, truth_mode), calibration_mask(f1, cfg.lam)
     f2 = flow(target, ref)                      # Î(p + f2) ≈ target: Î moved onto the ground truth
-    sharp_w, m2 = warp(sharp, f2, "bicubic" if sharp_warp else "bilinear"), calibration_mask(f2, cfg.lam)
+    sharp_w, m2 = warp(sharp, f2, output_mode), calibration_mask(f2, cfg.lam)
     l_d = charbonnier(m1 * sharp, m1 * target_w) + charbonnier(m2 * target, m2 * sharp_w)
     l_d = l_d + sum(charbonnier(m1 * s, m1 * target_w) for s in earlier)   # each earlier stage vs the moved truth
     r = reblur(sharp, batch["blurry"])
@@ -114,7 +119,8 @@ def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
 
     def batch(rng):
         items = [real.sample(rng, cfg.size) if real else
-                 misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max, cfg.palette) for _ in range(cfg.batch_size)]
+                 misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max, cfg.palette)
+                 for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in ("blurry", "target")}
 
     def loss(mods, data, step):
@@ -124,4 +130,4 @@ def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
     return save_result(cfg, model, seconds, main)
 
 
-__all__ = ["JDRLTrainConfig", "jdrl_loss", "train_jdrl"]
+__all__ = ["JDRLTrainConfig", "LOSS_WARPS", "jdrl_loss", "train_jdrl"]
