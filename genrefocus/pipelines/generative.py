@@ -23,7 +23,7 @@ from diffusers import FluxPipeline
 
 from ..errors import InputError, MissingWeightsError
 from ..hub import download_command, login_command
-from ..io import as_image
+from ..io import as_image, resize_image
 from ..models.branches import EAGER_BLOCKS, Branch, ConditionKVCache, group_mask, multibranch_forward
 from ..models.lora import load_lora
 from ..models.tasks import (ADAPTERS, DEBLUR_LAYOUTS, FLUX_ID, HF_LORA_REPO, LORA_FILES, Condition, Task,
@@ -32,7 +32,7 @@ from ..models.tasks import (ADAPTERS, DEBLUR_LAYOUTS, FLUX_ID, HF_LORA_REPO, LOR
 from ..optics.apertures import parse_aperture
 from ..optics.defocus import DEFAULT_K, defocus_condition, disparity_at_size, signed_coc, validate_k
 from ..optics.focus import Focus, prompt_focus
-from .frame import ImageFrame, resize_image, working_size
+from .frame import ImageFrame, working_size
 from .options import GenerativeLoadOptions, SamplerOptions, resolve_options
 from .result import RefocusResult
 from .tiling import TilePlan, use_tiling
