@@ -12,7 +12,7 @@ import os
 import uuid
 import warnings
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 import torch
@@ -321,7 +321,7 @@ def load_dp_pair(path_or_left: PathLike, right: PathLike | None = None) -> tuple
     return left_t, right_t
 
 
-def resize_image(x: torch.Tensor, size, quantize_8bit: bool = False) -> torch.Tensor:
+def resize_image(x: torch.Tensor, size: Sequence[int], quantize_8bit: bool = False) -> torch.Tensor:
     """Resize ``(1, 3, H, W)`` in [0, 1] to ``size = (H', W')`` with PIL's Lanczos-3 filter (widened when
     it shrinks: antialiased, and it keeps the fine detail a triangle filter blurs), on the 8-bit image
     (``quantize_8bit``, the official scripts) or per channel in float32."""

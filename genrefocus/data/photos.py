@@ -52,8 +52,6 @@ class PhotoPool:
         return (x * gain).clamp(0, 1)
 
 
-
-
 def held_out_pool() -> PhotoPool:
     """Photos no trainer uses (scikit-image's Hubble deep field, immunohistochemistry, retina): held-out
     pairs for evaluations in distribution."""
