@@ -103,3 +103,23 @@ def test_pipeline_refines_by_default_for_layered_only():
     assert torch.equal(off.disparity, soft)
     with pytest.raises(InputError, match="refine_edges"):
         PhysicalRefocusPipeline(refine_edges="yes")
+
+
+def test_window_statistics_match_their_definitions():
+    """The separable window ops ``snap_edges`` is built on: the mean over the part of each (2r+1)² window
+    inside the image (a brute-force loop over clipped windows), the max / min (SciPy's filters; the
+    replicated border adds no new values)."""
+    from scipy import ndimage
+
+    from genrefocus.optics.depth_refine import _box, _max, _min
+
+    x = torch.rand(2, 3, 13, 17, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    r = 4
+    want = np.zeros(x.shape)
+    for i in range(13):
+        for j in range(17):
+            want[..., i, j] = x[..., max(0, i - r):i + r + 1, max(0, j - r):j + r + 1].mean(dim=(-2, -1)).numpy()
+    np.testing.assert_allclose(_box(x, r).numpy(), want, atol=1e-12)
+    size = (1, 1, 2 * r + 1, 2 * r + 1)
+    assert np.array_equal(_max(x, r).numpy(), ndimage.maximum_filter(x.numpy(), size=size, mode="nearest"))
+    assert np.array_equal(_min(x, r).numpy(), ndimage.minimum_filter(x.numpy(), size=size, mode="nearest"))

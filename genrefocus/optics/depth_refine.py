@@ -34,16 +34,24 @@ DEFAULT_RADIUS = 10
 
 
 def _max(x: torch.Tensor, r: int) -> torch.Tensor:
-    return F.max_pool2d(x, 2 * r + 1, 1, r)
+    """Maximum over a (2r+1)² window (pixels inside the image), as a row then a column pass: exact, since
+    the maximum over a rectangle is the maximum of its rows' maxima, and 2·(2r+1) comparisons per pixel
+    instead of (2r+1)²."""
+    k = 2 * r + 1
+    return F.max_pool2d(F.max_pool2d(x, (1, k), 1, (0, r)), (k, 1), 1, (r, 0))
 
 
 def _min(x: torch.Tensor, r: int) -> torch.Tensor:
-    return -F.max_pool2d(-x, 2 * r + 1, 1, r)
+    return -_max(-x, r)
 
 
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Mean over a (2r+1)² window, border windows averaged over the pixels inside the image."""
-    return F.avg_pool2d(x, 2 * r + 1, 1, r, count_include_pad=False)
+    """Mean over a (2r+1)² window, border windows averaged over the pixels inside the image. Separable:
+    the part of a window inside the image is a rectangle, so the mean of its rows' means is its mean
+    (2·(2r+1) taps per pixel instead of (2r+1)²: ~10× faster at the default radius)."""
+    k = 2 * r + 1
+    rows = F.avg_pool2d(x, (1, k), 1, (0, r), count_include_pad=False)
+    return F.avg_pool2d(rows, (k, 1), 1, (r, 0), count_include_pad=False)
 
 
 def _neighbour_diffs(d: torch.Tensor) -> torch.Tensor:
