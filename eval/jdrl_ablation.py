@@ -130,6 +130,7 @@ def run(args) -> int:
     from genrefocus.data.photos import held_out_pool
     from genrefocus.data.misaligned import misaligned_pair
     from genrefocus.optics.dp_classical import deconvolve_by_radius
+    from genrefocus.optics.focus_measure import variance_of_laplacian
     from genrefocus.optics.render import from_linear, to_linear
 
     def wiener(blurry, coc):   # the oracle's candidates: the true CoC field, 2 light spaces × 5 noise ratios
@@ -159,24 +160,27 @@ def run(args) -> int:
         p = misaligned_pair(pool, rng, args.size, args.coc_max, args.shift_max, args.palette)
         outs = {"blurry": p["blurry"], **{n: m.deblur(p["blurry"]) for n, m in models.items()},
                 "wiener": max(wiener(p["blurry"], p["coc"]), key=lambda w: float(psnr(w, p["aligned"])[0]))}
-        row = {}
-        for n, x in outs.items():
+        row, v0 = {}, float(variance_of_laplacian(p["blurry"])[0])
+        for n, x in {**outs, "aligned": p["aligned"]}.items():
             row[n] = {"psnr": float(psnr(x, p["aligned"])[0]), "ssim": float(ssim(x, p["aligned"])[0]),
-                      "psnr_vs_misaligned_target": float(psnr(x, p["target"])[0])}
+                      "psnr_vs_misaligned_target": float(psnr(x, p["target"])[0]),
+                      "log_detail": float(np.log(float(variance_of_laplacian(x)[0]) / v0))}
         rows.append(row)
         samples.append({**outs, "aligned": p["aligned"]})
     mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in rows[0][n]} for n in rows[0]}
     for n in mean:  # PSNR of the error pooled over all pairs (−10·log10 of the mean MSE)
         mean[n]["psnr_pooled"] = float(-10 * np.log10(np.mean([10 ** (-r[n]["psnr"] / 10) for r in rows])))
+        mean[n]["detail"] = float(np.exp(mean[n].pop("log_detail")))   # geometric mean of output / input
     diff = np.array([r["jdrl"]["psnr"] - r["l1"]["psnr"] for r in rows])
     base = np.array([r["blurry"]["psnr"] for r in rows])
     print(f"machine: {machine()}\n{args.n} held-out misaligned pairs ({args.size} px, CoC ≤ {args.coc_max} px, "
           f"shift ≤ {args.shift_max} px, GIF palette on {args.palette:.0%}); vs the aligned truth:")
-    print(f"{'':8s} {'PSNR mean':>9s} {'pooled':>7s} {'SSIM':>6s} {'PSNR vs misaligned':>19s}")
-    for n in ("blurry", "l1", "jdrl", *also, "wiener"):
+    print(f"{'':8s} {'PSNR mean':>9s} {'pooled':>7s} {'SSIM':>6s} {'PSNR vs misaligned':>19s} {'detail':>7s}")
+    for n in ("blurry", "l1", "jdrl", *also, "wiener", "aligned"):
         m = mean[n]
         print(f"{n:8s} {m['psnr']:9.2f} {m['psnr_pooled']:7.2f} {m['ssim']:6.3f} "
-              f"{m['psnr_vs_misaligned_target']:19.2f}")
+              f"{m['psnr_vs_misaligned_target']:19.2f} {m['detail']:7.2f}")
+    print("detail: variance of the Laplacian over the input's (geometric mean over pairs), as bench_deblur's")
     bands = {}
     for lo, hi in ((0, 25), (25, 30), (30, 100)):
         sel = (base >= lo) & (base < hi)
@@ -208,13 +212,14 @@ def run(args) -> int:
     fmt = lambda n, k, f: (f"**{mean[n][k]:{f}}**" if best.get(k) == n else f"{mean[n][k]:{f}}")  # noqa: E731
     with_steps = lambda n: f" ({steps[n]} steps)" if steps[n] else ""  # noqa: E731
     update_doc_table("jdrl_ablation", markdown_table(
-        ["", "PSNR (mean over pairs)", "PSNR (pooled error)", "SSIM"],
-        [[label, fmt(n, "psnr", ".2f"), fmt(n, "psnr_pooled", ".2f"), fmt(n, "ssim", ".3f")]
+        ["", "PSNR (mean over pairs)", "PSNR (pooled error)", "SSIM", "detail"],
+        [[label, fmt(n, "psnr", ".2f"), fmt(n, "psnr_pooled", ".2f"), fmt(n, "ssim", ".3f"), f"{mean[n]['detail']:.2f}"]
          for n, label in (("blurry", "blurry input"), ("l1", f"plain L1{with_steps('l1')}"),
                           ("jdrl", f"JDRL losses{with_steps('jdrl')}"),
                           *((n, f"JDRL losses, {n}{with_steps(n)}") for n in also),
-                          ("wiener", "Wiener, true CoC field (oracle)"))]) +
-        f"\n\nJDRL − L1: mean {diff.mean():+.2f} dB, median {np.median(diff):+.2f} dB; JDRL better on {wins}/{args.n} "
+                          ("wiener", "Wiener, true CoC field (oracle)"), ("aligned", "aligned truth"))]) +
+        "\n\ndetail: variance of the Laplacian over the input's (geometric mean over pairs)."
+        f" JDRL − L1: mean {diff.mean():+.2f} dB, median {np.median(diff):+.2f} dB; JDRL better on {wins}/{args.n} "
         "pairs.", this_command())
     return 0
 

@@ -242,6 +242,20 @@ def test_frequency_loss_closed_forms():
     assert abs(float(frequency(b, a)) - 1.0) < 1e-5
 
 
+def test_amplitude_frequency_loss_ignores_a_shift():
+    """``frequency(..., amplitude=True)``: a circular shift multiplies every coefficient by a unit phase
+    (Fourier shift theorem), so the magnitudes, and the loss, stay 0 while the complex loss does not;
+    a doubled contrast adds |F(a − mean)| exactly (every AC magnitude doubles)."""
+    from genrefocus.models.losses import frequency
+
+    a = torch.rand(2, 3, 16, 24, generator=torch.Generator().manual_seed(1))
+    shifted = torch.roll(a, shifts=(3, -5), dims=(-2, -1))
+    assert float(frequency(shifted, a, amplitude=True)) < 1e-5 < 0.5 < float(frequency(shifted, a))
+    m = a.mean(dim=(-2, -1), keepdim=True)
+    want = torch.fft.rfft2(a - m).abs().mean()
+    assert abs(float(frequency(m + 2 * (a - m), a, amplitude=True)) - float(want)) < 1e-4
+
+
 def test_trainer_logs_the_frequency_term(tmp_path):
     from genrefocus.training.dp_deblur import DPDeblurTrainConfig, train_dp_deblur
 

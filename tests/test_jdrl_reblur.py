@@ -208,6 +208,12 @@ def test_sharp_loss_warps_do_not_hold_a_perfect_output_to_a_smoothed_truth():
     floor = 2e-3                                             # two Charbonnier terms of a zero difference
     print(got)
     assert 0 < got["sharp"] - floor < (got["bilinear"] - floor) / 2
+    # the optional Fourier term (lam_fft, not in Eq. 2) joins L_D with its weight, on either spectrum
+    for fft in ("complex", "amplitude"):
+        torch.manual_seed(0)
+        cfg = JDRLTrainConfig(warp="sharp", lam=10.0, flow_warmup_steps=0, lam_fft=0.5, fft=fft)
+        parts = jdrl_loss(Perfect(), Reblur(nf=4, blocks=1), batch, exact_flow, cfg, step=1)[1]
+        assert parts["l_fft"] > 0 and abs(parts["l_d"] - got["sharp"] - 0.5 * parts["l_fft"]) < 1e-5
 
 
 def test_jdrl_model_trainer_and_cli(tmp_path, capsys):

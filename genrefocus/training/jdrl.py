@@ -36,7 +36,7 @@ from ..data.photos import PhotoPool
 from ..data.real_pairs import DEBLUR_SOURCES, CropSampler, deblur_items
 from ..models.jdrl import JDRLConfig, JDRLDeblur
 from ..models.jdrl_reblur import Reblur, calibration_mask, pseudo_defocus_map
-from ..models.losses import charbonnier
+from ..models.losses import charbonnier, frequency
 from ..perception.flow import OpenCVFlow, warp
 from .config import at_least, fraction, nonnegative, one_of, positive
 from .loop import LoopConfig, save_result, train_loop
@@ -62,6 +62,8 @@ class JDRLTrainConfig(LoopConfig):
     beta: float = 0.5
     lam: float = 0.35
     warp: str = "bilinear"        # the loss's warps: "bilinear" (the official code's) or "sharp"
+    lam_fft: float = 0.0          # weight of a Fourier-domain L1 added to L_D (not in the paper's Eq. 2)
+    fft: str = "complex"          # that term on the coefficients ("complex", MIMO-UNet's) or magnitudes ("amplitude")
 
     model: dict = field(default_factory=lambda: {"width": 16, "backbone": "unet", "blocks": 1})
 
@@ -71,7 +73,7 @@ class JDRLTrainConfig(LoopConfig):
     RULES = {**LoopConfig.RULES, "flow_warmup_steps": at_least(0), "coc_max": positive(),
              "shift_max": nonnegative(), "palette": fraction(), "alpha": nonnegative(), "beta": nonnegative(),
              "lam": nonnegative(), "loss": one_of("jdrl", "l1"), "warp": one_of(*LOSS_WARPS),
-             "flow": one_of("dis", "farneback")}
+             "flow": one_of("dis", "farneback"), "lam_fft": nonnegative(), "fft": one_of("complex", "amplitude")}
     HELP = {**LoopConfig.HELP, "loss": "jdrl (Eq. 2) or l1 (the ablation's plain L1)",
             "coc_max": "largest CoC radius of the synthetic pairs (px)",
             "shift_max": "misalignment of the synthetic pairs (px)",
@@ -82,6 +84,10 @@ class JDRLTrainConfig(LoopConfig):
             "lam": "calibration mask tolerance λ (Eq. 6)",
             "warp": "the loss's warps: bilinear (the official code's) or sharp (the ground truth moved with "
                     "Lanczos-4, the output bicubically: less low-pass on what the model is held to)",
+            "lam_fft": "weight of a Fourier-domain L1 between Î and the moved ground truth under the calibration "
+                       "mask, added to L_D (0: the paper's Eq. 2)",
+            "fft": "that term on the complex coefficients (MIMO-UNet's) or on their magnitudes (amplitude: "
+                   "blind to residual misalignment)",
             "data": "synthetic, or real pairs dpdd:ROOT, realdof:ROOT, sdd:ROOT"}
 
 
@@ -101,12 +107,16 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
     sharp_w, m2 = warp(sharp, f2, output_mode), calibration_mask(f2, cfg.lam)
     l_d = charbonnier(m1 * sharp, m1 * target_w) + charbonnier(m2 * target, m2 * sharp_w)
     l_d = l_d + sum(charbonnier(m1 * s, m1 * target_w) for s in earlier)   # each earlier stage vs the moved truth
+    parts = {}
+    if cfg.lam_fft > 0:   # Cho et al. 2021: blur removes high frequencies; a Fourier-domain L1 weighs them
+        l_f = frequency(m1 * sharp, m1 * target_w, amplitude=cfg.fft == "amplitude")
+        l_d, parts["l_fft"] = l_d + cfg.lam_fft * l_f, float(l_f.detach())
     r = reblur(sharp, batch["blurry"])
     l_r = charbonnier(batch["blurry"], r["reblurred"])
     l_p = charbonnier(out["defocus"], pseudo_defocus_map(r["weights"], r["seeds"]).detach())
     loss = l_d + cfg.alpha * l_r + cfg.beta * l_p
     return loss, {"l_d": float(l_d.detach()), "l_r": float(l_r.detach()), "l_p": float(l_p.detach()),
-                  "mask": float(m1.mean())}
+                  "mask": float(m1.mean()), **parts}
 
 
 def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
