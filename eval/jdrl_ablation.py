@@ -169,7 +169,8 @@ def run(args) -> int:
         samples.append({**outs, "aligned": p["aligned"]})
     mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in rows[0][n]} for n in rows[0]}
     for n in mean:  # PSNR of the error pooled over all pairs (−10·log10 of the mean MSE)
-        mean[n]["psnr_pooled"] = float(-10 * np.log10(np.mean([10 ** (-r[n]["psnr"] / 10) for r in rows])))
+        with np.errstate(divide="ignore"):   # the aligned truth's own row: an error of 0, inf dB
+            mean[n]["psnr_pooled"] = float(-10 * np.log10(np.mean([10 ** (-r[n]["psnr"] / 10) for r in rows])))
         mean[n]["detail"] = float(np.exp(mean[n].pop("log_detail")))   # geometric mean of output / input
     diff = np.array([r["jdrl"]["psnr"] - r["l1"]["psnr"] for r in rows])
     base = np.array([r["blurry"]["psnr"] for r in rows])
