@@ -159,14 +159,15 @@ def run(args) -> int:
     for _ in range(args.n):
         p = misaligned_pair(pool, rng, args.size, args.coc_max, args.shift_max, args.palette)
         outs = {"blurry": p["blurry"], **{n: m.deblur(p["blurry"]) for n, m in models.items()},
-                "wiener": max(wiener(p["blurry"], p["coc"]), key=lambda w: float(psnr(w, p["aligned"])[0]))}
+                "wiener": max(wiener(p["blurry"], p["coc"]), key=lambda w: float(psnr(w, p["aligned"])[0])),
+                "aligned": p["aligned"]}
         row, v0 = {}, float(variance_of_laplacian(p["blurry"])[0])
-        for n, x in {**outs, "aligned": p["aligned"]}.items():
+        for n, x in outs.items():
             row[n] = {"psnr": float(psnr(x, p["aligned"])[0]), "ssim": float(ssim(x, p["aligned"])[0]),
                       "psnr_vs_misaligned_target": float(psnr(x, p["target"])[0]),
                       "log_detail": float(np.log(float(variance_of_laplacian(x)[0]) / v0))}
         rows.append(row)
-        samples.append({**outs, "aligned": p["aligned"]})
+        samples.append(outs)
     mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in rows[0][n]} for n in rows[0]}
     for n in mean:  # PSNR of the error pooled over all pairs (−10·log10 of the mean MSE)
         with np.errstate(divide="ignore"):   # the aligned truth's own row: an error of 0, inf dB

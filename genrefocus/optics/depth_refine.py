@@ -48,7 +48,8 @@ def _min(x: torch.Tensor, r: int) -> torch.Tensor:
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
     """Mean over a (2r+1)² window, border windows averaged over the pixels inside the image. Separable:
     the part of a window inside the image is a rectangle, so the mean of its rows' means is its mean
-    (2·(2r+1) taps per pixel instead of (2r+1)²: ~10× faster at the default radius)."""
+    (2·(2r+1) taps per pixel instead of (2r+1)²: 6× faster at the default radius on a 500×741
+    image, one thread)."""
     k = 2 * r + 1
     rows = F.avg_pool2d(x, (1, k), 1, (0, r), count_include_pad=False)
     return F.avg_pool2d(rows, (k, 1), 1, (r, 0), count_include_pad=False)
