@@ -381,6 +381,7 @@ CASES = [
     ("train_jdrl", "--out {d}/out/jd --lr inf", "learning_rate"),
     ("train_jdrl", "--out {d}/out/jd --init-from {d}/folder", "init_from"),
     ("train_jdrl", "--out {d}/out/jd --palette 1.5", "palette"),
+    ("train_jdrl", "--out {d}/out/jd --lam-detail -0.5", "lam_detail"),
     ("train_dp_deblur", "--out {d}/out/dd --init-from {d}/nowhere", "init_from"),
     ("train_dp_deblur", "--out {d}/out/dd --data realdof:{d}/folder", "data"),
     ("train_jdrl", "--out {d}/out/jd --data sdd:{d}/nowhere", "data"),

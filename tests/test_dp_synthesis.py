@@ -256,6 +256,36 @@ def test_amplitude_frequency_loss_ignores_a_shift():
     assert abs(float(frequency(m + 2 * (a - m), a, amplitude=True)) - float(want)) < 1e-4
 
 
+def test_detail_energy_closed_form_and_shift_blindness():
+    """``detail_energy``: a checkerboard of amplitude ``c`` on grey has a 4-neighbour Laplacian of ``∓8c`` at
+    every pixel (reflect padding continues the pattern), so its local RMS Laplacian is ``8c`` and the loss
+    between amplitudes ``c1`` and ``c2`` is ``8|c1 − c2|``; a photo moved by 1 (2) px costs less than the photo
+    blurred by a Gaussian of σ 0.7 (1.5) px in place, where the pixel Charbonnier ranks them the other way;
+    a weight of zero somewhere leaves only the rest."""
+    from skimage import data
+    from skimage.filters import gaussian
+
+    from genrefocus.models.losses import charbonnier, detail_energy
+
+    yy, xx = torch.meshgrid(torch.arange(20), torch.arange(30), indexing="ij")
+    board = ((yy + xx) % 2 * 2 - 1).float().expand(2, 3, 20, 30)
+    a, b = 0.5 + 0.03 * board, 0.5 + 0.01 * board
+    assert abs(float(detail_energy(a, b)) - 8 * 0.02) < 1e-4
+    assert float(detail_energy(a, torch.full_like(a, 0.5))) == pytest.approx(8 * 0.03, abs=2e-4)   # √ε = 1e-4 on the flat side
+    tex = torch.from_numpy(data.camera()[200:296, 200:296].astype(np.float32) / 255).expand(1, 3, 96, 96)
+    crop = (..., slice(8, -8), slice(8, -8))            # away from the roll's wrapped border
+    for shift, sigma in ((1, 0.7), (2, 1.5)):
+        moved = torch.roll(tex, shifts=(shift, -shift), dims=(-2, -1))[crop]
+        blurred = torch.from_numpy(gaussian(tex[0, 0].numpy(), sigma).astype(np.float32)).expand(1, 3, 96, 96)[crop]
+        assert float(detail_energy(moved, tex[crop])) < 0.75 * float(detail_energy(blurred, tex[crop]))
+        assert float(charbonnier(moved, tex[crop])) > 2 * float(charbonnier(blurred, tex[crop]))
+    w = torch.zeros(2, 1, 20, 30)
+    w[..., :, :10] = 1                                  # only the left third counts
+    c = a.clone()
+    c[..., :, 20:] = 0.5                                # a difference far right of it (over 4 px from the weight)
+    assert float(detail_energy(c, a, w)) < 1e-4 < float(detail_energy(c, a))
+
+
 def test_trainer_logs_the_frequency_term(tmp_path):
     from genrefocus.training.dp_deblur import DPDeblurTrainConfig, train_dp_deblur
 

@@ -214,6 +214,23 @@ def test_sharp_loss_warps_do_not_hold_a_perfect_output_to_a_smoothed_truth():
         cfg = JDRLTrainConfig(warp="sharp", lam=10.0, flow_warmup_steps=0, lam_fft=0.5, fft=fft)
         parts = jdrl_loss(Perfect(), Reblur(nf=4, blocks=1), batch, exact_flow, cfg, step=1)[1]
         assert parts["l_fft"] > 0 and abs(parts["l_d"] - got["sharp"] - 0.5 * parts["l_fft"]) < 1e-5
+    # so does the local Laplacian-energy term (lam_detail); it charges the ideal output well under half of
+    # what it charges that output smoothed by a Gaussian of σ 1 px
+    from skimage.filters import gaussian
+
+    soft = torch.from_numpy(gaussian(truth[0].numpy(), 1.0, channel_axis=0).astype(np.float32))[None]
+
+    class Soft(Perfect):
+        def forward(self, x):
+            return {**super().forward(x), "sharp": soft.clone().requires_grad_()}
+
+    cfg = JDRLTrainConfig(warp="sharp", lam=10.0, flow_warmup_steps=0, lam_detail=0.5)
+    detail = {}
+    for name, model in (("ideal", Perfect()), ("soft", Soft())):
+        torch.manual_seed(0)
+        detail[name] = jdrl_loss(model, Reblur(nf=4, blocks=1), batch, exact_flow, cfg, step=1)[1]
+    assert abs(detail["ideal"]["l_d"] - got["sharp"] - 0.5 * detail["ideal"]["l_detail"]) < 1e-5
+    assert 0 < detail["ideal"]["l_detail"] < 0.5 * detail["soft"]["l_detail"]
 
 
 def test_jdrl_model_trainer_and_cli(tmp_path, capsys):

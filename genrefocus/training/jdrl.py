@@ -36,7 +36,7 @@ from ..data.photos import PhotoPool
 from ..data.real_pairs import DEBLUR_SOURCES, CropSampler, deblur_items
 from ..models.jdrl import JDRLConfig, JDRLDeblur
 from ..models.jdrl_reblur import Reblur, calibration_mask, pseudo_defocus_map
-from ..models.losses import charbonnier, frequency
+from ..models.losses import charbonnier, detail_energy, frequency
 from ..perception.flow import OpenCVFlow, warp
 from .config import at_least, fraction, nonnegative, one_of, positive
 from .loop import LoopConfig, save_result, train_loop
@@ -64,6 +64,7 @@ class JDRLTrainConfig(LoopConfig):
     warp: str = "bilinear"        # the loss's warps: "bilinear" (the official code's) or "sharp"
     lam_fft: float = 0.0          # weight of a Fourier-domain L1 added to L_D (not in the paper's Eq. 2)
     fft: str = "complex"          # that term on the coefficients ("complex", MIMO-UNet's) or magnitudes ("amplitude")
+    lam_detail: float = 0.0       # weight of a local Laplacian-energy L1 added to L_D (not in the paper's Eq. 2)
 
     model: dict = field(default_factory=lambda: {"width": 16, "backbone": "unet", "blocks": 1})
 
@@ -73,7 +74,8 @@ class JDRLTrainConfig(LoopConfig):
     RULES = {**LoopConfig.RULES, "flow_warmup_steps": at_least(0), "coc_max": positive(),
              "shift_max": nonnegative(), "palette": fraction(), "alpha": nonnegative(), "beta": nonnegative(),
              "lam": nonnegative(), "loss": one_of("jdrl", "l1"), "warp": one_of(*LOSS_WARPS),
-             "flow": one_of("dis", "farneback"), "lam_fft": nonnegative(), "fft": one_of("complex", "amplitude")}
+             "flow": one_of("dis", "farneback"), "lam_fft": nonnegative(), "fft": one_of("complex", "amplitude"),
+             "lam_detail": nonnegative()}
     HELP = {**LoopConfig.HELP, "loss": "jdrl (Eq. 2) or l1 (the ablation's plain L1)",
             "coc_max": "largest CoC radius of the synthetic pairs (px)",
             "shift_max": "misalignment of the synthetic pairs (px)",
@@ -88,6 +90,8 @@ class JDRLTrainConfig(LoopConfig):
                        "mask, added to L_D (0: the paper's Eq. 2)",
             "fft": "that term on the complex coefficients (MIMO-UNet's) or on their magnitudes (amplitude: "
                    "blind to residual misalignment)",
+            "lam_detail": "weight of an L1 between the local RMS Laplacians (9×9 windows) of Î and the moved ground "
+                          "truth, weighted by the calibration mask, added to L_D (0: the paper's Eq. 2)",
             "data": "synthetic, or real pairs dpdd:ROOT, realdof:ROOT, sdd:ROOT"}
 
 
@@ -111,6 +115,9 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
     if cfg.lam_fft > 0:   # Cho et al. 2021: blur removes high frequencies; a Fourier-domain L1 weighs them
         l_f = frequency(m1 * sharp, m1 * target_w, amplitude=cfg.fft == "amplitude")
         l_d, parts["l_fft"] = l_d + cfg.lam_fft * l_f, float(l_f.detach())
+    if cfg.lam_detail > 0:   # the truth's amount of fine detail where it is, not its phase
+        l_e = detail_energy(sharp, target_w, m1)
+        l_d, parts["l_detail"] = l_d + cfg.lam_detail * l_e, float(l_e.detach())
     r = reblur(sharp, batch["blurry"])
     l_r = charbonnier(batch["blurry"], r["reblurred"])
     l_p = charbonnier(out["defocus"], pseudo_defocus_map(r["weights"], r["seeds"]).detach())
