@@ -3,8 +3,8 @@
 * :func:`charbonnier` — ``mean(√((x − y)² + ε²))``, ε = 1e-3 (JDRL Eq. 7/12/14, UiD, DPDeblurNet);
 * :func:`edge`, :func:`frequency` (MIMO-UNet's Fourier-domain L1), :func:`restoration_loss` (multi-scale
   Charbonnier + edge + frequency);
-* :func:`detail_energy` — L1 between two images' local RMS Laplacians (ours: a detail term that a residual
-  misalignment inside the window does not turn into a smoothing pull);
+* :func:`detail_energy` — L1 between two images' local RMS Laplacians (ours: a detail term under which a
+  sharp answer a pixel or two off costs less than a blurred one in place);
 * :func:`uid_loss` — the UiD appendix's losses: multi-scale Charbonnier + edge + frequency for deblurring
   and reblurring, and CoC / CoC-gradient MSE on ``P_rgb(F_init)``:
 
@@ -72,7 +72,7 @@ def detail_energy(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None 
     d = (ra - rb).abs()
     if weight is None:
         return d.mean()
-    return (weight * d).sum() / weight.expand_as(d).sum().clamp_min(1e-8)
+    return (weight * d).sum() / weight.sum().clamp_min(1e-8)
 
 
 def restoration_loss(pred, target, scales: int = 3, w_edge: float = 0.05, w_freq: float = 0.01):
