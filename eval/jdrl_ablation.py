@@ -220,7 +220,8 @@ def run(args) -> int:
                           ("jdrl", f"JDRL losses{with_steps('jdrl')}"),
                           *((n, f"JDRL losses, {n}{with_steps(n)}") for n in also),
                           ("wiener", "Wiener, true CoC field (oracle)"), ("aligned", "aligned truth"))]) +
-        "\n\ndetail: variance of the Laplacian over the input's (geometric mean over pairs)."
+        "\n\ndetail: variance of the Laplacian over the input's (geometric mean over pairs). Bold: the better of"
+        " the ablation's pair (plain L1, the shipped JDRL model), not of the other rows."
         f" JDRL − L1: mean {diff.mean():+.2f} dB, median {np.median(diff):+.2f} dB; JDRL better on {wins}/{args.n} "
         "pairs.", this_command())
     return 0
