@@ -14,6 +14,13 @@ mean over pairs, the PSNR of the pooled error (less dominated by the easy pairs)
 how blurred the input is, a per-pair scatter and a picture of crops with error maps; with ``--also`` (more
 JDRL checkpoints, e.g. continuations) a curve of the gain by training steps (``jdrl_steps.png``).
 
+Real photos as the Canon frames are delivered: the shared photos that are not validation scenes
+(``bokehme/21.jpg``, Genfocus's ``AIF_example.png`` and ``Blurry_example.jpg``), halved (Lanczos) and stored
+through a dithered 256-colour GIF palette; each model's detail ratio on them next to the clean photo's own
+(its energy over the dithered one's: what a model that removed only the dither would score), and the
+energy of the pixel-scale checkerboard each model draws on the photos as they are (over the photo's own).
+Skipped when ``--photos`` (default ``../shared/data``) is absent.
+
     python eval/jdrl_ablation.py --l1 runs/jdrl_l1 [--jdrl runs/jdrl] [--also c2=runs/jdrl_c2] [--n 48]
 """
 
@@ -41,11 +48,44 @@ def build_parser():
     ap.add_argument("--shift-max", type=float, default=2.0)
     ap.add_argument("--palette", type=float, default=0.0,
                     help="fraction of held-out inputs through a GIF palette (as train.py jdrl --palette)")
+    ap.add_argument("--dither", action="store_true",
+                    help="that palette with Floyd–Steinberg dithering, as the shared Canon frames (train.py jdrl --dither)")
     ap.add_argument("--also", action="append", default=[], metavar="NAME=FOLDER",
                     help="more JDRL-loss checkpoints scored beside (e.g. continuations: a curve by training steps)")
+    ap.add_argument("--photos", default=None,
+                    help="the shared data folder (default ../shared/data, skipped if absent): its non-validation "
+                         "photos delivered as the Canon frames")
     ap.add_argument("--out", default="out/jdrl_ablation")
     return ap
 
+
+#: the shared photos that are not validation scenes (../shared/data)
+DELIVERED_PHOTOS = {"bokehme 21": "bokehme/21.jpg", "Genfocus AIF": "genfocus/AIF_example.png",
+                    "Genfocus blurry": "genfocus/Blurry_example.jpg"}
+
+
+def delivered_photos(folder: Path, models: dict) -> dict | None:
+    """On the photos of :data:`DELIVERED_PHOTOS`: ``{"detail": {photo: {model or "clean": ratio}}, "grid":
+    {photo: {model: ratio}}}`` — the detail ratio with each photo halved and stored as the Canon frames
+    (dithered GIF palette; "clean": the photo before the palette), and the checkerboard energy of each model's
+    output over the photo's with the photo as it is (full size, no palette: a user's file). None when the
+    folder lacks them."""
+    from genrefocus.io import load_image, resize_image
+    from genrefocus.optics.dp_synthesis import gif_palette
+    from genrefocus.optics.focus_measure import checkerboard_energy, variance_of_laplacian
+
+    if not all((folder / f).is_file() for f in DELIVERED_PHOTOS.values()):
+        return None
+    detail, grid = {}, {}
+    for name, f in DELIVERED_PHOTOS.items():
+        x = load_image(folder / f)[:, :3]
+        clean = resize_image(x, (x.shape[-2] // 2, x.shape[-1] // 2)).clamp(0, 1)
+        frame = gif_palette(clean, dither=True)
+        v0, g0 = float(variance_of_laplacian(frame)[0]), float(checkerboard_energy(x)[0])
+        detail[name] = {"clean": float(variance_of_laplacian(clean)[0]) / v0,
+                        **{n: float(variance_of_laplacian(m.deblur(frame))[0]) / v0 for n, m in models.items()}}
+        grid[name] = {n: float(checkerboard_energy(m.deblur(x).clamp(0, 1))[0]) / g0 for n, m in models.items()}
+    return {"detail": detail, "grid": grid}
 
 def _steps(folder) -> int | None:
     """Total training steps of a checkpoint folder (its train_log.json), None if it does not say."""
@@ -126,7 +166,7 @@ def run(args) -> int:
     from genrefocus.io import check_output_dir
     from genrefocus.metrics.fidelity import psnr, ssim
     from genrefocus.models.jdrl import DEFAULT_CHECKPOINT, JDRLDeblur
-    from genrefocus.parsing import check_float, check_int, parse_named
+    from genrefocus.parsing import check_dir, check_float, check_int, parse_named
     from genrefocus.data.photos import held_out_pool
     from genrefocus.data.misaligned import misaligned_pair
     from genrefocus.optics.dp_classical import deconvolve_by_radius
@@ -150,6 +190,9 @@ def run(args) -> int:
         if not (Path(folder) / "config.json").is_file():
             flag = f"--{name}" if name in ("l1", "jdrl") else "--also"
             raise MissingWeightsError(f"{flag}: {folder!r} is not a JDRL checkpoint folder (no config.json)")
+    if args.photos is not None:
+        check_dir(args.photos, "--photos")
+    args.photos = args.photos or str(ROOT.parent / "shared" / "data")
     out = check_output_dir(args.out, "--out")
     models = {name: JDRLDeblur.from_pretrained(folder) for name, folder in folders.items()}
     steps = {name: _steps(folder) for name, folder in folders.items()}
@@ -157,7 +200,7 @@ def run(args) -> int:
     rng = np.random.default_rng(args.seed)
     rows, samples = [], []
     for _ in range(args.n):
-        p = misaligned_pair(pool, rng, args.size, args.coc_max, args.shift_max, args.palette)
+        p = misaligned_pair(pool, rng, args.size, args.coc_max, args.shift_max, args.palette, args.dither)
         outs = {"blurry": p["blurry"], **{n: m.deblur(p["blurry"]) for n, m in models.items()},
                 "wiener": max(wiener(p["blurry"], p["coc"]), key=lambda w: float(psnr(w, p["aligned"])[0])),
                 "aligned": p["aligned"]}
@@ -176,7 +219,8 @@ def run(args) -> int:
     diff = np.array([r["jdrl"]["psnr"] - r["l1"]["psnr"] for r in rows])
     base = np.array([r["blurry"]["psnr"] for r in rows])
     print(f"machine: {machine()}\n{args.n} held-out misaligned pairs ({args.size} px, CoC ≤ {args.coc_max} px, "
-          f"shift ≤ {args.shift_max} px, GIF palette on {args.palette:.0%}); vs the aligned truth:")
+          f"shift ≤ {args.shift_max} px, GIF palette on {args.palette:.0%}{' dithered' if args.dither else ''}); "
+          "vs the aligned truth:")
     print(f"{'':8s} {'PSNR mean':>9s} {'pooled':>7s} {'SSIM':>6s} {'PSNR vs misaligned':>19s} {'detail':>7s}")
     for n in ("blurry", "l1", "jdrl", *also, "wiener", "aligned"):
         m = mean[n]
@@ -202,9 +246,20 @@ def run(args) -> int:
     _figure([samples[i] for i in list(order[::-1][:3]) + list(order[:2])], rows, out)
     if also:
         _curve(mean, steps, out)
+    photos = delivered_photos(Path(args.photos), models)
+    if photos is None:
+        print(f"real photos: skipped ({args.photos!r} lacks {', '.join(DELIVERED_PHOTOS.values())})")
+    else:
+        print("real photos halved and stored as the Canon frames (dithered GIF palette): detail ratio per model; "
+              "clean = the photo before the palette (what removing only the dither leaves); then the checkerboard "
+              "energy of each output over the photo's, the photo as it is")
+        d, g = photos["detail"], photos["grid"]
+        for n in ("clean", *models):
+            print(f"  {n:8s} " + " ".join(f"{p} {d[p][n]:.2f}" for p in d)
+                  + ("" if n == "clean" else "   grid " + " ".join(f"{g[p][n]:.1f}" for p in g)))
     (out / "jdrl_ablation.json").write_text(json.dumps(
         {"machine": machine(), "args": {k: v for k, v in vars(args).items() if k != "func"}, "mean": mean,
-         "steps": steps,
+         "steps": steps, "delivered_photos": photos,
          "jdrl_better_pairs": wins, "median_difference_db": float(np.median(diff)), "by_input_blur": bands,
          "rows": rows}, indent=2, default=str))
     print("wrote", out / "jdrl_ablation.json")
@@ -224,6 +279,18 @@ def run(args) -> int:
         " the ablation's pair (plain L1, the shipped JDRL model), not of the other rows."
         f" JDRL − L1: mean {diff.mean():+.2f} dB, median {np.median(diff):+.2f} dB; JDRL better on {wins}/{args.n} "
         "pairs.", this_command())
+    if photos is not None:
+        labels = {"clean": "the clean photo (only the dither removed)", "l1": "plain L1", "jdrl": "JDRL (shipped)"}
+        d, g = photos["detail"], photos["grid"]
+        update_doc_table("jdrl_delivered_photos", markdown_table(
+            ["", *[f"detail: {p}" for p in d], *[f"grid: {p}" for p in g]],
+            [[labels.get(n, n), *[f"{d[p][n]:.2f}" for p in d], *["—" if n == "clean" else f"{g[p][n]:.1f}" for p in g]]
+             for n in ("clean", *models)])
+            + "\n\n*detail*: variance of the Laplacian over the delivered photo's — the shared photos that are not "
+            "validation scenes, halved (Lanczos) and stored through a 256-colour palette with Floyd–Steinberg "
+            "dithering, as the Canon frames are. *grid*: the energy of the pixel-scale checkerboard "
+            "(`focus_measure.checkerboard_energy`) of the output over the photo's, on the photo as it is (full size, "
+            "no palette).", this_command())
     return 0
 
 

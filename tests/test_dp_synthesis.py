@@ -286,6 +286,31 @@ def test_detail_energy_closed_form_and_shift_blindness():
     assert float(detail_energy(c, a, w)) < 1e-4 < float(detail_energy(c, a))
 
 
+
+def test_binomial_band_is_blind_to_the_pixel_grid_and_keeps_coarser_detail():
+    """``binomial_blur``: frequency response cos²(ω/2) per axis — a constant passes, a checkerboard (ω = π on
+    both axes) vanishes, a cosine of period 4 px along x (ω = π/2) comes out at half its amplitude. So
+    ``detail_energy(band="binomial")`` gives a grid nothing (``band="full"``: 8c) while a photo's detail
+    still counts; an unknown band is refused."""
+    from skimage import data
+
+    from genrefocus.models.losses import binomial_blur, detail_energy
+
+    yy, xx = torch.meshgrid(torch.arange(24), torch.arange(32), indexing="ij")
+    board = ((yy + xx) % 2 * 2 - 1).float().expand(1, 3, 24, 32)
+    assert torch.allclose(binomial_blur(torch.full((1, 3, 24, 32), 0.4)), torch.tensor(0.4))
+    assert float(binomial_blur(board).abs().max()) < 1e-6           # reflected borders continue the pattern
+    wave = torch.cos(np.pi / 2 * xx.float()).expand(1, 3, 24, 32)
+    assert torch.allclose(binomial_blur(wave)[..., 2:-2], 0.5 * wave[..., 2:-2], atol=1e-6)
+    flat = torch.full_like(board, 0.5)
+    assert float(detail_energy(flat + 0.03 * board, flat)) == pytest.approx(8 * 0.03, abs=2e-4)
+    assert float(detail_energy(flat + 0.03 * board, flat, band="binomial")) < 2e-4
+    tex = torch.from_numpy(data.camera()[200:264, 200:264].astype(np.float32) / 255).expand(1, 3, 64, 64)
+    assert float(detail_energy(tex, torch.full_like(tex, 0.5), band="binomial")) > 0.3 * float(
+        detail_energy(tex, torch.full_like(tex, 0.5)))
+    with pytest.raises(ValueError, match="band"):
+        detail_energy(tex, tex, band="nyquist")
+
 def test_trainer_logs_the_frequency_term(tmp_path):
     from genrefocus.training.dp_deblur import DPDeblurTrainConfig, train_dp_deblur
 
@@ -338,3 +363,57 @@ def test_in_camera_sharpening_sharpens_the_views_and_never_the_target():
     assert hf(b["left"]) > 1.2 * hf(a["left"]) and hf(b["right"]) > 1.2 * hf(a["right"])
     assert float((b["left"].mean() - a["left"].mean()).abs()) < 0.01      # sharpening keeps the brightness
     assert DPDeblurTrainConfig(sharpen=0.5).synthesis().sharpen == 0.5
+
+
+def test_gif_palette_dither_keeps_local_means_and_adds_fine_texture():
+    """On a smooth ramp with more than 256 colours: both modes store at most 256 colours; nearest-colour
+    mapping (the default, PIL's plain ``quantize``) leaves flat bands, Floyd–Steinberg dithering keeps the
+    8×8 block means closer to the source (error diffusion) and adds fine texture: a variance of the
+    Laplacian many times the source's, as the dot pattern of the shared Canon GIF frames."""
+    from PIL import Image
+
+    from genrefocus.optics.dp_synthesis import gif_palette
+    from genrefocus.optics.focus_measure import variance_of_laplacian
+
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 256), indexing="ij")
+    ramp = torch.stack([xx, yy, 1 - xx * yy])[None]
+    near, fs = gif_palette(ramp), gif_palette(ramp, dither=True)
+    arr = (ramp[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    pil = np.asarray(Image.fromarray(arr).quantize(256).convert("RGB"), np.float32) / 255
+    assert torch.equal(near, torch.from_numpy(pil).permute(2, 0, 1)[None])     # the default is unchanged
+    for q in (near, fs):
+        assert len(np.unique((q[0].reshape(3, -1).T.numpy() * 255).round(), axis=0)) <= 256
+
+    def block_err(q):
+        return float((torch.nn.functional.avg_pool2d(q - ramp, 8)).abs().mean())
+
+    lv = {k: float(variance_of_laplacian(q)[0]) for k, q in (("src", ramp), ("near", near), ("fs", fs))}
+    print(f"8x8 block-mean error: nearest {block_err(near) * 255:.2f}, dithered {block_err(fs) * 255:.2f} levels; "
+          f"var. of Laplacian: source {lv['src']:.2e}, nearest {lv['near']:.2e}, dithered {lv['fs']:.2e}")
+    assert block_err(fs) < 0.5 * block_err(near)
+    assert lv["fs"] > 5 * lv["near"] and lv["fs"] > 20 * lv["src"]
+
+
+def test_dp_synthesis_dither_changes_only_the_paletted_views():
+    """``DPSynthesis(palette=1, dither=True)``: the same draw as without dithering (target, disparity, and the
+    next sample), the views at most 256 colours each, with the same local means and more fine texture (the
+    dot pattern of the shared Canon frames); the trainer's ``--dither`` reaches the synthesis."""
+    from genrefocus.data.dp_samples import DPSynthesis, synthetic_dp_sample
+    from genrefocus.data.photos import PhotoPool
+    from genrefocus.optics.focus_measure import variance_of_laplacian
+    from genrefocus.training.dp_deblur import DPDeblurTrainConfig
+
+    pool = PhotoPool(("astronaut", "coffee"))
+    rngs = [np.random.default_rng(11) for _ in range(2)]
+    near, fs = (synthetic_dp_sample(pool, r, 64, DPSynthesis(coc_max=6.0, palette=1.0, dither=d))
+                for r, d in zip(rngs, (False, True)))
+    for k in ("aif", "disparity"):
+        assert torch.equal(near[k], fs[k])
+    for v in ("left", "right"):
+        assert len(np.unique((fs[v][0].reshape(3, -1).T.numpy() * 255).round(), axis=0)) <= 256
+        mean_gap = torch.nn.functional.avg_pool2d(fs[v] - near[v], 8).abs().mean()
+        assert float(mean_gap) < 1.5 / 255
+        assert float(variance_of_laplacian(fs[v])[0]) > 1.05 * float(variance_of_laplacian(near[v])[0])   # atop sensor noise
+    nxt = [synthetic_dp_sample(pool, r, 64, DPSynthesis(coc_max=6.0)) for r in rngs]
+    assert torch.equal(nxt[0]["left"], nxt[1]["left"])
+    assert DPDeblurTrainConfig(dither=True).synthesis().dither and not DPDeblurTrainConfig().synthesis().dither

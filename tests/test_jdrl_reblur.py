@@ -384,3 +384,90 @@ def test_misaligned_pair_palette_changes_only_the_input():
     assert 30 < float(psnr(pal["blurry"], plain["blurry"])[0]) < 60
     nxt_plain, nxt_old = misaligned_pair(pool, plain_rng, 64), misaligned_pair(pool, old_rng, 64)
     assert torch.equal(nxt_plain["blurry"], nxt_old["blurry"])
+
+
+def test_misaligned_pair_dither_adds_the_palette_dot_pattern_to_the_input_only():
+    """``dither=True`` draws the same pair (target, truth, CoC field; and the next pair as the undithered palette);
+    its input has at most 256 colours, the same local means as the undithered palette's (block means
+    within a level) and more fine texture than both the plain input and the undithered palette's — the
+    dot pattern of the shared Canon frames."""
+    from genrefocus.data.misaligned import misaligned_pair
+    from genrefocus.data.photos import PhotoPool
+    from genrefocus.optics.focus_measure import variance_of_laplacian
+
+    pool = PhotoPool(("astronaut", "coffee"))
+    rngs = [np.random.default_rng(3) for _ in range(3)]
+    plain, pal, dit = (misaligned_pair(pool, r, 64, coc_max=6.0, palette=p, dither=d)
+                       for r, p, d in zip(rngs, (0.0, 1.0, 1.0), (False, False, True)))
+    for k in ("target", "aligned", "coc"):
+        assert torch.equal(pal[k], dit[k]) and torch.equal(plain[k], dit[k])
+    colours = np.unique((dit["blurry"][0].reshape(3, -1).T.numpy() * 255).round(), axis=0)
+    assert len(colours) <= 256
+    means = [torch.nn.functional.avg_pool2d(p["blurry"], 8) for p in (plain, dit)]
+    assert float((means[0] - means[1]).abs().mean()) < 1.5 / 255
+    lv = [float(variance_of_laplacian(p["blurry"])[0]) for p in (plain, pal, dit)]
+    assert lv[2] > 1.3 * max(lv[0], lv[1])
+    nxt = [misaligned_pair(pool, r, 64) for r in rngs]
+    assert torch.equal(nxt[1]["blurry"], nxt[2]["blurry"])   # dithering draws nothing from the stream
+
+
+
+def test_detail_by_focus_bins_tiles_by_the_truths_own_ratio():
+    """Left half in focus (input = truth), right half defocused (CoC 4 px): the left tiles fall in the first
+    bin, the right ones in the last; the input scores 1 everywhere, the truth 1 in focus and many times
+    more where the input was defocused, a smoothed input under 1 in both; the shares sum to 1; a bin's
+    figure matches a brute-force sum over the tiles with SciPy's Laplacian."""
+    from scipy import ndimage
+
+    from genrefocus.data.photos import photo_array
+    from genrefocus.metrics.dual_pixel import detail_by_focus
+    from genrefocus.optics.render import render_bokeh
+
+    gt = torch.from_numpy(photo_array("astronaut")).permute(2, 0, 1)[None, :, 100:292, 100:356].contiguous()
+    blurred = render_bokeh(gt, torch.full_like(gt[:, :1], 4.0), mode="layered")
+    inp = torch.cat([gt[..., :128], blurred[..., 128:]], -1)
+    smooth = render_bokeh(inp, torch.full_like(inp[:, :1], 1.5), mode="layered")
+    r = detail_by_focus([{"input": inp, "gt": gt, "smooth": smooth}], top=0)
+    print({k: [round(v, 2) for v in r[k]] for k in ("share", "input", "gt", "smooth")})
+    assert r["bins"][0] == (0.0, 1.2) and r["bins"][-1] == (4.0, float("inf"))
+    assert sum(r["share"]) == pytest.approx(1.0) and r["share"][0] > 0.8    # the sharp half holds the energy
+    assert all(v == pytest.approx(1.0) for v in r["input"] if v == v)
+    assert r["gt"][0] == pytest.approx(1.0, abs=0.05) and r["gt"][-1] > 4
+    assert r["smooth"][0] < 0.7 and r["smooth"][-1] < 1
+
+    def energy(x):   # brute force: luma (Rec. 601), SciPy's 4-neighbour Laplacian, 32-px tile means
+        y = (0.299 * x[0, 0] + 0.587 * x[0, 1] + 0.114 * x[0, 2]).double().numpy()
+        lap = ndimage.convolve(y, np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], float), mode="nearest")
+        return (lap ** 2).reshape(6, 32, 8, 32).mean((1, 3))
+
+    e_in, e_gt = energy(inp), energy(gt)
+    sel = e_gt / e_in >= 4
+    assert r["gt"][-1] == pytest.approx(e_gt[sel].sum() / e_in[sel].sum(), rel=0.05)
+
+
+def test_detail_by_focus_rejects_scenes_without_input_or_truth_and_bad_edges():
+    from genrefocus.metrics.dual_pixel import detail_by_focus
+
+    x = torch.rand(1, 3, 64, 64)
+    for scenes, edges in (([{"input": x}], (2.0,)), ([], (2.0,)), ([{"input": x, "gt": x}], (2.0, 1.0))):
+        with pytest.raises(ValueError, match="detail_by_focus"):
+            detail_by_focus(scenes, edges, top=0)
+
+
+def test_checkerboard_energy_closed_form():
+    """``checkerboard_energy``: a checkerboard of amplitude ``c`` on grey gives ``c²`` (the 2×2 filter returns
+    ``±c`` at every position), a constant and a cosine along one axis give 0, a photo little; grids add up
+    with their amplitude, so a photo with a faint grid scores the grid's ``c²`` over the photo's own."""
+    from genrefocus.data.photos import photo_array
+    from genrefocus.optics.focus_measure import checkerboard_energy
+
+    yy, xx = torch.meshgrid(torch.arange(24), torch.arange(32), indexing="ij")
+    board = ((yy + xx) % 2 * 2 - 1).float().expand(2, 3, 24, 32)
+    assert torch.allclose(checkerboard_energy(0.5 + 0.03 * board), torch.tensor(0.03 ** 2))
+    assert float(checkerboard_energy(torch.full((1, 3, 24, 32), 0.7))[0]) == 0.0
+    wave = (0.5 + 0.2 * torch.cos(np.pi * xx.float())).expand(1, 3, 24, 32)   # Nyquist along x only
+    assert float(checkerboard_energy(wave)[0]) < 1e-12
+    photo = torch.from_numpy(photo_array("chelsea")).permute(2, 0, 1)[None, :, :128, :128].contiguous()
+    pattern = ((torch.arange(128)[:, None] + torch.arange(128)) % 2 * 2 - 1).float()
+    own, gridded = float(checkerboard_energy(photo)[0]), float(checkerboard_energy(photo + 0.02 * pattern)[0])
+    assert own < 0.02 ** 2 and gridded == pytest.approx(own + 0.02 ** 2, rel=0.1)

@@ -61,7 +61,8 @@ class DPSynthesis:
     """How :func:`synthetic_dp_sample` degrades a pair. ``coc_max``: largest CoC radius (px, skewed to
     small); ``softness``: the photodiode split τ range (DP disparity per CoC radius 0.76 at τ 0.15, 0.43 at
     0.5, 0.34 — what a real Canon DSLR measures — at 0.75, 0.24 at 1.0); fractions of the pairs with a real
-    lens's PSF shape (``lens_psf``), green-only views (``green``), a GIF palette (``palette``), camera JPEG
+    lens's PSF shape (``lens_psf``), green-only views (``green``), a GIF palette (``palette``; with
+    Floyd–Steinberg dithering if ``dither``, as the shared Canon frames are stored), camera JPEG
     compression at quality 75–95 (``jpeg``), a Bayer mosaic demosaiced by OpenCV (``demosaic``);
     ``lens_softness``: the largest Gaussian σ (px, drawn uniformly from 0) of a lens's softness wide open — a
     blur every view has even in focus, which the target does not (0: a perfect lens); ``sharpen``: fraction of
@@ -73,6 +74,7 @@ class DPSynthesis:
     lens_psf: float = 0.0
     green: float = 0.0
     palette: float = 0.5
+    dither: bool = False
     jpeg: float = 0.0
     demosaic: float = 0.0
     lens_softness: float = 0.0
@@ -119,7 +121,7 @@ def synthetic_dp_sample(pool: PhotoPool, rng: np.random.Generator, size: int = 9
         q = int(rng.integers(75, 96))
         left, right = jpeg(left, q), jpeg(right, q)
     if rng.random() < s.palette:
-        left, right = gif_palette(left), gif_palette(right)
+        left, right = gif_palette(left, s.dither), gif_palette(right, s.dither)
     if rng.random() < s.green:
         left, right, aif = green_only(left), green_only(right), green_only(aif[None])[0]
     return {"left": left, "right": right, "aif": aif[None], "disparity": (psf.disparity_factor(tau) * coc)[None],

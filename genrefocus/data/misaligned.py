@@ -3,7 +3,7 @@ layered renderer with a smooth random CoC field plus sensor noise → the blurry
 the sharp crop **moved** by a small random homography and a smooth flow field (Lanczos-4 resampling: a
 bilinear one would keep only half of the truth's fine detail, and a model learns that smoothing), with an
 exposure/colour shift. The aligned sharp crop is kept for evaluation only. Optionally the input goes
-through a GIF palette, as the shared real frames are delivered."""
+through a GIF palette, dithered or not; the shared real frames are delivered dithered."""
 
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ def _smooth_field(rng: np.random.Generator, size: int, amplitude: float) -> torc
 
 
 def misaligned_pair(pool: PhotoPool, rng: np.random.Generator, size: int = 96, coc_max: float = 8.0,
-                    shift_max: float = 2.0, palette: float = 0.0) -> dict:
+                    shift_max: float = 2.0, palette: float = 0.0, dither: bool = False) -> dict:
     """``blurry``, ``target`` (misaligned sharp), ``aligned`` (the exact sharp image, for evaluation),
     each ``(1, 3, size, size)``, and ``coc`` ``(1, 1, size, size)``: the CoC radius (px) that blurred
     ``aligned`` into ``blurry`` (layered renderer, gamma 4) — the true kernel, for oracle baselines.
     ``palette``: the fraction of inputs stored through a 256-colour GIF palette after the noise
-    (:func:`~genrefocus.optics.dp_synthesis.gif_palette`; its dithering is noise a photo file can carry);
-    at 0 the random stream is that of earlier versions (the same pairs for the same seed)."""
+    (:func:`~genrefocus.optics.dp_synthesis.gif_palette`), with Floyd–Steinberg dithering if ``dither``
+    (as the shared Canon frames are stored: a dot pattern that is not scene detail); at 0 the random
+    stream is that of earlier versions (the same pairs for the same seed), and ``dither`` never changes it."""
     m = 8
     big = pool.crop(rng, size + 2 * m)[None]
     # defocus: a smooth CoC field ≥ 0 (single image: no sign), skewed to small radii
@@ -59,7 +60,7 @@ def misaligned_pair(pool: PhotoPool, rng: np.random.Generator, size: int = 96, c
     crop = lambda t: t[..., m:m + size, m:m + size]  # noqa: E731
     blurry = crop(blurry)
     if palette > 0 and rng.random() < palette:
-        blurry = gif_palette(blurry)
+        blurry = gif_palette(blurry, dither)
     return {"blurry": blurry, "target": crop(target), "aligned": crop(big), "coc": crop(coc)}
 
 

@@ -292,6 +292,42 @@ def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None, with_s
     return row
 
 
+def detail_by_focus(scenes: list, edges=(1.2, 2.0, 4.0), tile: int = 32, top: int = 50) -> dict:
+    """Where each image's fine detail goes, by how defocused each part of the frame is.
+
+    ``scenes``: one ``{name: (1, C, H, W)}`` per scene, each with ``"input"`` and ``"gt"`` (rows ``top:``
+    are used). Every frame is cut into ``tile``-px tiles; a tile's *energy* is the mean square of the
+    luma's 4-neighbour Laplacian (:func:`~genrefocus.optics.focus_measure.laplacian`); each tile is binned by
+    the truth's own ratio (its energy over the input's: about 1 where the input is in focus, well over 1 where
+    it is defocused) at ``edges``. Returns ``{"bins": [(lo, hi), …], "share": [the input's energy in each
+    bin over its total], name: [Σ energy of the image / Σ energy of the input, per bin]}``, pooled over
+    the scenes (a bin with no tiles gives ``nan``)."""
+    from ..optics.focus_measure import laplacian
+
+    if not scenes or any("input" not in s or "gt" not in s for s in scenes):
+        raise ValueError("detail_by_focus: every scene needs 'input' and 'gt' images")
+    bounds = [0.0, *edges, float("inf")]
+    if any(b <= a for a, b in zip(bounds, bounds[1:])):
+        raise ValueError(f"detail_by_focus: edges must be positive and increasing, got {edges}")
+    bins = list(zip(bounds[:-1], bounds[1:]))
+    names = list(scenes[0])
+    sums = {n: np.zeros(len(bins)) for n in names}
+
+    def energy(x):
+        return torch.nn.functional.avg_pool2d(laplacian(x[..., top:, :].float()) ** 2, tile)[0, 0].flatten()
+
+    for images in scenes:
+        e = {n: energy(images[n]) for n in names}
+        ratio = e["gt"] / e["input"].clamp_min(1e-12)
+        for k, (lo, hi) in enumerate(bins):
+            sel = (ratio >= lo) & (ratio < hi)
+            for n in names:
+                sums[n][k] += float(e[n][sel].sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {n: (sums[n] / sums["input"]).tolist() for n in names}
+    return {"bins": bins, "share": (sums["input"] / sums["input"].sum()).tolist(), **out}
+
+
 def dp_validation(data_dir, methods: dict, scenes=range(6), top: int = 50, single: bool = False,
                   align=None, with_ssim: bool = True) -> tuple:
     """Score all-in-focus / deblurring methods on the real validation scenes in ``data_dir``.

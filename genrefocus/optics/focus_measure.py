@@ -36,6 +36,17 @@ def variance_of_laplacian(image: torch.Tensor) -> torch.Tensor:
     return lap.flatten(1).var(dim=1, unbiased=False)
 
 
+def checkerboard_energy(image: torch.Tensor) -> torch.Tensor:
+    """Energy of the pixel-scale grid per image, ``(B,)``: the mean square of the luma filtered by
+    ``[[1, -1], [-1, 1]] / 4`` (no padding), whose response is 1 at the Nyquist frequency on both axes
+    and 0 along either axis's DC. A checkerboard of amplitude ``c`` gives ``c²``; smooth content almost
+    nothing. The artefact a restoration model draws where it invents "detail" (a checkerboard has the
+    largest Laplacian per unit of amplitude); compare an output's to its input's."""
+    g = to_gray(image)
+    k = torch.tensor([[1.0, -1.0], [-1.0, 1.0]], dtype=g.dtype, device=g.device).view(1, 1, 2, 2) / 4
+    return (F.conv2d(g, k) ** 2).flatten(1).mean(1)
+
+
 def local_variance_of_laplacian(image: torch.Tensor, window: int = 15) -> torch.Tensor:
     """Local focus map: variance of the Laplacian in a ``window``² box around every pixel,
     ``(B, 1, H, W)``."""

@@ -58,6 +58,7 @@ class DPDeblurTrainConfig(LoopConfig):
     softness_max: float = 1.0         # 0.76 at τ 0.15 … 0.34 (a real Canon DSLR) at 0.75 … 0.24 at 1.0
     jpeg: float = 0.0                 # fraction of pairs through camera JPEG compression (quality 75–95)
     demosaic: float = 0.0             # fraction of pairs through a Bayer mosaic + demosaic
+    dither: bool = False              # the GIF palette (half the pairs) with Floyd–Steinberg dithering, as the Canon frames
     lam_fft: float = 0.0              # weight of an L1 on the AIF's Fourier coefficients (MIMO-UNet's frequency loss)
     lens_softness: float = 0.0        # largest Gaussian σ (px) of the lens's in-focus softness on the views (0: none)
     sharpen: float = 0.0              # fraction of pairs through in-camera sharpening (unsharp mask) before the JPEG
@@ -79,6 +80,8 @@ class DPDeblurTrainConfig(LoopConfig):
             "at τ 0.15, 0.43 at 0.5, 0.24 at 1.0; a real Canon DSLR measures 0.34)",
             "softness_min": "smallest split softness τ", "keep_snapshots": "keep each checkpoint's model in snapshots/", "jpeg": "fraction of pairs through JPEG compression (75–95)",
             "demosaic": "fraction of pairs through a Bayer mosaic + demosaic",
+            "dither": "the GIF palette half the pairs go through, with Floyd–Steinberg dithering as the shared Canon "
+            "frames are stored (false: nearest colour)",
             "sharpen": "fraction of pairs through a camera's sharpening (unsharp mask σ 0.5–1.5 px, amount 0.3–1.0) "
             "before the JPEG",
             "lens_softness": "largest Gaussian σ (px, σ ~ U(0, max)) of a lens's softness wide open: both views "
@@ -93,7 +96,7 @@ class DPDeblurTrainConfig(LoopConfig):
 
     def synthesis(self) -> DPSynthesis:
         return DPSynthesis(coc_max=self.coc_max, softness=(self.softness_min, self.softness_max), lens_psf=self.lens_psf,
-                           green=self.green, jpeg=self.jpeg, demosaic=self.demosaic,
+                           green=self.green, jpeg=self.jpeg, demosaic=self.demosaic, dither=self.dither,
                            lens_softness=self.lens_softness, sharpen=self.sharpen)
 
 

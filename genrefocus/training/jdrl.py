@@ -2,10 +2,10 @@
 
 * Data (:func:`misaligned_pair`): a sharp crop (scikit-image photos, as the DP trainer), defocused by
   the layered renderer with a smooth random CoC field (radius up to ``coc_max`` px) plus sensor noise
-  (and, for a ``palette`` fraction, a GIF palette) → the blurry input; the ground truth is the sharp crop
-  **moved** (Lanczos-4) by a small random homography and a smooth flow field, with an exposure/colour
-  shift — the misalignment of real pairs. The aligned sharp crop is kept for evaluation only (the
-  ablation measures against it).
+  (and, for a ``palette`` fraction, a GIF palette, with ``dither`` as the shared frames) → the blurry
+  input; the ground truth is the sharp crop **moved** (Lanczos-4) by a small random homography and a
+  smooth flow field, with an exposure/colour shift — the misalignment of real pairs. The aligned sharp
+  crop is kept for evaluation only (the ablation measures against it).
 * Losses (:func:`jdrl_loss`): ``L_D`` — Charbonnier between Î and the ground truth warped onto it
   (flow ``I_S → Î``) and between the ground truth and Î warped onto it (the reverse flow: cycle
   deformation), each under its calibration mask (Eq. 6, λ = 0.35), the warps bilinear as in the official
@@ -56,6 +56,7 @@ class JDRLTrainConfig(LoopConfig):
     coc_max: float = 8.0
     shift_max: float = 2.0        # px of misalignment (homography translation; the smooth field adds ≤ 1 px)
     palette: float = 0.0          # fraction of inputs through a GIF palette (misaligned_pair)
+    dither: bool = False          # that palette with Floyd–Steinberg dithering (as the shared Canon frames)
     flow: str = "dis"
     flow_warmup_steps: int = 200
     alpha: float = 0.5
@@ -65,6 +66,7 @@ class JDRLTrainConfig(LoopConfig):
     lam_fft: float = 0.0          # weight of a Fourier-domain L1 added to L_D (not in the paper's Eq. 2)
     fft: str = "complex"          # that term on the coefficients ("complex", MIMO-UNet's) or magnitudes ("amplitude")
     lam_detail: float = 0.0       # weight of a local Laplacian-energy L1 added to L_D (not in the paper's Eq. 2)
+    detail_band: str = "full"     # that term on the images ("full") or after a [1, 2, 1] binomial ("binomial": no grid)
 
     model: dict = field(default_factory=lambda: {"width": 16, "backbone": "unet", "blocks": 1})
 
@@ -75,11 +77,12 @@ class JDRLTrainConfig(LoopConfig):
              "shift_max": nonnegative(), "palette": fraction(), "alpha": nonnegative(), "beta": nonnegative(),
              "lam": nonnegative(), "loss": one_of("jdrl", "l1"), "warp": one_of(*LOSS_WARPS),
              "flow": one_of("dis", "farneback"), "lam_fft": nonnegative(), "fft": one_of("complex", "amplitude"),
-             "lam_detail": nonnegative()}
+             "lam_detail": nonnegative(), "detail_band": one_of("full", "binomial")}
     HELP = {**LoopConfig.HELP, "loss": "jdrl (Eq. 2) or l1 (the ablation's plain L1)",
             "coc_max": "largest CoC radius of the synthetic pairs (px)",
             "shift_max": "misalignment of the synthetic pairs (px)",
             "palette": "fraction of synthetic inputs stored through a 256-colour GIF palette",
+            "dither": "that palette with Floyd–Steinberg dithering, as the shared Canon frames are stored",
             "flow": "optical flow: dis or farneback",
             "flow_warmup_steps": "steps with the flow computed against the blurry input",
             "alpha": "weight of the reblurring loss L_R", "beta": "weight of the defocus-map loss L_P",
@@ -92,6 +95,8 @@ class JDRLTrainConfig(LoopConfig):
                    "blind to residual misalignment)",
             "lam_detail": "weight of an L1 between the local RMS Laplacians (9×9 windows) of Î and the moved ground "
                           "truth, weighted by the calibration mask, added to L_D (0: the paper's Eq. 2)",
+            "detail_band": "that term on the images (full) or after a [1, 2, 1] binomial filter (binomial: blind to "
+                           "the Nyquist frequency, so a pixel-scale grid earns nothing)",
             "data": "synthetic, or real pairs dpdd:ROOT, realdof:ROOT, sdd:ROOT"}
 
 
@@ -116,7 +121,7 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
         l_f = frequency(m1 * sharp, m1 * target_w, amplitude=cfg.fft == "amplitude")
         l_d, parts["l_fft"] = l_d + cfg.lam_fft * l_f, float(l_f.detach())
     if cfg.lam_detail > 0:   # the truth's amount of fine detail where it is, not its phase
-        l_e = detail_energy(sharp, target_w, m1)
+        l_e = detail_energy(sharp, target_w, m1, band=cfg.detail_band)
         l_d, parts["l_detail"] = l_d + cfg.lam_detail * l_e, float(l_e.detach())
     r = reblur(sharp, batch["blurry"])
     l_r = charbonnier(batch["blurry"], r["reblurred"])
@@ -136,7 +141,7 @@ def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
 
     def batch(rng):
         items = [real.sample(rng, cfg.size) if real else
-                 misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max, cfg.palette)
+                 misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max, cfg.palette, cfg.dither)
                  for _ in range(cfg.batch_size)]
         return {k: torch.cat([it[k] for it in items]) for k in ("blurry", "target")}
 
