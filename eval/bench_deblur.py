@@ -137,7 +137,7 @@ def canon(args, models: dict, out: Path) -> int:
     import json
 
     from genrefocus.benchmark import crop_contact_sheet
-    from genrefocus.metrics.dual_pixel import dp_validation
+    from genrefocus.metrics.dual_pixel import detail_by_focus, dp_validation
     from genrefocus.models.residual import highpass_residual
     from genrefocus.optics.dp_classical import unsharp_mask
     from genrefocus.perception.flow import OpenCVFlow, warp
@@ -161,8 +161,6 @@ def canon(args, models: dict, out: Path) -> int:
     gains = {n: [r[n]["psnr"] - r["input"]["psnr"] for r in rows] for n in models}
     for n, g in gains.items():
         print(f"{n}: gain over the input per scene " + " ".join(f"{x:+.2f}" for x in g) + f" dB (min {min(g):+.2f})")
-    from genrefocus.metrics.dual_pixel import detail_by_focus
-
     by_focus = detail_by_focus(images)
     print("\ndetail by focus: 32-px tiles binned by the truth's own ratio (truth / input Laplacian energy); "
           "per bin: share of the input's energy, then each image's energy over the input's")

@@ -65,27 +65,15 @@ DELIVERED_PHOTOS = {"bokehme 21": "bokehme/21.jpg", "Genfocus AIF": "genfocus/AI
 
 
 def delivered_photos(folder: Path, models: dict) -> dict | None:
-    """On the photos of :data:`DELIVERED_PHOTOS`: ``{"detail": {photo: {model or "clean": ratio}}, "grid":
-    {photo: {model: ratio}}}`` — the detail ratio with each photo halved and stored as the Canon frames
-    (dithered GIF palette; "clean": the photo before the palette), and the checkerboard energy of each model's
-    output over the photo's with the photo as it is (full size, no palette: a user's file). None when the
-    folder lacks them."""
-    from genrefocus.io import load_image, resize_image
-    from genrefocus.optics.dp_synthesis import gif_palette
-    from genrefocus.optics.focus_measure import checkerboard_energy, variance_of_laplacian
+    """:func:`genrefocus.metrics.dual_pixel.delivered_scores` on the photos of :data:`DELIVERED_PHOTOS` in
+    ``folder``; None when the folder lacks them."""
+    from genrefocus.io import load_image
+    from genrefocus.metrics.dual_pixel import delivered_scores
 
     if not all((folder / f).is_file() for f in DELIVERED_PHOTOS.values()):
         return None
-    detail, grid = {}, {}
-    for name, f in DELIVERED_PHOTOS.items():
-        x = load_image(folder / f)[:, :3]
-        clean = resize_image(x, (x.shape[-2] // 2, x.shape[-1] // 2)).clamp(0, 1)
-        frame = gif_palette(clean, dither=True)
-        v0, g0 = float(variance_of_laplacian(frame)[0]), float(checkerboard_energy(x)[0])
-        detail[name] = {"clean": float(variance_of_laplacian(clean)[0]) / v0,
-                        **{n: float(variance_of_laplacian(m.deblur(frame))[0]) / v0 for n, m in models.items()}}
-        grid[name] = {n: float(checkerboard_energy(m.deblur(x).clamp(0, 1))[0]) / g0 for n, m in models.items()}
-    return {"detail": detail, "grid": grid}
+    return delivered_scores({name: load_image(folder / f)[:, :3] for name, f in DELIVERED_PHOTOS.items()}, models)
+
 
 def _steps(folder) -> int | None:
     """Total training steps of a checkpoint folder (its train_log.json), None if it does not say."""
@@ -280,7 +268,7 @@ def run(args) -> int:
         f" JDRL − L1: mean {diff.mean():+.2f} dB, median {np.median(diff):+.2f} dB; JDRL better on {wins}/{args.n} "
         "pairs.", this_command())
     if photos is not None:
-        labels = {"clean": "the clean photo (only the dither removed)", "l1": "plain L1", "jdrl": "JDRL (shipped)"}
+        labels = {"clean": "the clean photo (only the dither removed)", "l1": "plain L1", "jdrl": "JDRL losses"}
         d, g = photos["detail"], photos["grid"]
         update_doc_table("jdrl_delivered_photos", markdown_table(
             ["", *[f"detail: {p}" for p in d], *[f"grid: {p}" for p in g]],

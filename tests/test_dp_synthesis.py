@@ -286,7 +286,6 @@ def test_detail_energy_closed_form_and_shift_blindness():
     assert float(detail_energy(c, a, w)) < 1e-4 < float(detail_energy(c, a))
 
 
-
 def test_binomial_band_is_blind_to_the_pixel_grid_and_keeps_coarser_detail():
     """``binomial_blur``: frequency response cos²(ω/2) per axis — a constant passes, a checkerboard (ω = π on
     both axes) vanishes, a cosine of period 4 px along x (ω = π/2) comes out at half its amplitude. So
@@ -310,6 +309,7 @@ def test_binomial_band_is_blind_to_the_pixel_grid_and_keeps_coarser_detail():
         detail_energy(tex, torch.full_like(tex, 0.5)))
     with pytest.raises(ValueError, match="band"):
         detail_energy(tex, tex, band="nyquist")
+
 
 def test_trainer_logs_the_frequency_term(tmp_path):
     from genrefocus.training.dp_deblur import DPDeblurTrainConfig, train_dp_deblur

@@ -411,7 +411,6 @@ def test_misaligned_pair_dither_adds_the_palette_dot_pattern_to_the_input_only()
     assert torch.equal(nxt[1]["blurry"], nxt[2]["blurry"])   # dithering draws nothing from the stream
 
 
-
 def test_detail_by_focus_bins_tiles_by_the_truths_own_ratio():
     """Left half in focus (input = truth), right half defocused (CoC 4 px): the left tiles fall in the first
     bin, the right ones in the last; the input scores 1 everywhere, the truth 1 in focus and many times

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..optics.dp_disparity import HALF_DISK_DISPARITY, sgbm_disparity, sign_agreement
-from ..optics.focus_measure import local_variance_of_laplacian
+from ..optics.focus_measure import checkerboard_energy, laplacian, local_variance_of_laplacian, variance_of_laplacian
 from ..optics.render import render_bokeh
 from ..optics.scene_lab import make_scene
 from .fidelity import psnr
@@ -302,8 +302,6 @@ def detail_by_focus(scenes: list, edges=(1.2, 2.0, 4.0), tile: int = 32, top: in
     it is defocused) at ``edges``. Returns ``{"bins": [(lo, hi), …], "share": [the input's energy in each
     bin over its total], name: [Σ energy of the image / Σ energy of the input, per bin]}``, pooled over
     the scenes (a bin with no tiles gives ``nan``)."""
-    from ..optics.focus_measure import laplacian
-
     if not scenes or any("input" not in s or "gt" not in s for s in scenes):
         raise ValueError("detail_by_focus: every scene needs 'input' and 'gt' images")
     bounds = [0.0, *edges, float("inf")]
@@ -326,6 +324,30 @@ def detail_by_focus(scenes: list, edges=(1.2, 2.0, 4.0), tile: int = 32, top: in
     with np.errstate(invalid="ignore", divide="ignore"):
         out = {n: (sums[n] / sums["input"]).tolist() for n in names}
     return {"bins": bins, "share": (sums["input"] / sums["input"].sum()).tolist(), **out}
+
+
+def delivered_scores(photos: dict, models: dict) -> dict:
+    """How models treat real photos stored as the shared Canon frames are.
+
+    ``photos``: ``{name: (1, 3, H, W)}`` in [0, 1], as they are; ``models``: ``{name: obj with .deblur(x)}``.
+    Returns ``{"detail": {photo: {model or "clean": ratio}}, "grid": {photo: {model: ratio}}}``: *detail* —
+    each photo halved (Lanczos) and stored through a 256-colour palette with Floyd–Steinberg dithering, the
+    variance of the Laplacian of each model's output over that frame's ("clean": the halved photo before the
+    palette, what a model that removed only the dither would score); *grid* — the
+    :func:`~genrefocus.optics.focus_measure.checkerboard_energy` of each model's output over the photo's, on
+    the photo as it is (a user's file)."""
+    from ..io import resize_image
+    from ..optics.dp_synthesis import gif_palette
+
+    detail, grid = {}, {}
+    for name, x in photos.items():
+        clean = resize_image(x, (x.shape[-2] // 2, x.shape[-1] // 2)).clamp(0, 1)
+        frame = gif_palette(clean, dither=True)
+        v0, g0 = float(variance_of_laplacian(frame)[0]), float(checkerboard_energy(x)[0])
+        detail[name] = {"clean": float(variance_of_laplacian(clean)[0]) / v0,
+                        **{n: float(variance_of_laplacian(m.deblur(frame))[0]) / v0 for n, m in models.items()}}
+        grid[name] = {n: float(checkerboard_energy(m.deblur(x).clamp(0, 1))[0]) / g0 for n, m in models.items()}
+    return {"detail": detail, "grid": grid}
 
 
 def dp_validation(data_dir, methods: dict, scenes=range(6), top: int = 50, single: bool = False,

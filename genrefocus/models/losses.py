@@ -56,13 +56,12 @@ def frequency(a, b, amplitude: bool = False):
 
 
 def binomial_blur(x: torch.Tensor) -> torch.Tensor:
-    """``x`` ``(B, C, H, W)`` through the separable 3-tap binomial filter ``[1, 2, 1] / 4`` (reflected borders):
-    response ``cos²(ω/2)`` per axis — 1 at DC, 0.5 at half the Nyquist frequency, 0 at the Nyquist frequency
-    (a pixel-scale checkerboard vanishes)."""
-    k = torch.tensor([0.25, 0.5, 0.25], dtype=x.dtype, device=x.device)
+    """``x`` ``(B, C, H, W)`` through the 3×3 binomial filter (the outer product of ``[1, 2, 1] / 4`` with
+    itself; reflected borders): response ``cos²(ω/2)`` per axis — 1 at DC, 0.5 at half the Nyquist
+    frequency, 0 at the Nyquist frequency (a pixel-scale checkerboard vanishes)."""
+    k1 = torch.tensor([0.25, 0.5, 0.25], dtype=x.dtype, device=x.device)
     c = x.shape[1]
-    x = F.conv2d(F.pad(x, (1, 1, 0, 0), mode="reflect"), k.view(1, 1, 1, 3).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, 1, 1), mode="reflect"), k.view(1, 1, 3, 1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), torch.outer(k1, k1).expand(c, 1, 3, 3), groups=c)
 
 
 def detail_energy(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None,
