@@ -86,6 +86,8 @@ def validation(args, pipe, uid, classical, out: Path) -> dict:
     mean = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in ("psnr", "ssim", "detail")} for n in names}
     print(f"{'mean':10s} " + " ".join(f"{mean[n]['psnr']:7.2f} / {mean[n]['ssim']:.3f} / {mean[n]['detail']:.2f}"
                                       for n in names))
+    print("grid (checkerboard energy over the input's, mean): " + " ".join(
+        f"{n} {np.mean([r[n]['grid'] for r in rows]):.2f}" for n in names + ["gt"]))
     gain = [r["model"]["psnr"] - r["views_mean"]["psnr"] for r in rows]
     print(f"model − mean of the views: " + " ".join(f"{g:+.2f}" for g in gain) + f" (mean {np.mean(gain):+.2f} dB)")
     crop_contact_sheet(images, names + ["gt"], out / "dp_validation.png",

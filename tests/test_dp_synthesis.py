@@ -320,6 +320,41 @@ def test_trainer_logs_the_frequency_term(tmp_path):
     assert all(r["fft"] > 0 and abs(r["loss"] - r["aif"] - 0.05 * r["disparity"] - 0.01 * r["fft"]) < 1e-4 for r in rows)
 
 
+def test_dp_detail_term_joins_the_loss_with_its_weight_on_its_band():
+    """``lam_detail``: the AIF loss gains ``lam_detail · detail_energy(aif, target, band)`` (the same function as
+    JDRL's, whose bands the closed-form test above checks) on either band; off, the term is absent."""
+    from genrefocus.models.dp_deblur import DPDeblurConfig, DPDeblurNet
+    from genrefocus.models.losses import detail_energy
+    from genrefocus.training.dp_deblur import dp_deblur_loss
+
+    torch.manual_seed(0)
+    model = DPDeblurNet(DPDeblurConfig(width=4, scales=2)).eval()
+    g = torch.Generator().manual_seed(3)
+    batch = {"left": torch.rand(1, 3, 32, 32, generator=g), "right": torch.rand(1, 3, 32, 32, generator=g),
+             "aif": torch.rand(1, 3, 32, 32, generator=g), "disparity": torch.zeros(1, 1, 32, 32),
+             "disparity_known": torch.ones(1, 1, 1, 1)}
+    with torch.no_grad():
+        base, parts0 = dp_deblur_loss(model, batch, 0.05)
+        aif = model(batch["left"], batch["right"])["aif"]
+        for band in ("full", "binomial"):
+            total, parts = dp_deblur_loss(model, batch, 0.05, lam_detail=0.3, detail_band=band)
+            want = float(detail_energy(aif, batch["aif"], band=band))
+            assert parts["detail"] == pytest.approx(want, rel=1e-5) and want > 0
+            assert float(total) == pytest.approx(float(base) + 0.3 * want, rel=1e-5)
+    assert "detail" not in parts0
+
+
+def test_trainer_logs_the_dp_detail_term(tmp_path):
+    from genrefocus.training.dp_deblur import DPDeblurTrainConfig, train_dp_deblur
+
+    train_dp_deblur(DPDeblurTrainConfig(output_dir=str(tmp_path / "d"), steps=2, batch_size=2, size=32, lam_detail=0.2,
+                                        detail_band="binomial", model={"width": 4, "scales": 2}, log_every=1),
+                    progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "d" / "loss.jsonl").read_text().splitlines()]
+    assert all(r["detail"] > 0 and abs(r["loss"] - r["aif"] - 0.05 * r["disparity"] - 0.2 * r["detail"]) < 1e-4
+               for r in rows)
+
+
 def test_lens_softness_blurs_the_views_in_linear_light_and_never_the_target():
     """``soften`` is a Gaussian in linear light (against scikit-image's on the linearised image); with
     ``lens_softness`` the views lose fine detail, the all-in-focus target and the disparity target stay as

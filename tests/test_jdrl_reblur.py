@@ -231,6 +231,19 @@ def test_sharp_loss_warps_do_not_hold_a_perfect_output_to_a_smoothed_truth():
         detail[name] = jdrl_loss(model, Reblur(nf=4, blocks=1), batch, exact_flow, cfg, step=1)[1]
     assert abs(detail["ideal"]["l_d"] - got["sharp"] - 0.5 * detail["ideal"]["l_detail"]) < 1e-5
     assert 0 < detail["ideal"]["l_detail"] < 0.5 * detail["soft"]["l_detail"]
+    # with detail_coc_max the term counts only where the pair's CoC is at most that: a CoC map over it
+    # everywhere switches it off, one under it everywhere leaves it as it was, half and half lands between
+    coc = torch.zeros(1, 1, 96, 96)
+    coc[..., 48:] = 6.0
+    for value, want in ((0.0, detail["soft"]["l_detail"]), (6.0, 0.0)):
+        torch.manual_seed(0)
+        cfg = JDRLTrainConfig(warp="sharp", lam=10.0, flow_warmup_steps=0, lam_detail=0.5, detail_coc_max=4.0)
+        parts = jdrl_loss(Soft(), Reblur(nf=4, blocks=1), {**batch, "coc": torch.full((1, 1, 96, 96), value)},
+                          exact_flow, cfg, step=1)[1]
+        assert parts["l_detail"] == pytest.approx(want, abs=1e-7)
+    torch.manual_seed(0)
+    half = jdrl_loss(Soft(), Reblur(nf=4, blocks=1), {**batch, "coc": coc}, exact_flow, cfg, step=1)[1]["l_detail"]
+    assert 0 < half and half != pytest.approx(detail["soft"]["l_detail"])
 
 
 def test_jdrl_model_trainer_and_cli(tmp_path, capsys):
@@ -470,3 +483,39 @@ def test_checkerboard_energy_closed_form():
     pattern = ((torch.arange(128)[:, None] + torch.arange(128)) % 2 * 2 - 1).float()
     own, gridded = float(checkerboard_energy(photo)[0]), float(checkerboard_energy(photo + 0.02 * pattern)[0])
     assert own < 0.02 ** 2 and gridded == pytest.approx(own + 0.02 ** 2, rel=0.1)
+
+
+def test_canon_scores_grid_is_the_checkerboard_energy_over_the_inputs():
+    """``canon_scores``' ``grid``: the input scores 1; an output with a checkerboard of amplitude ``c`` added
+    scores (input's + ``c²``) / input's, from the closed form (a grid and a photo's own pattern add up in energy
+    to within their cross-term); a smoothed output under 1; the truth gets its own figure. ``detail`` against
+    SciPy's Laplacian variance ratio; rows above ``top`` are left out of both."""
+    from scipy import ndimage
+
+    from genrefocus.data.photos import photo_array
+    from genrefocus.metrics.dual_pixel import canon_scores
+    from genrefocus.optics.focus_measure import checkerboard_energy
+    from genrefocus.optics.render import render_bokeh
+
+    gt = torch.from_numpy(photo_array("astronaut")).permute(2, 0, 1)[None, :, 100:292, 100:356].contiguous()
+    inp = render_bokeh(gt, torch.full_like(gt[:, :1], 2.0), mode="layered")
+    board = ((torch.arange(192)[:, None] + torch.arange(256)) % 2 * 2 - 1).float().expand(1, 3, 192, 256)
+    c = 0.02
+    gridded = (inp + c * board).clamp(0, 1)
+    smooth = render_bokeh(inp, torch.full_like(inp[:, :1], 1.5), mode="layered")
+    garbage = inp.clone()
+    garbage[..., :16, :] = torch.rand(1, 3, 16, 256)   # above ``top``: must not count
+    row = canon_scores({"input": inp, "grid": gridded, "smooth": smooth, "top_noise": garbage}, gt, top=16,
+                       with_ssim=False)
+    e_in = float(checkerboard_energy(inp[..., 16:, :])[0])
+    assert row["input"]["grid"] == pytest.approx(1.0) and row["top_noise"]["grid"] == pytest.approx(1.0)
+    assert row["grid"]["grid"] == pytest.approx((e_in + c * c) / e_in, rel=0.05) and row["grid"]["grid"] > 3
+    assert row["smooth"]["grid"] < 0.5 and row["gt"]["grid"] > 1
+
+    def var_lap(x):   # SciPy's 4-neighbour Laplacian of the Rec. 601 luma, rows 16:
+        y = (0.299 * x[0, 0] + 0.587 * x[0, 1] + 0.114 * x[0, 2])[16:].double().numpy()
+        return ndimage.laplace(y, mode="nearest").var()
+
+    assert row["gt"]["detail"] == pytest.approx(var_lap(gt) / var_lap(inp), rel=0.02)
+    assert row["smooth"]["detail"] == pytest.approx(var_lap(smooth) / var_lap(inp), rel=0.02)
+    assert row["smooth"]["detail"] < 1

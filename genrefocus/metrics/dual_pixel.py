@@ -266,22 +266,25 @@ def resynthesize_capture(left, right, blurry, sharp, patch: int = 48, softness: 
 def canon_scores(outs: dict, gt: torch.Tensor, top: int = 50, align=None, with_ssim: bool = True) -> dict:
     """PSNR / SSIM of each image in ``outs`` against ``gt``, rows ``top:``, and its ``detail``: the variance of
     its Laplacian over that of ``outs["input"]`` (> 1: sharper than the input; the ground truth's own ratio is
-    ``row["gt"]["detail"]``). With ``align(pred, gt) →
+    ``row["gt"]["detail"]``), and its ``grid``: its :func:`~genrefocus.optics.focus_measure.checkerboard_energy`
+    over the input's (the pixel-scale pattern; the truth's own ratio beside it, ``row["gt"]["grid"]``, says how
+    much of it a real sharp frame holds). With ``align(pred, gt) →
     gt moved onto pred`` (JDRL's warped protocol, paper 004 §4: Î vs I_S^w) also ``psnr_w`` /
     ``ssim_w`` — a real pair is itself slightly misaligned. ``with_ssim=False`` skips SSIM (PSNR only)."""
-    from ..optics.focus_measure import variance_of_laplacian
     from .fidelity import ssim
 
     row = {}
     ref = outs.get("input")
     lv_in = float(variance_of_laplacian(ref[..., top:, :])[0]) if ref is not None else None
+    cb_in = float(checkerboard_energy(ref[..., top:, :])[0]) if ref is not None else None
     for n, x in list(outs.items()) + [("gt", gt)]:
         a, b = x[..., top:, :], gt[..., top:, :]
         detail = float(variance_of_laplacian(a)[0]) / lv_in if lv_in else float("nan")
+        grid = float(checkerboard_energy(a)[0]) / cb_in if cb_in else float("nan")
         if n == "gt":
-            row["gt"] = {"detail": detail}
+            row["gt"] = {"detail": detail, "grid": grid}
             continue
-        row[n] = {"psnr": float(psnr(a, b)[0]), "detail": detail}
+        row[n] = {"psnr": float(psnr(a, b)[0]), "detail": detail, "grid": grid}
         if with_ssim:
             row[n]["ssim"] = float(ssim(a, b)[0])
         if align is not None:

@@ -15,7 +15,8 @@ time, a 256-colour palette (the validation GIFs are palette-quantised), optional
 
 Loss: Charbonnier (ε = 1e-3) on the AIF + ``lam_disp``·L1 on the disparity (+ ``lam_fft``·L1 of the AIF's
 Fourier coefficients, MIMO-UNet's frequency loss, when set; 0.01 makes it about as large as the
-Charbonnier term for a trained model). AdamW, cosine schedule,
+Charbonnier term for a trained model; + ``lam_detail``·L1 of the local RMS Laplacians,
+:func:`~genrefocus.models.losses.detail_energy`, JDRL's detail term, on ``detail_band``). AdamW, cosine schedule,
 checkpoints and exact resume as the other trainers (:mod:`genrefocus.training.checkpoints`).
 
 ``data="dpdd:ROOT"``: the same command trains — or, with ``init_from``, fine-tunes — on DPDD's real
@@ -37,8 +38,8 @@ from ..data.dp_samples import DPSynthesis, synthetic_dp_sample
 from ..data.photos import PhotoPool
 from ..data.real_pairs import DUAL_PIXEL_SOURCES, CropSampler, dual_pixel_items
 from ..models.dp_deblur import DPDeblurConfig, DPDeblurNet
-from ..models.losses import charbonnier, frequency
-from .config import fraction, nonnegative, positive
+from ..models.losses import charbonnier, detail_energy, frequency
+from .config import fraction, nonnegative, one_of, positive
 from .loop import LoopConfig, save_result, train_loop
 
 @dataclass
@@ -60,6 +61,8 @@ class DPDeblurTrainConfig(LoopConfig):
     demosaic: float = 0.0             # fraction of pairs through a Bayer mosaic + demosaic
     dither: bool = False              # the GIF palette (half the pairs) with Floyd–Steinberg dithering, as the Canon frames
     lam_fft: float = 0.0              # weight of an L1 on the AIF's Fourier coefficients (MIMO-UNet's frequency loss)
+    lam_detail: float = 0.0           # weight of an L1 between the local RMS Laplacians of the AIF and its target
+    detail_band: str = "full"         # that term on the images ("full") or after a [1, 2, 1] binomial ("binomial")
     lens_softness: float = 0.0        # largest Gaussian σ (px) of the lens's in-focus softness on the views (0: none)
     sharpen: float = 0.0              # fraction of pairs through in-camera sharpening (unsharp mask) before the JPEG
     keep_snapshots: bool = False      # keep the model of every checkpoint in snapshots/ (a learning curve)
@@ -68,12 +71,17 @@ class DPDeblurTrainConfig(LoopConfig):
     MODEL_CONFIG = DPDeblurConfig
     DATA_SOURCES = DUAL_PIXEL_SOURCES
     RULES = {**LoopConfig.RULES, "coc_max": positive(), "lam_disp": nonnegative(), "lam_fft": nonnegative(),
+             "lam_detail": nonnegative(), "detail_band": one_of("full", "binomial"),
              "lens_psf": fraction(), "green": fraction(), "lens_softness": nonnegative(), "sharpen": fraction(), "jpeg": fraction(), "demosaic": fraction(),
              "softness_min": (lambda v: 0.05 <= v <= 5.0, "in [0.05, 5]"),
              "softness_max": (lambda v: 0.05 < v <= 5.0, "in (0.05, 5]")}
     HELP = {**LoopConfig.HELP, "coc_max": "largest CoC radius of the synthetic pairs (px)",
             "lam_disp": "weight of the disparity L1", "lam_fft": "weight of an L1 on the AIF's Fourier coefficients "
             "(MIMO-UNet's frequency loss; 0: off)",
+            "lam_detail": "weight of an L1 between the local RMS Laplacians (9×9 windows) of the AIF and its target "
+            "(the target's amount of fine detail; 0: off)",
+            "detail_band": "that term on the images (full) or after a [1, 2, 1] binomial filter (binomial: blind to "
+            "the Nyquist frequency, so a pixel-scale grid earns nothing)",
             "lens_psf": "fraction of pairs blurred with a real lens's rim-bright, soft-edged PSF (Abuolaim et al. 2021)",
             "green": "fraction of green-only (grey) pairs, as Pixel phones capture their DP views",
             "softness_max": "largest photodiode split softness τ (τ ~ U(0.15, max); DP disparity per CoC radius 0.76 "
@@ -100,7 +108,8 @@ class DPDeblurTrainConfig(LoopConfig):
                            lens_softness=self.lens_softness, sharpen=self.sharpen)
 
 
-def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float, lam_fft: float = 0.0) -> tuple:
+def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float, lam_fft: float = 0.0, lam_detail: float = 0.0,
+                   detail_band: str = "full") -> tuple:
     out = model(batch["left"], batch["right"])
     aif = charbonnier(out["aif"], batch["aif"])
     known = batch["disparity_known"]   # (B, 1, 1, 1): 0 for real captures (no disparity target)
@@ -110,6 +119,9 @@ def dp_deblur_loss(model: DPDeblurNet, batch: dict, lam_disp: float, lam_fft: fl
     if lam_fft > 0:  # Cho et al. 2021 (MIMO-UNet): blur removes high frequencies; an L1 in the Fourier domain weighs them
         fft = frequency(out["aif"], batch["aif"])
         total, parts["fft"] = total + lam_fft * fft, float(fft.detach())
+    if lam_detail > 0:  # the target's amount of fine detail where it is (an L1 on pixels settles on the smoothed mean)
+        det = detail_energy(out["aif"], batch["aif"], band=detail_band)
+        total, parts["detail"] = total + lam_detail * det, float(det.detach())
     return total, parts
 
 
@@ -133,7 +145,8 @@ def train_dp_deblur(cfg: DPDeblurTrainConfig, progress: bool = True) -> Path:
 
     (model,), seconds, main = train_loop(
         cfg, [DPDeblurNet(DPDeblurConfig(**cfg.model))], batch,
-        lambda mods, data, step: dp_deblur_loss(mods[0], data, cfg.lam_disp, cfg.lam_fft), "train DPDeblurNet", progress,
+        lambda mods, data, step: dp_deblur_loss(mods[0], data, cfg.lam_disp, cfg.lam_fft, cfg.lam_detail,
+                                                cfg.detail_band), "train DPDeblurNet", progress,
         on_checkpoint=lambda mods, out: _snapshot(mods[0], out, cfg.keep_snapshots))
     return save_result(cfg, model, seconds, main)
 

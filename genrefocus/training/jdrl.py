@@ -14,8 +14,10 @@
   ``flow_warmup_steps`` the flow is computed against the blurry input (Î is uninformative then, as
   the paper's first T epochs); ``L_R`` — Charbonnier between the input and the reblurred Î; ``L_P`` —
   Charbonnier between ``B̂`` and the pseudo map ``B_P`` (held fixed); total ``L_D + α·L_R + β·L_P``,
-  α = β = 0.5 (Eq. 2). ``loss="l1"`` is the ablation's variant #1: plain L1 against the misaligned
-  ground truth, no reblurring module.
+  α = β = 0.5 (Eq. 2). Not in the paper, off by default: ``lam_fft`` (a Fourier-domain L1) and ``lam_detail``
+  (the truth's local Laplacian energy, on ``detail_band``, and with ``detail_coc_max`` only where the
+  synthetic pair's blur is small enough for that detail to be recovered). ``loss="l1"`` is the ablation's
+  variant #1: plain L1 against the misaligned ground truth, no reblurring module.
 * Real pairs (``data="dpdd:ROOT"``, ``"realdof:ROOT"``, ``"sdd:ROOT"``; :mod:`.real_pairs`): the same
   command trains or fine-tunes (``init_from``) on a dataset on disk — the misalignment is then the
   real one, which is what the JDRL losses are for.
@@ -67,6 +69,7 @@ class JDRLTrainConfig(LoopConfig):
     fft: str = "complex"          # that term on the coefficients ("complex", MIMO-UNet's) or magnitudes ("amplitude")
     lam_detail: float = 0.0       # weight of a local Laplacian-energy L1 added to L_D (not in the paper's Eq. 2)
     detail_band: str = "full"     # that term on the images ("full") or after a [1, 2, 1] binomial ("binomial": no grid)
+    detail_coc_max: float = 0.0   # that term only where the pair's CoC radius ≤ this (px; 0: everywhere)
 
     model: dict = field(default_factory=lambda: {"width": 16, "backbone": "unet", "blocks": 1})
 
@@ -77,7 +80,8 @@ class JDRLTrainConfig(LoopConfig):
              "shift_max": nonnegative(), "palette": fraction(), "alpha": nonnegative(), "beta": nonnegative(),
              "lam": nonnegative(), "loss": one_of("jdrl", "l1"), "warp": one_of(*LOSS_WARPS),
              "flow": one_of("dis", "farneback"), "lam_fft": nonnegative(), "fft": one_of("complex", "amplitude"),
-             "lam_detail": nonnegative(), "detail_band": one_of("full", "binomial")}
+             "lam_detail": nonnegative(), "detail_band": one_of("full", "binomial"),
+             "detail_coc_max": nonnegative()}
     HELP = {**LoopConfig.HELP, "loss": "jdrl (Eq. 2) or l1 (the ablation's plain L1)",
             "coc_max": "largest CoC radius of the synthetic pairs (px)",
             "shift_max": "misalignment of the synthetic pairs (px)",
@@ -97,7 +101,17 @@ class JDRLTrainConfig(LoopConfig):
                           "truth, weighted by the calibration mask, added to L_D (0: the paper's Eq. 2)",
             "detail_band": "that term on the images (full) or after a [1, 2, 1] binomial filter (binomial: blind to "
                            "the Nyquist frequency, so a pixel-scale grid earns nothing)",
+            "detail_coc_max": "that term only where the synthetic pair's CoC radius is at most this (px; 0: "
+                              "everywhere): past it the blur has erased the detail, and the only way to match the "
+                              "truth's energy there is to invent texture",
             "data": "synthetic, or real pairs dpdd:ROOT, realdof:ROOT, sdd:ROOT"}
+
+    def extra_problems(self) -> list:
+        problems = super().extra_problems()
+        if self.detail_coc_max > 0 and self.data != "synthetic":
+            problems.append(f"detail_coc_max: needs synthetic pairs (real pairs carry no CoC map), got data "
+                            f"{self.data!r}")
+        return problems
 
 
 def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cfg: JDRLTrainConfig,
@@ -121,7 +135,8 @@ def jdrl_loss(model: JDRLDeblur, reblur: Optional[Reblur], batch: dict, flow, cf
         l_f = frequency(m1 * sharp, m1 * target_w, amplitude=cfg.fft == "amplitude")
         l_d, parts["l_fft"] = l_d + cfg.lam_fft * l_f, float(l_f.detach())
     if cfg.lam_detail > 0:   # the truth's amount of fine detail where it is, not its phase
-        l_e = detail_energy(sharp, target_w, m1, band=cfg.detail_band)
+        w = m1 * (batch["coc"] <= cfg.detail_coc_max) if cfg.detail_coc_max > 0 else m1   # where it is recoverable
+        l_e = detail_energy(sharp, target_w, w, band=cfg.detail_band)
         l_d, parts["l_detail"] = l_d + cfg.lam_detail * l_e, float(l_e.detach())
     r = reblur(sharp, batch["blurry"])
     l_r = charbonnier(batch["blurry"], r["reblurred"])
@@ -143,7 +158,7 @@ def train_jdrl(cfg: JDRLTrainConfig, progress: bool = True) -> Path:
         items = [real.sample(rng, cfg.size) if real else
                  misaligned_pair(pool, rng, cfg.size, cfg.coc_max, cfg.shift_max, cfg.palette, cfg.dither)
                  for _ in range(cfg.batch_size)]
-        return {k: torch.cat([it[k] for it in items]) for k in ("blurry", "target")}
+        return {k: torch.cat([it[k] for it in items]) for k in ("blurry", "target", "coc") if k in items[0]}
 
     def loss(mods, data, step):
         return jdrl_loss(mods[0], mods[1] if len(mods) > 1 else None, data, flow, cfg, step)
