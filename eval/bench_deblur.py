@@ -198,19 +198,16 @@ def canon(args, models: dict, out: Path) -> int:
 
 
 def _photo_grid(args, methods: dict) -> dict:
-    """Checkerboard energy of each method's output over the photo's on the shared defocused Genfocus example
-    (full size, a user's file; not a validation scene): where a model invents a pixel grid. ``{}`` without it."""
+    """:func:`genrefocus.metrics.dual_pixel.grid_ratios` on the shared defocused Genfocus example (full size, a
+    user's file; not a validation scene): where a method invents a pixel grid. ``{}`` without it."""
     from genrefocus.io import load_image
-    from genrefocus.optics.focus_measure import checkerboard_energy
+    from genrefocus.metrics.dual_pixel import grid_ratios
 
     path = Path(args.root).parent / "genfocus" / "Blurry_example.jpg"
     if not path.is_file():
         print(f"({path} absent: no grid on the defocused example)")
         return {}
-    x = load_image(path)[:, :3]
-    with torch.no_grad():
-        return {n: float(checkerboard_energy(fn(x).clamp(0, 1))[0] / checkerboard_energy(x)[0])
-                for n, fn in methods.items()}
+    return grid_ratios(load_image(path)[:, :3], methods)
 
 
 def _frontier(rows, mean, names, heads, photo_grid: dict, out: Path) -> None:

@@ -329,6 +329,15 @@ def detail_by_focus(scenes: list, edges=(1.2, 2.0, 4.0), tile: int = 32, top: in
     return {"bins": bins, "share": (sums["input"] / sums["input"].sum()).tolist(), **out}
 
 
+def grid_ratios(photo: torch.Tensor, methods: dict) -> dict:
+    """``{name: checkerboard energy of fn(photo) over the photo's}`` for ``methods`` ``{name: fn(x) → image}``
+    on ``photo`` ``(1, 3, H, W)`` in [0, 1] (outputs clamped to [0, 1]): the pixel-scale grid each method draws
+    (:func:`~genrefocus.optics.focus_measure.checkerboard_energy`; about 1: none added)."""
+    g0 = float(checkerboard_energy(photo)[0])
+    with torch.no_grad():
+        return {n: float(checkerboard_energy(fn(photo).clamp(0, 1))[0]) / g0 for n, fn in methods.items()}
+
+
 def delivered_scores(photos: dict, models: dict) -> dict:
     """How models treat real photos stored as the shared Canon frames are.
 
@@ -338,7 +347,7 @@ def delivered_scores(photos: dict, models: dict) -> dict:
     variance of the Laplacian of each model's output over that frame's ("clean": the halved photo before the
     palette, what a model that removed only the dither would score); *grid* — the
     :func:`~genrefocus.optics.focus_measure.checkerboard_energy` of each model's output over the photo's, on
-    the photo as it is (a user's file)."""
+    the photo as it is (a user's file; :func:`grid_ratios`)."""
     from ..io import resize_image
     from ..optics.dp_synthesis import gif_palette
 
@@ -346,10 +355,10 @@ def delivered_scores(photos: dict, models: dict) -> dict:
     for name, x in photos.items():
         clean = resize_image(x, (x.shape[-2] // 2, x.shape[-1] // 2)).clamp(0, 1)
         frame = gif_palette(clean, dither=True)
-        v0, g0 = float(variance_of_laplacian(frame)[0]), float(checkerboard_energy(x)[0])
+        v0 = float(variance_of_laplacian(frame)[0])
         detail[name] = {"clean": float(variance_of_laplacian(clean)[0]) / v0,
                         **{n: float(variance_of_laplacian(m.deblur(frame))[0]) / v0 for n, m in models.items()}}
-        grid[name] = {n: float(checkerboard_energy(m.deblur(x).clamp(0, 1))[0]) / g0 for n, m in models.items()}
+        grid[name] = grid_ratios(x, {n: m.deblur for n, m in models.items()})
     return {"detail": detail, "grid": grid}
 
 
